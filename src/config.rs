@@ -1,0 +1,272 @@
+//! Settings: built-in defaults, then a TOML file, then `ONRAMP_*` environment variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the HTTP API listens.
+    pub http_addr: String,
+    pub database_url: String,
+    pub amqp_url: String,
+    pub redis_url: String,
+    /// Base64 of 32 bytes; encrypts credentials at rest. Never logged.
+    pub secret_key: Option<String>,
+    /// Where a development key is kept when `secret_key` is not given.
+    pub secret_key_file: PathBuf,
+    /// Names of queues, exchanges and Redis keys start with this, so that
+    /// several deployments (or tests) can share one broker and one Redis.
+    pub prefix: String,
+    pub worker_concurrency: usize,
+    pub database_pool_size: u32,
+    pub body_limit_bytes: usize,
+    pub connect_timeout_ms: u64,
+    pub discover_timeout_ms: u64,
+    pub cache_timeout_ms: u64,
+    /// How many times a job is tried when onramp's own infrastructure fails.
+    pub retry_max_attempts: u32,
+    pub retry_base_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+    /// How long a worker's claim on a job lasts without a heartbeat.
+    pub job_lease_ms: u64,
+    /// How long SIGTERM waits for in-flight jobs before returning them to the queue.
+    pub drain_timeout_ms: u64,
+    /// How often the outbox relay looks for rows when no notification arrives.
+    pub outbox_poll_ms: u64,
+    /// `json` or `text`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            http_addr: "127.0.0.1:8080".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/onramp".into(),
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            secret_key: None,
+            secret_key_file: PathBuf::from(".onramp/dev-secret.key"),
+            prefix: "onramp".into(),
+            worker_concurrency: 16,
+            database_pool_size: 20,
+            body_limit_bytes: 64 * 1024,
+            connect_timeout_ms: 10_000,
+            discover_timeout_ms: 120_000,
+            cache_timeout_ms: 10_000,
+            retry_max_attempts: 5,
+            retry_base_delay_ms: 1_000,
+            retry_max_delay_ms: 60_000,
+            job_lease_ms: 30_000,
+            drain_timeout_ms: 30_000,
+            outbox_poll_ms: 1_000,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("settings: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `onramp.toml` when present), then `ONRAMP_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigError> {
+        let mut merged = match serde_json::to_value(Settings::default()) {
+            Ok(Value::Object(m)) => m,
+            _ => unreachable!("settings serialise to an object"),
+        };
+        let default_file = Path::new("onramp.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.into(),
+                source,
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
+            for (key, value) in table {
+                let value = serde_json::to_value(value).map_err(|e| ConfigError::File {
+                    path: path.into(),
+                    message: e.to_string(),
+                })?;
+                merged.insert(key, value);
+            }
+        }
+        apply_env(&mut merged, env)?;
+        let settings: Settings = serde_json::from_value(Value::Object(merged))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.worker_concurrency == 0 {
+            return invalid("worker_concurrency must be at least 1");
+        }
+        if self.retry_max_attempts == 0 {
+            return invalid("retry_max_attempts must be at least 1");
+        }
+        if self.prefix.is_empty()
+            || !self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return invalid(
+                "prefix must be non-empty and use only letters, digits, '.', '_' and '-'",
+            );
+        }
+        if self.log_format != "json" && self.log_format != "text" {
+            return invalid("log_format must be json or text");
+        }
+        Ok(())
+    }
+
+    pub fn jobs_exchange(&self) -> String {
+        format!("{}.jobs", self.prefix)
+    }
+    pub fn jobs_queue(&self) -> String {
+        format!("{}.jobs", self.prefix)
+    }
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.jobs.dead", self.prefix)
+    }
+    pub fn retry_exchange(&self) -> String {
+        format!("{}.jobs.retry", self.prefix)
+    }
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+    pub fn redis_prefix(&self) -> String {
+        format!("{}:", self.prefix)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn discover_timeout(&self) -> Duration {
+        Duration::from_millis(self.discover_timeout_ms)
+    }
+    pub fn cache_timeout(&self) -> Duration {
+        Duration::from_millis(self.cache_timeout_ms)
+    }
+
+    /// The delay before retry number `attempt` (1-based): exponential, capped.
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u64 << attempt.saturating_sub(1).min(20);
+        Duration::from_millis(
+            self.retry_base_delay_ms
+                .saturating_mul(factor)
+                .min(self.retry_max_delay_ms),
+        )
+    }
+}
+
+/// `ONRAMP_WORKER_CONCURRENCY=8` sets `worker_concurrency`; the value is read as
+/// the type of the setting it replaces.
+fn apply_env(merged: &mut Map<String, Value>, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, raw) in env {
+        let Some(key) = name.strip_prefix("ONRAMP_") else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
+        if key == "config" {
+            continue;
+        }
+        let Some(current) = merged.get(&key) else {
+            return Err(ConfigError::Env {
+                name: name.clone(),
+                message: "no such setting".into(),
+            });
+        };
+        let bad = |m: &str| ConfigError::Env {
+            name: name.clone(),
+            message: m.into(),
+        };
+        let value = match current {
+            Value::Number(_) => Value::Number(
+                raw.trim()
+                    .parse::<u64>()
+                    .map_err(|_| bad("must be a whole number"))?
+                    .into(),
+            ),
+            Value::Bool(_) => Value::Bool(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| bad("must be true or false"))?,
+            ),
+            _ => Value::String(raw.clone()),
+        };
+        merged.insert(key, value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_defaults_with_the_setting_type() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ONRAMP_WORKER_CONCURRENCY", "8"),
+                ("ONRAMP_SECRET_KEY", "k"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.worker_concurrency, 8);
+        assert_eq!(s.secret_key.as_deref(), Some("k"));
+        assert_eq!(s.http_addr, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn an_unknown_or_mistyped_variable_is_an_error_naming_it() {
+        let e = Settings::load_from(None, &env(&[("ONRAMP_WORKER_CONCURENCY", "8")])).unwrap_err();
+        assert!(e.to_string().contains("ONRAMP_WORKER_CONCURENCY"));
+        let e =
+            Settings::load_from(None, &env(&[("ONRAMP_WORKER_CONCURRENCY", "many")])).unwrap_err();
+        assert!(e.to_string().contains("whole number"));
+    }
+
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        let s = Settings::default();
+        assert_eq!(s.retry_delay(1), Duration::from_secs(1));
+        assert_eq!(s.retry_delay(3), Duration::from_secs(4));
+        assert_eq!(s.retry_delay(30), Duration::from_secs(60));
+    }
+}

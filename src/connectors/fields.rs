@@ -1,0 +1,267 @@
+//! Credential field specifications: one table per type drives request validation,
+//! the defaults shown in jobs, secret redaction and the JSON Schemas in `schemas/`.
+
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    /// A string of `min..=max` characters.
+    Text {
+        min: usize,
+        max: usize,
+    },
+    /// A TCP port, 1–65535.
+    Port,
+    Bool,
+    /// One of a closed set of strings.
+    OneOf(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    /// JSON text of the default filled in when the field is absent.
+    pub default: Option<&'static str>,
+    /// Secrets are encrypted at rest and never shown.
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+/// The longest datasource name accepted.
+pub const NAME_MAX: usize = 128;
+
+/// Fields every type shares.
+pub const NAME: FieldSpec = FieldSpec {
+    name: "name",
+    kind: FieldKind::Text {
+        min: 1,
+        max: NAME_MAX,
+    },
+    required: true,
+    default: None,
+    secret: false,
+    description: "the datasource's name, unique within the organisation",
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> FieldProblem {
+        FieldProblem {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Checks `credentials` against `specs`, naming every bad field, and returns the
+/// object with defaults filled in.
+pub fn validate(
+    specs: &[FieldSpec],
+    prefix: &str,
+    credentials: &Value,
+) -> Result<Map<String, Value>, Vec<FieldProblem>> {
+    let Some(object) = credentials.as_object() else {
+        return Err(vec![FieldProblem::new(prefix, "must be an object")]);
+    };
+    let mut problems = Vec::new();
+    let mut out = Map::new();
+    for key in object.keys() {
+        if !specs.iter().any(|s| s.name == key) {
+            problems.push(FieldProblem::new(
+                format!("{prefix}.{key}"),
+                "unknown field".to_string(),
+            ));
+        }
+    }
+    for spec in specs {
+        let path = format!("{prefix}.{}", spec.name);
+        match object.get(spec.name) {
+            None | Some(Value::Null) => {
+                if let Some(default) = spec.default {
+                    out.insert(
+                        spec.name.into(),
+                        serde_json::from_str(default).expect("valid default"),
+                    );
+                } else if spec.required {
+                    problems.push(FieldProblem::new(path, "is required"));
+                }
+            }
+            Some(value) => match check(spec.kind, value) {
+                Ok(v) => {
+                    out.insert(spec.name.into(), v);
+                }
+                Err(problem) => problems.push(FieldProblem::new(path, problem)),
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
+    match kind {
+        FieldKind::Text { min, max } => {
+            let s = value.as_str().ok_or("must be a string")?;
+            let len = s.chars().count();
+            if s.trim().is_empty() && min > 0 {
+                return Err("must not be empty".into());
+            }
+            if len < min || len > max {
+                return Err(format!("must be {min} to {max} characters long"));
+            }
+            if s.chars().any(char::is_control) {
+                return Err("must not contain control characters".into());
+            }
+            Ok(value.clone())
+        }
+        FieldKind::Port => {
+            // Ports arrive as numbers from most clients and as strings from some forms.
+            let n = match value {
+                Value::Number(n) => n.as_i64().ok_or("must be an integer")?,
+                Value::String(s) => s.parse::<i64>().map_err(|_| "must be an integer")?,
+                _ => return Err("must be an integer".into()),
+            };
+            if !(1..=65535).contains(&n) {
+                return Err("must be between 1 and 65535".into());
+            }
+            Ok(json!(n))
+        }
+        FieldKind::Bool => value
+            .as_bool()
+            .map(Value::Bool)
+            .ok_or_else(|| "must be true or false".into()),
+        FieldKind::OneOf(options) => {
+            let s = value.as_str().ok_or("must be a string")?;
+            if options.contains(&s) {
+                Ok(value.clone())
+            } else {
+                Err(format!("must be one of: {}", options.join(", ")))
+            }
+        }
+    }
+}
+
+/// Removes secret fields, for records and answers that must never carry them.
+pub fn redact(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Map<String, Value> {
+    credentials
+        .iter()
+        .filter(|(k, _)| !specs.iter().any(|s| s.secret && s.name == k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The secret values of a credentials object, so logs and results can be scanned for them.
+pub fn secret_values(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Vec<String> {
+    specs
+        .iter()
+        .filter(|s| s.secret)
+        .filter_map(|s| credentials.get(s.name).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The JSON Schema of one type's credentials object.
+pub fn json_schema(specs: &[FieldSpec]) -> Value {
+    let mut properties = Map::new();
+    for spec in specs {
+        let mut p = match spec.kind {
+            FieldKind::Text { min, max } => {
+                json!({"type": "string", "minLength": min, "maxLength": max})
+            }
+            FieldKind::Port => json!({"type": "integer", "minimum": 1, "maximum": 65535}),
+            FieldKind::Bool => json!({"type": "boolean"}),
+            FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),
+        };
+        let p = p.as_object_mut().expect("object");
+        p.insert("description".into(), json!(spec.description));
+        if let Some(default) = spec.default {
+            p.insert("default".into(), serde_json::from_str(default).unwrap());
+        }
+        if spec.secret {
+            p.insert("writeOnly".into(), json!(true));
+        }
+        properties.insert(spec.name.into(), Value::Object(p.clone()));
+    }
+    let required: Vec<&str> = specs
+        .iter()
+        .filter(|s| s.required && s.default.is_none())
+        .map(|s| s.name)
+        .collect();
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[FieldSpec] = &[
+        NAME,
+        FieldSpec {
+            name: "port",
+            kind: FieldKind::Port,
+            required: false,
+            default: Some("5432"),
+            secret: false,
+            description: "",
+        },
+        FieldSpec {
+            name: "password",
+            kind: FieldKind::Text { min: 0, max: 10 },
+            required: true,
+            default: None,
+            secret: true,
+            description: "",
+        },
+    ];
+
+    #[test]
+    fn every_bad_field_is_named_and_defaults_are_filled() {
+        let err = validate(SPECS, "credentials", &json!({"port": 0, "extra": 1})).unwrap_err();
+        let fields: Vec<_> = err.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "credentials.extra",
+                "credentials.name",
+                "credentials.port",
+                "credentials.password"
+            ]
+        );
+        let ok = validate(SPECS, "credentials", &json!({"name": "a", "password": "p"})).unwrap();
+        assert_eq!(ok["port"], json!(5432));
+        assert!(!redact(SPECS, &ok).contains_key("password"));
+        assert_eq!(secret_values(SPECS, &ok), ["p"]);
+    }
+
+    #[test]
+    fn a_port_given_as_a_string_is_accepted_and_normalised() {
+        let ok = validate(
+            SPECS,
+            "c",
+            &json!({"name": "a", "password": "", "port": "3306"}),
+        );
+        assert_eq!(ok.unwrap()["port"], json!(3306));
+        let err = validate(
+            SPECS,
+            "c",
+            &json!({"name": "a", "password": "", "port": 70000}),
+        );
+        assert_eq!(err.unwrap_err()[0].problem, "must be between 1 and 65535");
+    }
+}

@@ -1,0 +1,146 @@
+//! Connectors: one folder per datasource type behind one closed enum of types.
+//! A connector takes validated credentials and returns a snapshot or a typed error;
+//! it knows nothing of HTTP, queues or storage.
+
+pub mod error;
+pub mod fields;
+pub mod mysql;
+pub mod postgres;
+pub mod tenancy;
+pub mod tls;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use error::{ConnectorError, Fault};
+pub use fields::{FieldProblem, FieldSpec};
+
+use crate::snapshot::Snapshot;
+
+/// Every datasource type onramp knows. Adding a type means adding an arm here and a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasourceType {
+    Postgres,
+    Mysql,
+}
+
+impl DatasourceType {
+    pub const ALL: &'static [DatasourceType] = &[DatasourceType::Postgres, DatasourceType::Mysql];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasourceType::Postgres => "postgres",
+            DatasourceType::Mysql => "mysql",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DatasourceType> {
+        Self::ALL.iter().copied().find(|t| t.as_str() == s)
+    }
+
+    pub fn known_list() -> String {
+        Self::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn fields(self) -> &'static [FieldSpec] {
+        match self {
+            DatasourceType::Postgres => postgres::config::FIELDS,
+            DatasourceType::Mysql => mysql::config::FIELDS,
+        }
+    }
+
+    /// The tenancy levels that make sense for this type.
+    pub fn tenancy_levels(self) -> &'static [tenancy::Level] {
+        match self {
+            DatasourceType::Postgres | DatasourceType::Mysql => {
+                &[tenancy::Level::Table, tenancy::Level::Database]
+            }
+        }
+    }
+
+    /// Pure validation: names every bad field, fills defaults, never touches the network.
+    pub fn validate(self, credentials: &Value) -> Result<Map<String, Value>, Vec<FieldProblem>> {
+        let normalised = fields::validate(self.fields(), "credentials", credentials)?;
+        // Parsing into the typed config proves the normalised object is complete.
+        ConnectorConfig::from_validated(self, &normalised)?;
+        Ok(normalised)
+    }
+}
+
+/// Validated, typed credentials of one datasource.
+#[derive(Clone)]
+pub enum ConnectorConfig {
+    Postgres(postgres::config::PostgresConfig),
+    Mysql(mysql::config::MysqlConfig),
+}
+
+impl ConnectorConfig {
+    pub fn from_validated(
+        ty: DatasourceType,
+        normalised: &Map<String, Value>,
+    ) -> Result<ConnectorConfig, Vec<FieldProblem>> {
+        let value = Value::Object(normalised.clone());
+        let parsed = match ty {
+            DatasourceType::Postgres => {
+                serde_json::from_value(value).map(ConnectorConfig::Postgres)
+            }
+            DatasourceType::Mysql => serde_json::from_value(value).map(ConnectorConfig::Mysql),
+        };
+        parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
+    }
+
+    pub fn datasource_type(&self) -> DatasourceType {
+        match self {
+            ConnectorConfig::Postgres(_) => DatasourceType::Postgres,
+            ConnectorConfig::Mysql(_) => DatasourceType::Mysql,
+        }
+    }
+
+    /// Opens a connection and proves the credentials work.
+    pub async fn connect(&self) -> Result<Connection, ConnectorError> {
+        match self {
+            ConnectorConfig::Postgres(c) => postgres::connect(c).await.map(Connection::Postgres),
+            ConnectorConfig::Mysql(c) => mysql::connect(c).await.map(Connection::Mysql),
+        }
+    }
+}
+
+/// A live connection to a target, handed from the connect step to the discover step.
+pub enum Connection {
+    Postgres(postgres::PgSession),
+    Mysql(mysql::MySession),
+}
+
+impl Connection {
+    pub async fn discover(&mut self, config: &ConnectorConfig) -> Result<Snapshot, ConnectorError> {
+        match (self, config) {
+            (Connection::Postgres(s), ConnectorConfig::Postgres(c)) => {
+                postgres::discover::discover(s, c).await
+            }
+            (Connection::Mysql(s), ConnectorConfig::Mysql(c)) => {
+                mysql::discover::discover(s, c).await
+            }
+            _ => unreachable!("a connection is always used with the config that opened it"),
+        }
+    }
+
+    /// The databases these credentials can see, for DATABASE tenancy.
+    pub async fn list_databases(&mut self) -> Result<Vec<String>, ConnectorError> {
+        match self {
+            Connection::Postgres(s) => postgres::discover::list_databases(s).await,
+            Connection::Mysql(s) => mysql::discover::list_databases(s).await,
+        }
+    }
+
+    pub async fn close(self) {
+        match self {
+            Connection::Postgres(s) => drop(s),
+            Connection::Mysql(s) => s.close().await,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! MySQL / MariaDB discovery: three separate information_schema queries (tables,
+//! columns, key columns). Joins inside information_schema are planned badly by
+//! both servers, so the rows are joined here instead.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use mysql_async::prelude::Queryable;
+
+use super::MySession;
+use super::config::MysqlConfig;
+use crate::connectors::{ConnectorError, Fault};
+use crate::snapshot::{
+    Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
+};
+
+const TABLES: &str = "SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT, TABLE_ROWS \
+FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?";
+
+const COLUMNS: &str = "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, DATA_TYPE, \
+IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?";
+
+const KEYS: &str = "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, ORDINAL_POSITION, \
+REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
+FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ?";
+
+const DATABASES: &str = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA \
+WHERE SCHEMA_NAME NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys') ORDER BY 1";
+
+type TableRow = (String, String, Option<String>, Option<u64>);
+type ColumnRow = (
+    String,
+    String,
+    u64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+type KeyRow = (
+    String,
+    String,
+    String,
+    u64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn query_error(e: mysql_async::Error, what: &str) -> ConnectorError {
+    ConnectorError::new(
+        Fault::Protocol,
+        format!("{what} failed: {e}"),
+        "check that the user may read information_schema for this database",
+    )
+}
+
+pub async fn discover(s: &mut MySession, cfg: &MysqlConfig) -> Result<Snapshot, ConnectorError> {
+    let started = Instant::now();
+    let schema = cfg.discovered_schema();
+    let tables: Vec<TableRow> = s
+        .conn
+        .exec(TABLES, (schema,))
+        .await
+        .map_err(|e| query_error(e, "reading information_schema.TABLES"))?;
+    let columns: Vec<ColumnRow> = s
+        .conn
+        .exec(COLUMNS, (schema,))
+        .await
+        .map_err(|e| query_error(e, "reading information_schema.COLUMNS"))?;
+    let keys: Vec<KeyRow> = s
+        .conn
+        .exec(KEYS, (schema,))
+        .await
+        .map_err(|e| query_error(e, "reading information_schema.KEY_COLUMN_USAGE"))?;
+
+    let mut by_name: HashMap<String, Table> = HashMap::with_capacity(tables.len());
+    for (name, table_type, comment, rows) in tables {
+        let kind = match table_type.as_str() {
+            "VIEW" | "SYSTEM VIEW" => TableKind::View,
+            _ => TableKind::Table,
+        };
+        // MariaDB reports the comment of every view as the word VIEW.
+        let comment = comment.filter(|c| !(c.is_empty() || kind == TableKind::View && c == "VIEW"));
+        by_name.insert(
+            name.clone(),
+            Table {
+                name,
+                kind,
+                comment,
+                row_estimate: rows.map(|r| r as i64),
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                columns: Vec::new(),
+            },
+        );
+    }
+    for (table, name, ordinal, column_type, data_type, nullable, default, comment) in columns {
+        let Some(t) = by_name.get_mut(&table) else {
+            continue;
+        };
+        t.columns.push(Column {
+            family: family(&data_type, &column_type),
+            name,
+            ordinal: ordinal as u32,
+            native_type: column_type,
+            nullable: nullable == "YES",
+            default,
+            comment: comment.filter(|c| !c.is_empty()),
+        });
+    }
+    // Key columns arrive unordered: group them by (table, constraint), ordered by position.
+    let mut constraints: HashMap<(String, String), Vec<KeyRow>> = HashMap::new();
+    for row in keys {
+        constraints
+            .entry((row.0.clone(), row.1.clone()))
+            .or_default()
+            .push(row);
+    }
+    let mut constraint_list: Vec<_> = constraints.into_iter().collect();
+    constraint_list.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((table, constraint), mut rows) in constraint_list {
+        rows.sort_by_key(|r| r.3);
+        let Some(t) = by_name.get_mut(&table) else {
+            continue;
+        };
+        let cols: Vec<String> = rows.iter().map(|r| r.2.clone()).collect();
+        if constraint == "PRIMARY" {
+            t.primary_key = cols;
+        } else if let Some(ref_table) = rows[0].5.clone() {
+            t.foreign_keys.push(ForeignKey {
+                columns: cols,
+                references: Reference {
+                    schema: rows[0].4.clone().unwrap_or_else(|| schema.to_string()),
+                    table: ref_table,
+                    columns: rows.iter().filter_map(|r| r.6.clone()).collect(),
+                },
+            });
+        }
+    }
+    let mut tables: Vec<Table> = by_name.into_values().collect();
+    for t in &mut tables {
+        t.columns.sort_by_key(|c| c.ordinal);
+    }
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    let databases = vec![Database {
+        name: schema.to_string(),
+        schemas: vec![Schema {
+            name: schema.to_string(),
+            tables,
+        }],
+    }];
+    Ok(Snapshot::new("mysql", databases, started))
+}
+
+pub async fn list_databases(s: &mut MySession) -> Result<Vec<String>, ConnectorError> {
+    s.conn
+        .query(DATABASES)
+        .await
+        .map_err(|e| query_error(e, "listing databases"))
+}
+
+/// Maps a MySQL DATA_TYPE (and the full COLUMN_TYPE, for tinyint(1)) onto a type family.
+pub fn family(data_type: &str, column_type: &str) -> TypeFamily {
+    match data_type {
+        "tinyint" if column_type.starts_with("tinyint(1)") => TypeFamily::Boolean,
+        "bit" if column_type == "bit(1)" => TypeFamily::Boolean,
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" => {
+            TypeFamily::Integer
+        }
+        "float" | "double" | "real" => TypeFamily::Float,
+        "decimal" | "numeric" => TypeFamily::Decimal,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" => {
+            TypeFamily::String
+        }
+        "date" => TypeFamily::Date,
+        "time" => TypeFamily::Time,
+        "datetime" | "timestamp" => TypeFamily::Timestamp,
+        "json" => TypeFamily::Json,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit" => {
+            TypeFamily::Binary
+        }
+        "uuid" => TypeFamily::Uuid,
+        _ => TypeFamily::Other,
+    }
+}

@@ -1,0 +1,118 @@
+//! Network plumbing shared by connectors: resolving and opening TCP connections
+//! (the one place every outbound connection passes through) and rustls settings.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::net::TcpStream;
+
+use crate::connectors::{ConnectorError, Fault};
+
+/// Resolves `host` once and connects to the first address that accepts.
+pub async fn open_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectorError> {
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| {
+            ConnectorError::new(
+                Fault::Unreachable,
+                format!("host {host} could not be resolved: {e}"),
+                "check the host name",
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(ConnectorError::unreachable(
+        host,
+        port,
+        last.map(|e| e.to_string())
+            .unwrap_or_else(|| "no address".into()),
+    ))
+}
+
+/// A rustls client config: `verify` checks the certificate chain and host name
+/// against the web PKI roots; without it the link is encrypted but the peer is
+/// not authenticated (libpq's `require`).
+pub fn client_config(verify: bool) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("default protocol versions");
+    if verify {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth()
+    }
+}
+
+pub fn tls_error(host: &str, e: &rustls::Error) -> ConnectorError {
+    ConnectorError::new(
+        Fault::Tls,
+        format!("tls handshake with {host} failed: {e}"),
+        "the server's certificate was not accepted: use a certificate signed by a public authority for this host name, or a weaker ssl mode",
+    )
+}
+
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,35 @@
+//! Error codes of the public contract and the one place they map to HTTP statuses.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidRequestBody,
+    DatasourceNameError,
+    AuthenticationError,
+    DatasourceNotFound,
+    JobNotFound,
+    PayloadTooLarge,
+    CredentialTestFailed,
+    SchemaCacheFailed,
+    EgressDenied,
+    ServiceUnavailable,
+    InternalServerError,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequestBody
+            | ErrorCode::DatasourceNameError
+            | ErrorCode::CredentialTestFailed
+            | ErrorCode::EgressDenied => 400,
+            ErrorCode::AuthenticationError => 401,
+            ErrorCode::DatasourceNotFound | ErrorCode::JobNotFound => 404,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::ServiceUnavailable => 503,
+            ErrorCode::SchemaCacheFailed | ErrorCode::InternalServerError => 500,
+        }
+    }
+}

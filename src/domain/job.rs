@@ -1,0 +1,138 @@
+//! Jobs: what the API records, the worker advances and clients poll.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::ErrorCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Create,
+    Update,
+    Sync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepName {
+    Validate,
+    Connect,
+    Discover,
+    Cache,
+}
+
+impl StepName {
+    pub const ALL: [StepName; 4] = [
+        StepName::Validate,
+        StepName::Connect,
+        StepName::Discover,
+        StepName::Cache,
+    ];
+
+    /// The code a failure in this step is reported with.
+    pub fn failure_code(self) -> ErrorCode {
+        match self {
+            StepName::Validate | StepName::Connect => ErrorCode::CredentialTestFailed,
+            StepName::Discover | StepName::Cache => ErrorCode::SchemaCacheFailed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepName::Validate => "validate",
+            StepName::Connect => "connect",
+            StepName::Discover => "discover",
+            StepName::Cache => "cache",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub name: StepName,
+    pub status: StepStatus,
+    pub duration_ms: Option<u64>,
+    pub message: Option<String>,
+}
+
+impl Step {
+    pub fn pending_all() -> Vec<Step> {
+        StepName::ALL
+            .iter()
+            .map(|&name| Step {
+                name,
+                status: StepStatus::Pending,
+                duration_ms: None,
+                message: None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub job_id: Uuid,
+    pub kind: JobKind,
+    pub datasource_name: String,
+    pub datasource_id: Uuid,
+    pub status: JobStatus,
+    pub steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobError>,
+    pub attempts: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Set on success: the schema summary and, for DATABASE tenancy, the client databases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+/// The message on the jobs queue. It names the job; it never carries credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobMessage {
+    pub version: u32,
+    pub job_id: Uuid,
+    pub org_id: Uuid,
+    pub datasource_id: Uuid,
+    pub kind: JobKind,
+}

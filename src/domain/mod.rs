@@ -1,0 +1,7 @@
+//! The vocabulary shared by the API and the workers.
+
+pub mod error_code;
+pub mod job;
+
+pub use error_code::ErrorCode;
+pub use job::{Job, JobError, JobKind, JobMessage, JobStatus, Step, StepName, StepStatus};

@@ -1,0 +1,35 @@
+//! Bearer service tokens: every call is scoped to the token's organisation.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::storage::tokens;
+
+/// The organisation of the authenticated caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Org(pub Uuid);
+
+impl FromRequestParts<AppState> for Org {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Org, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthenticated)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(ApiError::unauthenticated)?;
+        match tokens::authenticate(&state.pool, token).await? {
+            Some(org) => Ok(Org(org.0)),
+            None => Err(ApiError::unauthenticated()),
+        }
+    }
+}

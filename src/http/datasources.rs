@@ -1,0 +1,424 @@
+//! `/api/v2/datasource`: create, list, get, schema, update, delete, sync.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Org;
+use super::error::ApiError;
+use super::request::{body_bytes, parse_datasource, parse_json_object};
+use crate::connectors::FieldProblem;
+use crate::domain::{ErrorCode, JobStatus};
+use crate::storage::datasources::{
+    self, CreateOutcome, DatasourceRecord, DatasourceRef, Submission,
+};
+use crate::storage::jobs;
+use crate::telemetry::TraceParent;
+
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    wait: Option<String>,
+}
+
+/// `?wait=N`: seconds to hold the answer, at most 60.
+fn wait_seconds(q: &WaitQuery) -> Result<Option<u64>, ApiError> {
+    match q.wait.as_deref() {
+        None => Ok(None),
+        Some(w) => match w.parse::<u64>() {
+            Ok(n) if n <= 60 => Ok((n > 0).then_some(n)),
+            _ => Err(ApiError::invalid(
+                "wait must be a whole number of seconds from 0 to 60",
+                vec![FieldProblem::new("wait", "must be 0 to 60")],
+            )),
+        },
+    }
+}
+
+fn trace_parent(headers: &HeaderMap) -> TraceParent {
+    let incoming = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse);
+    TraceParent::child_of(incoming.as_ref())
+}
+
+fn accepted(name: &str, datasource_id: Uuid, job_id: Uuid) -> Value {
+    json!({
+        "name": name,
+        "datasourceId": datasource_id,
+        "jobId": job_id,
+        "status": "queued",
+        "links": {"job": format!("/api/v2/jobs/{job_id}"), "events": format!("/api/v2/jobs/{job_id}/events")},
+    })
+}
+
+fn accepted_response(status: StatusCode, body: Value) -> Response {
+    let location = body["links"]["job"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Query(q): Query<WaitQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let wait = wait_seconds(&q)?;
+    let request = parse_datasource(&body_bytes(body)?)?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
+            _ => {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key must be 1 to 255 visible characters",
+                    vec![FieldProblem::new(
+                        "Idempotency-Key",
+                        "must be 1 to 255 visible characters",
+                    )],
+                ));
+            }
+        },
+    };
+    let request_hash = Sha256::digest(&request.canonical).to_vec();
+    let (datasource_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let trace = trace_parent(&headers);
+    let body = accepted(&request.name, datasource_id, job_id);
+    let sub = Submission {
+        org_id: org,
+        datasource_id,
+        job_id,
+        name: &request.name,
+        datasource_type: request.datasource_type,
+        credentials: &request.credentials,
+        tenancy: request.tenancy.as_ref(),
+        trace_parent: Some(&trace.header()),
+    };
+    let idem = idempotency_key
+        .as_deref()
+        .map(|k| (k, request_hash.as_slice()));
+    let outcome =
+        datasources::create(&state.pool, &state.settings, &state.key, &sub, idem, &body).await?;
+    match outcome {
+        CreateOutcome::Created => {
+            tracing::info!(org_id = %org, datasource_id = %datasource_id, job_id = %job_id, trace_id = %trace.trace_id,
+                datasource_type = request.datasource_type.as_str(), "datasource accepted");
+            metrics::counter!("onramp_datasources_accepted_total").increment(1);
+            finish_or_wait(&state, org, job_id, &request.name, body, wait).await
+        }
+        CreateOutcome::Replayed { status, body } => {
+            let job_id = body["jobId"].as_str().and_then(|s| Uuid::parse_str(s).ok());
+            match job_id {
+                Some(job_id) => {
+                    finish_or_wait(&state, org, job_id, &request.name, body, wait).await
+                }
+                None => Ok(accepted_response(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
+                    body,
+                )),
+            }
+        }
+        CreateOutcome::KeyReused => Err(ApiError::invalid(
+            "this Idempotency-Key was used before with a different request",
+            vec![FieldProblem::new(
+                "Idempotency-Key",
+                "was used with a different body",
+            )],
+        )
+        .with_hint("use a new key for a new request")),
+        CreateOutcome::NameTaken => Err(ApiError::new(
+            ErrorCode::DatasourceNameError,
+            format!("a datasource named {:?} already exists", request.name),
+        )
+        .with_hint("choose another name, or update the existing datasource with PUT")),
+    }
+}
+
+/// Answers 202 at once, or holds the answer until the job ends (`?wait=N`).
+async fn finish_or_wait(
+    state: &AppState,
+    org: Uuid,
+    job_id: Uuid,
+    name: &str,
+    body: Value,
+    wait: Option<u64>,
+) -> Result<Response, ApiError> {
+    let Some(seconds) = wait else {
+        return Ok(accepted_response(StatusCode::ACCEPTED, body));
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let mut pause = Duration::from_millis(25);
+    loop {
+        if let Some(job) = jobs::get(&state.pool, org, job_id).await? {
+            let job = job.to_job()?;
+            match job.status {
+                JobStatus::Succeeded => {
+                    return Ok((
+                        StatusCode::OK,
+                        Json(json!({"name": name, "jobId": job_id, "schema": job.schema})),
+                    )
+                        .into_response());
+                }
+                JobStatus::Failed => {
+                    let e = job.error.expect("a failed job has an error");
+                    let mut err = ApiError::new(e.code, e.message);
+                    err.hint = e.hint;
+                    return Err(err);
+                }
+                _ => {}
+            }
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            return Ok(accepted_response(StatusCode::ACCEPTED, body));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Query(q): Query<WaitQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let wait = wait_seconds(&q)?;
+    let request = parse_datasource(&body_bytes(body)?)?;
+    let job_id = Uuid::now_v7();
+    let trace = trace_parent(&headers);
+    let sub = Submission {
+        org_id: org,
+        datasource_id: Uuid::nil(),
+        job_id,
+        name: &request.name,
+        datasource_type: request.datasource_type,
+        credentials: &request.credentials,
+        tenancy: request.tenancy.as_ref(),
+        trace_parent: Some(&trace.header()),
+    };
+    match datasources::update(&state.pool, &state.settings, &state.key, &sub).await? {
+        Some(id) => {
+            finish_or_wait(
+                &state,
+                org,
+                job_id,
+                &request.name,
+                accepted(&request.name, id, job_id),
+                wait,
+            )
+            .await
+        }
+        None => Err(name_unknown(&request.name)),
+    }
+}
+
+fn name_unknown(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::DatasourceNameError,
+        format!("no datasource named {name:?} exists"),
+    )
+    .with_hint("create it with POST first")
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::DatasourceNotFound,
+        format!("no datasource named {name:?}"),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteQuery {
+    datasource_name: Option<String>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Query(q): Query<DeleteQuery>,
+) -> Result<Response, ApiError> {
+    let Some(name) = q.datasource_name.filter(|n| !n.is_empty()) else {
+        return Err(ApiError::invalid(
+            "datasourceName is required",
+            vec![FieldProblem::new("datasourceName", "is required")],
+        ));
+    };
+    let Some(record) = datasources::get(&state.pool, org, &name).await? else {
+        return Err(name_unknown(&name));
+    };
+    // The cache first: if Redis is down the record stays and the caller can retry.
+    state.store.delete(org, record.id).await?;
+    match datasources::delete(&state.pool, &state.settings, org, &name).await? {
+        Some(id) => Ok(
+            Json(json!({"id": id, "message": format!("datasource {name} deleted")}))
+                .into_response(),
+        ),
+        None => Err(name_unknown(&name)),
+    }
+}
+
+pub async fn sync(
+    State(state): State<AppState>,
+    Org(org): Org,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = parse_json_object(&body_bytes(body)?)?;
+    let by_id = body
+        .get("input")
+        .and_then(|i| i.get("datasourceId"))
+        .and_then(Value::as_str);
+    let which = match (body.get("datasourceName").and_then(Value::as_str), by_id) {
+        (Some(name), _) if !name.is_empty() => DatasourceRef::Name(name),
+        (_, Some(id)) => match Uuid::parse_str(id) {
+            Ok(id) => DatasourceRef::Id(id),
+            Err(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::DatasourceNotFound,
+                    "no datasource with that id",
+                ));
+            }
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "give datasourceName, or input.datasourceId",
+                vec![FieldProblem::new(
+                    "datasourceName",
+                    "is required unless input.datasourceId is given",
+                )],
+            ));
+        }
+    };
+    let label = match &which {
+        DatasourceRef::Name(n) => n.to_string(),
+        DatasourceRef::Id(id) => id.to_string(),
+    };
+    let job_id = Uuid::now_v7();
+    let trace = trace_parent(&headers);
+    match datasources::sync(
+        &state.pool,
+        &state.settings,
+        org,
+        which,
+        job_id,
+        Some(&trace.header()),
+    )
+    .await?
+    {
+        Some((id, name)) => Ok(accepted_response(
+            StatusCode::ACCEPTED,
+            accepted(&name, id, job_id),
+        )),
+        None => Err(not_found(&label)),
+    }
+}
+
+fn view(r: &DatasourceRecord) -> Value {
+    json!({
+        "name": r.name,
+        "datasourceId": r.id,
+        "datasourceType": r.datasource_type,
+        "status": r.status,
+        "credentials": r.public_config,
+        "tenancySettings": r.tenancy_settings,
+        "schema": r.schema_summary,
+        "lastJobId": r.last_job_id,
+        "createdAt": r.created_at,
+        "updatedAt": r.updated_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    is_pagination: Option<bool>,
+    page_number: Option<i64>,
+    page_size: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let paginate = q.is_pagination.unwrap_or(false);
+    let size = if paginate {
+        q.page_size.unwrap_or(20).clamp(1, 500)
+    } else {
+        10_000
+    };
+    let page = q.page_number.unwrap_or(1).max(1);
+    let (rows, total) = datasources::list(&state.pool, org, size, (page - 1) * size).await?;
+    let data: Vec<Value> = rows.iter().map(view).collect();
+    let mut body = json!({ "data": data });
+    if paginate {
+        body["pagination"] = json!({"pageNumber": page, "pageSize": size, "total": total});
+    }
+    Ok(Json(body).into_response())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    match datasources::get(&state.pool, org, &name).await? {
+        Some(r) => Ok(Json(view(&r)).into_response()),
+        None => Err(not_found(&name)),
+    }
+}
+
+pub async fn schema(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(record) = datasources::get(&state.pool, org, &name).await? else {
+        return Err(not_found(&name));
+    };
+    let Some((body, meta)) = state.store.get(org, record.id).await? else {
+        return Err(ApiError::new(
+            ErrorCode::DatasourceNotFound,
+            format!("datasource {name:?} has no cached schema yet"),
+        )
+        .with_hint("wait for its job to succeed, or run a sync"));
+    };
+    let etag = format!("\"{}\"", meta.hash);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+        .headers_mut()
+        .insert("x-schema-version", HeaderValue::from(meta.version));
+    Ok(response)
+}

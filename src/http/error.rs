@@ -1,0 +1,92 @@
+//! The API's error answer, and the one place an error code becomes an HTTP status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::connectors::FieldProblem;
+use crate::domain::ErrorCode;
+use crate::storage::StoreError;
+use crate::storage::snapshots::CacheError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<FieldProblem>,
+    pub hint: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            hint: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>, details: Vec<FieldProblem>) -> ApiError {
+        ApiError {
+            details,
+            ..ApiError::new(ErrorCode::InvalidRequestBody, message)
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ApiError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(ErrorCode::AuthenticationError, "a valid service token is required")
+            .with_hint("send `Authorization: Bearer <token>`; create one with `onramp token create --org NAME`")
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if !self.details.is_empty() {
+            error["details"] = json!(self.details);
+        }
+        if let Some(hint) = &self.hint {
+            error["hint"] = json!(hint);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status()).expect("valid status");
+        (status, Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "postgres unavailable");
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "storage is unavailable; nothing was recorded",
+            )
+            .with_hint("retry shortly")
+        } else {
+            tracing::error!(error = %e, "storage error");
+            ApiError::new(ErrorCode::InternalServerError, "internal error")
+        }
+    }
+}
+
+impl From<CacheError> for ApiError {
+    fn from(e: CacheError) -> ApiError {
+        tracing::warn!(error = %e, "redis unavailable");
+        ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "the schema cache is unavailable",
+        )
+        .with_hint("retry shortly")
+    }
+}

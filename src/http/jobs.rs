@@ -1,0 +1,87 @@
+//! `/api/v2/jobs/{id}` and its Server-Sent Events stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Org;
+use super::error::ApiError;
+use crate::domain::{ErrorCode, Job};
+use crate::storage::jobs;
+
+fn job_not_found() -> ApiError {
+    ApiError::new(ErrorCode::JobNotFound, "no such job")
+}
+
+async fn load(state: &AppState, org: Uuid, id: &str) -> Result<Job, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| job_not_found())?;
+    match jobs::get(&state.pool, org, id).await? {
+        Some(row) => Ok(row.to_job()?),
+        None => Err(job_not_found()),
+    }
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(load(&state, org, &id).await?).into_response())
+}
+
+/// Streams the job each time it changes (`event: job`), ending after its final state.
+pub async fn events(
+    State(state): State<AppState>,
+    Org(org): Org,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let first = load(&state, org, &id).await?;
+    let job_id = first.job_id;
+    let stream = futures::stream::unfold(
+        (state, Some(first), None::<String>, false),
+        move |(state, pending, last, done)| async move {
+            if done {
+                return None;
+            }
+            let mut pending = pending;
+            loop {
+                let job = match pending.take() {
+                    Some(job) => job,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        match jobs::get(&state.pool, org, job_id).await {
+                            Ok(Some(row)) => match row.to_job() {
+                                Ok(job) => job,
+                                Err(_) => return None,
+                            },
+                            Ok(None) => return None,
+                            // A passing storage fault: keep the stream open and look again.
+                            Err(_) => continue,
+                        }
+                    }
+                };
+                let text = serde_json::to_string(&job).expect("job serialises");
+                if last.as_deref() == Some(text.as_str()) {
+                    continue;
+                }
+                let is_final = job.status.is_final();
+                let event = Event::default()
+                    .event("job")
+                    .id(format!(
+                        "{}",
+                        job.steps.iter().filter(|s| s.duration_ms.is_some()).count()
+                    ))
+                    .data(text.clone());
+                return Some((Ok(event), (state, None, Some(text), is_final)));
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

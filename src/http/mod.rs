@@ -1,0 +1,87 @@
+//! The HTTP API: shape checks, records, and answers; never a connection to a target.
+
+pub mod auth;
+pub mod datasources;
+pub mod error;
+pub mod health;
+pub mod jobs;
+pub mod openapi;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sqlx::PgPool;
+
+use crate::config::Settings;
+use crate::queue::Broker;
+use crate::storage::crypto::SecretKey;
+use crate::storage::snapshots::SnapshotStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub store: Arc<SnapshotStore>,
+    pub key: SecretKey,
+    pub broker: Arc<Broker>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.body_limit_bytes;
+    let api = Router::new()
+        .route(
+            "/datasource",
+            post(datasources::create)
+                .put(datasources::update)
+                .get(datasources::list)
+                .delete(datasources::delete),
+        )
+        .route("/datasource/sync", post(datasources::sync))
+        .route("/datasource/{name}", get(datasources::get))
+        .route("/datasource/{name}/schema", get(datasources::schema))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/events", get(jobs::events));
+    Router::new()
+        .nest("/api/v2", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
+        .fallback(|| async {
+            error::ApiError::new(
+                crate::domain::ErrorCode::DatasourceNotFound,
+                "no such route",
+            )
+            .into_response()
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Counts and times every request by route and status; logs without bodies or headers.
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::counter!("onramp_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status.clone()).increment(1);
+    metrics::histogram!("onramp_http_request_duration_seconds", "route" => route.clone(), "method" => method.clone()).record(seconds);
+    tracing::debug!(method = %method, route = %route, status = %status, duration_ms = (seconds * 1000.0) as u64, "request");
+    response
+}

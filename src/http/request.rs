@@ -1,0 +1,163 @@
+//! Parsing a create or update body: every problem is named, nothing is half-accepted.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::connectors::{DatasourceType, FieldProblem, tenancy};
+use crate::domain::ErrorCode;
+
+/// A request that passed every check of shape.
+pub struct DatasourceRequest {
+    pub datasource_type: DatasourceType,
+    pub name: String,
+    pub credentials: Map<String, Value>,
+    pub tenancy: Option<Value>,
+    /// The canonical body, for idempotency.
+    pub canonical: Vec<u8>,
+}
+
+/// The body as bytes, or the contract's answer for a body that is too large.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the request body is over the size limit",
+            )
+            .with_hint("credentials and settings fit in a few kilobytes; see body_limit_bytes")
+        } else {
+            ApiError::invalid(format!("the request body could not be read: {e}"), vec![])
+        }
+    })
+}
+
+pub fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("malformed json: {e}"), vec![]))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::invalid(
+            "the request body must be a json object",
+            vec![],
+        )),
+    }
+}
+
+pub fn parse_datasource(bytes: &[u8]) -> Result<DatasourceRequest, ApiError> {
+    let body = parse_json_object(bytes)?;
+    let mut problems = Vec::new();
+    for key in body.keys() {
+        if !["datasourceType", "credentials", "tenancySettings"].contains(&key.as_str()) {
+            problems.push(FieldProblem::new(key.clone(), "unknown field"));
+        }
+    }
+    let ty = match body.get("datasourceType") {
+        Some(Value::String(s)) => match DatasourceType::parse(s) {
+            Some(t) => Some(t),
+            None => {
+                let err = ApiError::invalid(
+                    format!(
+                        "unknown datasourceType {s:?}; known types: {}",
+                        DatasourceType::known_list()
+                    ),
+                    vec![FieldProblem::new(
+                        "datasourceType",
+                        format!("must be one of: {}", DatasourceType::known_list()),
+                    )],
+                );
+                return Err(err);
+            }
+        },
+        None | Some(Value::Null) => {
+            problems.push(FieldProblem::new("datasourceType", "is required"));
+            None
+        }
+        Some(_) => {
+            problems.push(FieldProblem::new("datasourceType", "must be a string"));
+            None
+        }
+    };
+    let mut credentials = None;
+    match (body.get("credentials"), ty) {
+        (None | Some(Value::Null), _) => {
+            problems.push(FieldProblem::new("credentials", "is required"))
+        }
+        (Some(c), Some(ty)) => match ty.validate(c) {
+            Ok(normalised) => credentials = Some(normalised),
+            Err(p) => problems.extend(p),
+        },
+        (Some(c), None) if !c.is_object() => {
+            problems.push(FieldProblem::new("credentials", "must be an object"))
+        }
+        _ => {}
+    }
+    let tenancy = match (body.get("tenancySettings"), ty) {
+        (None | Some(Value::Null), _) => None,
+        (Some(t), Some(ty)) => match tenancy::parse(t, ty.tenancy_levels()) {
+            Ok(settings) => Some(serde_json::to_value(settings).expect("tenancy serialises")),
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+        },
+        (Some(_), None) => None,
+    };
+    if !problems.is_empty() {
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        return Err(ApiError::invalid(
+            format!("invalid request: check {}", fields.join(", ")),
+            problems,
+        ));
+    }
+    let (Some(datasource_type), Some(credentials)) = (ty, credentials) else {
+        unreachable!("no problems means type and credentials are present");
+    };
+    let name = credentials["name"]
+        .as_str()
+        .expect("validated name")
+        .to_string();
+    Ok(DatasourceRequest {
+        datasource_type,
+        name,
+        credentials,
+        tenancy,
+        canonical: serde_json::to_vec(&body).expect("json serialises"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_type_lists_the_known_ones() {
+        let e = parse_datasource(br#"{"datasourceType":"oracle","credentials":{}}"#)
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("postgres") && e.message.contains("mysql"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let body = br#"{"datasourceType":"postgres","credentials":{"name":"","port":99999,"host":7},"extra":1}"#;
+        let e = parse_datasource(body).err().unwrap();
+        let fields: Vec<_> = e.details.iter().map(|d| d.field.as_str()).collect();
+        for f in [
+            "extra",
+            "credentials.name",
+            "credentials.port",
+            "credentials.host",
+            "credentials.username",
+            "credentials.database",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! RabbitMQ: the topology onramp declares, and a reconnecting, confirming publisher.
+
+pub mod relay;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Mutex;
+
+use crate::config::Settings;
+
+/// The routing key job messages are published with on the jobs exchange.
+pub const JOB_ROUTING_KEY: &str = "job";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("rabbitmq: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("rabbitmq closed the consumer")]
+    Closed,
+    #[error("rabbitmq did not confirm the message")]
+    Nacked,
+    #[error("rabbitmq did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// One AMQP connection with a confirm-mode channel for publishing, reopened on demand
+/// after the broker or the network fails.
+pub struct Broker {
+    settings: Arc<Settings>,
+    state: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl Broker {
+    pub fn new(settings: Arc<Settings>) -> Broker {
+        Broker {
+            settings,
+            state: Mutex::new(None),
+        }
+    }
+
+    /// Opens a new connection and declares the topology (idempotent).
+    pub async fn connect(settings: &Settings, name: &str) -> Result<Connection, QueueError> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(LongString::from(format!("onramp-{name}")));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            Connection::connect(&settings.amqp_url, props),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(Duration::from_secs(10)))??;
+        let channel = conn.create_channel().await?;
+        declare_topology(&channel, settings).await?;
+        let _ = channel.close(200, "topology declared".into()).await;
+        Ok(conn)
+    }
+
+    async fn channel(&self) -> Result<Channel, QueueError> {
+        let mut state = self.state.lock().await;
+        if let Some((conn, channel)) = state.as_ref()
+            && conn.status().connected()
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
+        if let Some((conn, _)) = state.take() {
+            let _ = conn.close(200, "reconnecting".into()).await;
+        }
+        let conn = Self::connect(&self.settings, "publisher").await?;
+        let channel = conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        *state = Some((conn, channel.clone()));
+        Ok(channel)
+    }
+
+    /// Publishes persistent messages and waits until the broker confirms every one.
+    pub async fn publish_all(&self, messages: &[OutgoingMessage]) -> Result<(), QueueError> {
+        let limit = Duration::from_secs(10);
+        let result = tokio::time::timeout(limit, async {
+            let channel = self.channel().await?;
+            let mut confirms = Vec::with_capacity(messages.len());
+            for m in messages {
+                confirms.push(
+                    channel
+                        .basic_publish(
+                            ShortString::from(m.exchange.as_str()),
+                            ShortString::from(m.routing_key.as_str()),
+                            BasicPublishOptions::default(),
+                            &m.payload,
+                            m.properties(),
+                        )
+                        .await?,
+                );
+            }
+            for confirm in confirms {
+                if !confirm.await?.is_ack() {
+                    return Err(QueueError::Nacked);
+                }
+            }
+            Ok(())
+        })
+        .await;
+        let result = result.unwrap_or(Err(QueueError::Timeout(limit)));
+        if result.is_err() {
+            // Whatever broke, start from a fresh connection next time.
+            self.state.lock().await.take();
+        }
+        result
+    }
+
+    pub async fn is_connected(&self) -> bool {
+        self.channel().await.is_ok()
+    }
+}
+
+/// A message ready to publish: where, what, and the headers that carry the trace.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub exchange: String,
+    pub routing_key: String,
+    pub payload: Vec<u8>,
+    pub message_id: String,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutgoingMessage {
+    fn properties(&self) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        for (k, v) in &self.headers {
+            headers.insert(k.as_str().into(), AMQPValue::LongString(v.as_str().into()));
+        }
+        BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(self.content_type.into())
+            .with_message_id(self.message_id.as_str().into())
+            .with_headers(headers)
+    }
+}
+
+fn durable() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    }
+}
+
+fn args(pairs: &[(&str, AMQPValue)]) -> FieldTable {
+    let mut table = FieldTable::default();
+    for (k, v) in pairs {
+        table.insert((*k).into(), v.clone());
+    }
+    table
+}
+
+fn text(s: &str) -> AMQPValue {
+    AMQPValue::LongString(s.into())
+}
+
+/// The delays of the retry queues, one per attempt; part of each queue's name so
+/// that changing the delays never collides with queues declared before.
+pub fn retry_delays(settings: &Settings) -> Vec<u64> {
+    let mut delays: Vec<u64> = (1..=settings.retry_max_attempts)
+        .map(|a| settings.retry_delay(a).as_millis() as u64)
+        .collect();
+    delays.dedup();
+    delays
+}
+
+pub fn retry_queue(settings: &Settings, delay_ms: u64) -> String {
+    format!("{}.jobs.retry.{delay_ms}ms", settings.prefix)
+}
+
+/// Declares exchanges and queues: a quorum jobs queue that dead-letters to a dead
+/// queue, one TTL queue per retry delay that dead-letters back into the jobs
+/// exchange, and the topic exchange for events.
+pub async fn declare_topology(channel: &Channel, s: &Settings) -> Result<(), QueueError> {
+    let durable_exchange = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    let jobs_x = s.jobs_exchange();
+    let dead_x = format!("{}.dead", s.jobs_exchange());
+    channel
+        .exchange_declare(
+            jobs_x.as_str().into(),
+            ExchangeKind::Direct,
+            durable_exchange,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            dead_x.as_str().into(),
+            ExchangeKind::Fanout,
+            durable_exchange,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            s.retry_exchange().as_str().into(),
+            ExchangeKind::Direct,
+            durable_exchange,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            s.events_exchange().as_str().into(),
+            ExchangeKind::Topic,
+            durable_exchange,
+            FieldTable::default(),
+        )
+        .await?;
+
+    let quorum = text("quorum");
+    channel
+        .queue_declare(
+            s.jobs_queue().as_str().into(),
+            durable(),
+            args(&[
+                ("x-queue-type", quorum.clone()),
+                ("x-dead-letter-exchange", text(&dead_x)),
+            ]),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            s.jobs_queue().as_str().into(),
+            jobs_x.as_str().into(),
+            JOB_ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            s.dead_letter_queue().as_str().into(),
+            durable(),
+            args(&[("x-queue-type", quorum)]),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            s.dead_letter_queue().as_str().into(),
+            dead_x.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    for delay in retry_delays(s) {
+        let queue = retry_queue(s, delay);
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                durable(),
+                args(&[
+                    ("x-message-ttl", AMQPValue::LongLongInt(delay as i64)),
+                    ("x-dead-letter-exchange", text(&jobs_x)),
+                    ("x-dead-letter-routing-key", text(JOB_ROUTING_KEY)),
+                ]),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                s.retry_exchange().as_str().into(),
+                delay.to_string().as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}

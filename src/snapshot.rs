@@ -1,0 +1,160 @@
+//! The schema snapshot: one shape for every datasource type (see DESIGN.md).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub datasource_type: String,
+    pub discovered_at: chrono::DateTime<chrono::Utc>,
+    pub duration_ms: u64,
+    pub hash: String,
+    pub stats: Stats,
+    pub databases: Vec<Database>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stats {
+    pub schemas: usize,
+    pub tables: usize,
+    pub columns: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Database {
+    pub name: String,
+    pub schemas: Vec<Schema>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Schema {
+    pub name: String,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    Table,
+    View,
+    MaterializedView,
+    External,
+    Collection,
+    Index,
+    File,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Table {
+    pub name: String,
+    pub kind: TableKind,
+    pub comment: Option<String>,
+    pub row_estimate: Option<i64>,
+    pub primary_key: Vec<String>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ForeignKey {
+    pub columns: Vec<String>,
+    pub references: Reference,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Reference {
+    pub schema: String,
+    pub table: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Column {
+    pub name: String,
+    pub ordinal: u32,
+    pub native_type: String,
+    #[serde(rename = "type")]
+    pub family: TypeFamily,
+    pub nullable: bool,
+    pub default: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// The normalised type families every native type maps onto.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeFamily {
+    Integer,
+    Float,
+    Decimal,
+    String,
+    Boolean,
+    Date,
+    Time,
+    Timestamp,
+    Json,
+    Binary,
+    Uuid,
+    Array,
+    Other,
+}
+
+/// The summary stored beside a datasource and reported in jobs and events.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub schemas: usize,
+    pub tables: usize,
+    pub columns: usize,
+    pub hash: String,
+}
+
+impl Snapshot {
+    /// Builds a snapshot, computing stats and a content hash that ignores timing,
+    /// so that an unchanged schema keeps its hash (and its HTTP ETag) across syncs.
+    pub fn new(
+        datasource_type: &str,
+        databases: Vec<Database>,
+        started: std::time::Instant,
+    ) -> Snapshot {
+        let mut stats = Stats::default();
+        for db in &databases {
+            stats.schemas += db.schemas.len();
+            for schema in &db.schemas {
+                stats.tables += schema.tables.len();
+                stats.columns += schema.tables.iter().map(|t| t.columns.len()).sum::<usize>();
+            }
+        }
+        let canonical = serde_json::to_vec(&databases).expect("snapshot serialises");
+        let hash = hex::encode(Sha256::digest(&canonical));
+        Snapshot {
+            datasource_type: datasource_type.to_string(),
+            discovered_at: chrono::Utc::now(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            hash,
+            stats,
+            databases,
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            schemas: self.stats.schemas,
+            tables: self.stats.tables,
+            columns: self.stats.columns,
+            hash: self.hash.clone(),
+        }
+    }
+
+    pub fn find_table(&self, schema: &str, table: &str) -> Option<&Table> {
+        self.databases
+            .iter()
+            .flat_map(|d| d.schemas.iter())
+            .filter(|s| s.name == schema)
+            .flat_map(|s| s.tables.iter())
+            .find(|t| t.name == table)
+    }
+}

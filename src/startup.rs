@@ -1,0 +1,199 @@
+//! Building and running onramp: the API, the workers, or both in one process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::queue::{Broker, relay};
+use crate::storage::crypto::SecretKey;
+use crate::storage::snapshots::SnapshotStore;
+use crate::storage::{self};
+use crate::worker::{self, WorkerDeps};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+}
+
+pub struct Application {
+    settings: Arc<Settings>,
+    state: AppState,
+    listener: Option<TcpListener>,
+    roles: Roles,
+}
+
+/// The key from settings, or a development key kept in a local file.
+pub fn resolve_secret_key(settings: &Settings) -> anyhow::Result<SecretKey> {
+    if let Some(text) = &settings.secret_key {
+        return SecretKey::from_base64(text).context("ONRAMP_SECRET_KEY");
+    }
+    let path = &settings.secret_key_file;
+    if let Ok(text) = std::fs::read_to_string(path) {
+        tracing::warn!(path = %path.display(), "using the development secret key from a local file; set ONRAMP_SECRET_KEY in production");
+        return SecretKey::from_base64(&text)
+            .with_context(|| format!("development key in {}", path.display()));
+    }
+    let key = SecretKey::generate();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_private(path, &key.to_base64()).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "NO ONRAMP_SECRET_KEY GIVEN: generated a development key and saved it; credentials stored with it are only as safe as that file. Set ONRAMP_SECRET_KEY (32 random bytes, base64) in production"
+    );
+    Ok(key)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(text.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, text)
+    }
+}
+
+impl Application {
+    /// Prepares storage (creating the database and applying migrations), binds the
+    /// listener when serving the API, and declares the broker topology.
+    pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let key = resolve_secret_key(&settings)?;
+        let mut tries = 0;
+        loop {
+            match storage::ensure_database(&settings).await {
+                Ok(()) => break,
+                Err(e) if tries < 10 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "postgres not ready; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * tries)).await;
+                }
+                Err(e) => return Err(e).context("connecting to postgres"),
+            }
+        }
+        let pool = storage::pool(&settings)?;
+        storage::migrate(&pool)
+            .await
+            .context("applying migrations")?;
+        let store = Arc::new(SnapshotStore::new(&settings)?);
+        let broker = Arc::new(Broker::new(settings.clone()));
+        // Declare the topology now when the broker is up; otherwise the first
+        // connection of the relay or a worker does it.
+        if let Err(e) = Broker::connect(&settings, "setup").await.map(drop) {
+            tracing::warn!(error = %e, "rabbitmq not reachable yet; will declare the topology on reconnect");
+        }
+        let listener = if roles.api {
+            let addr: SocketAddr = settings
+                .http_addr
+                .parse()
+                .with_context(|| format!("http_addr {:?}", settings.http_addr))?;
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr}"))?,
+            )
+        } else {
+            None
+        };
+        let state = AppState {
+            settings: settings.clone(),
+            pool,
+            store,
+            key,
+            broker,
+        };
+        Ok(Application {
+            settings,
+            state,
+            listener,
+            roles,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs until `shutdown` is cancelled; then stops taking work and drains.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let relay_stop = CancellationToken::new();
+        tasks.spawn(relay::run(
+            self.state.pool.clone(),
+            self.state.broker.clone(),
+            Duration::from_millis(self.settings.outbox_poll_ms),
+            relay_stop.clone(),
+        ));
+        if self.roles.worker {
+            let deps = Arc::new(WorkerDeps {
+                id: Uuid::now_v7(),
+                settings: self.settings.clone(),
+                pool: self.state.pool.clone(),
+                store: self.state.store.clone(),
+                key: self.state.key.clone(),
+                broker: self.state.broker.clone(),
+            });
+            let stop = shutdown.clone();
+            let relay_stop = relay_stop.clone();
+            let api = self.roles.api;
+            tasks.spawn(async move {
+                worker::run(deps, stop).await;
+                // Results written while draining still need publishing; the API, if
+                // any, stops the relay when it is done.
+                if !api {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    relay_stop.cancel();
+                }
+            });
+        }
+        if let Some(listener) = self.listener {
+            let router = http::router(self.state.clone());
+            let stop = shutdown.clone();
+            tracing::info!(addr = %listener.local_addr()?, "api listening");
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+                .context("http server")?;
+            if !self.roles.worker {
+                relay_stop.cancel();
+            }
+        }
+        if self.roles.api && self.roles.worker {
+            // Wait for the worker to drain, then let the relay flush and stop.
+            shutdown.cancelled().await;
+            let relay = relay_stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                relay.cancel();
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "task failed");
+            }
+        }
+        Ok(())
+    }
+}

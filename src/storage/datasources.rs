@@ -1,0 +1,387 @@
+//! Datasource records. Every change that needs a job writes the record, the job and
+//! the job's outbox message in one transaction: a 202 means all three are durable.
+
+use serde_json::{Map, Value};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::crypto::SecretKey;
+use super::{StoreError, outbox};
+use crate::config::Settings;
+use crate::connectors::DatasourceType;
+use crate::connectors::fields::redact;
+use crate::domain::{JobKind, JobMessage, JobStatus, Step};
+use crate::events::{CloudEvent, DATASOURCE_DELETED};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DatasourceRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub datasource_type: String,
+    pub public_config: Value,
+    pub tenancy_settings: Option<Value>,
+    pub status: String,
+    pub schema_summary: Option<Value>,
+    pub last_job_id: Option<Uuid>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+const COLUMNS: &str = "id, org_id, name, datasource_type, public_config, tenancy_settings, status, schema_summary, last_job_id, created_at, updated_at";
+
+/// What the API hands over for a create or an update.
+pub struct Submission<'a> {
+    pub org_id: Uuid,
+    pub datasource_id: Uuid,
+    pub job_id: Uuid,
+    pub name: &'a str,
+    pub datasource_type: DatasourceType,
+    /// Normalised credentials, secrets included; sealed before they are stored.
+    pub credentials: &'a Map<String, Value>,
+    pub tenancy: Option<&'a Value>,
+    pub trace_parent: Option<&'a str>,
+}
+
+pub enum CreateOutcome {
+    Created,
+    NameTaken,
+    /// The idempotency key was seen before with the same request: its first answer.
+    Replayed {
+        status: u16,
+        body: Value,
+    },
+    /// The idempotency key was seen before with a different request.
+    KeyReused,
+}
+
+/// The additional data bound into the ciphertext: it only opens in its own row.
+fn aad(org_id: Uuid, datasource_id: Uuid) -> Vec<u8> {
+    format!("onramp:datasource:{org_id}:{datasource_id}").into_bytes()
+}
+
+pub async fn create(
+    pool: &PgPool,
+    settings: &Settings,
+    key: &SecretKey,
+    sub: &Submission<'_>,
+    idempotency: Option<(&str, &[u8])>,
+    response: &Value,
+) -> Result<CreateOutcome, StoreError> {
+    let mut tx = pool.begin().await?;
+    if let Some((idem_key, request_hash)) = idempotency {
+        // A concurrent request with the same key waits here until the first commits.
+        let fresh = sqlx::query(
+            "INSERT INTO idempotency_keys (org_id, key, request_hash, status_code, response)
+             VALUES ($1, $2, $3, 202, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(sub.org_id)
+        .bind(idem_key)
+        .bind(request_hash)
+        .bind(response)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            let (hash, status, body): (Vec<u8>, i32, Value) = sqlx::query_as(
+                "SELECT request_hash, status_code, response FROM idempotency_keys WHERE org_id = $1 AND key = $2",
+            )
+            .bind(sub.org_id)
+            .bind(idem_key)
+            .fetch_one(&mut *tx)
+            .await?;
+            return Ok(if hash == request_hash {
+                CreateOutcome::Replayed {
+                    status: status as u16,
+                    body,
+                }
+            } else {
+                CreateOutcome::KeyReused
+            });
+        }
+    }
+    let sealed = seal(key, sub, sub.datasource_id)?;
+    let inserted = sqlx::query(
+        "INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (org_id, name) DO NOTHING",
+    )
+    .bind(sub.datasource_id)
+    .bind(sub.org_id)
+    .bind(sub.name)
+    .bind(sub.datasource_type.as_str())
+    .bind(&sealed)
+    .bind(public_config(sub))
+    .bind(sub.tenancy)
+    .bind(sub.job_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(CreateOutcome::NameTaken);
+    }
+    insert_job(
+        &mut tx,
+        settings,
+        sub.org_id,
+        sub.datasource_id,
+        sub.name,
+        sub.job_id,
+        JobKind::Create,
+        sub.trace_parent,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreateOutcome::Created)
+}
+
+/// Replaces a datasource's settings and queues a re-test; `None` when the name is unknown.
+pub async fn update(
+    pool: &PgPool,
+    settings: &Settings,
+    key: &SecretKey,
+    sub: &Submission<'_>,
+) -> Result<Option<Uuid>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let id: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM datasources WHERE org_id = $1 AND name = $2 FOR UPDATE")
+            .bind(sub.org_id)
+            .bind(sub.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let sealed = seal(key, sub, id)?;
+    sqlx::query(
+        "UPDATE datasources SET datasource_type = $2, credentials_sealed = $3, public_config = $4,
+         tenancy_settings = $5, status = 'pending', last_job_id = $6, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(sub.datasource_type.as_str())
+    .bind(&sealed)
+    .bind(public_config(sub))
+    .bind(sub.tenancy)
+    .bind(sub.job_id)
+    .execute(&mut *tx)
+    .await?;
+    insert_job(
+        &mut tx,
+        settings,
+        sub.org_id,
+        id,
+        sub.name,
+        sub.job_id,
+        JobKind::Update,
+        sub.trace_parent,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+pub enum DatasourceRef<'a> {
+    Name(&'a str),
+    Id(Uuid),
+}
+
+/// Queues a re-discovery; the datasource's id and name, or `None` when unknown.
+pub async fn sync(
+    pool: &PgPool,
+    settings: &Settings,
+    org_id: Uuid,
+    which: DatasourceRef<'_>,
+    job_id: Uuid,
+    trace_parent: Option<&str>,
+) -> Result<Option<(Uuid, String)>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let found: Option<(Uuid, String)> = match which {
+        DatasourceRef::Name(name) => {
+            sqlx::query_as(
+                "SELECT id, name FROM datasources WHERE org_id = $1 AND name = $2 FOR UPDATE",
+            )
+            .bind(org_id)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        DatasourceRef::Id(id) => {
+            sqlx::query_as(
+                "SELECT id, name FROM datasources WHERE org_id = $1 AND id = $2 FOR UPDATE",
+            )
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
+    let Some((id, name)) = found else {
+        return Ok(None);
+    };
+    sqlx::query("UPDATE datasources SET last_job_id = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    insert_job(
+        &mut tx,
+        settings,
+        org_id,
+        id,
+        &name,
+        job_id,
+        JobKind::Sync,
+        trace_parent,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some((id, name)))
+}
+
+/// Deletes the record and announces it; the caller removes the cached schema.
+pub async fn delete(
+    pool: &PgPool,
+    settings: &Settings,
+    org_id: Uuid,
+    name: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let id: Option<Uuid> =
+        sqlx::query_scalar("DELETE FROM datasources WHERE org_id = $1 AND name = $2 RETURNING id")
+            .bind(org_id)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(id) = id {
+        let event = CloudEvent::new(
+            DATASOURCE_DELETED,
+            org_id,
+            name,
+            serde_json::json!({"datasourceId": id, "datasourceName": name}),
+        );
+        outbox::insert_event(&mut tx, settings, org_id, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn get(
+    pool: &PgPool,
+    org_id: Uuid,
+    name: &str,
+) -> Result<Option<DatasourceRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM datasources WHERE org_id = $1 AND name = $2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub async fn list(
+    pool: &PgPool,
+    org_id: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<DatasourceRecord>, i64), StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM datasources WHERE org_id = $1 ORDER BY name LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM datasources WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The record and its opened credentials, for a worker.
+pub async fn load_with_credentials(
+    pool: &PgPool,
+    key: &SecretKey,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(DatasourceRecord, Map<String, Value>)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct WithSealed {
+        #[sqlx(flatten)]
+        record: DatasourceRecord,
+        credentials_sealed: Vec<u8>,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, credentials_sealed FROM datasources WHERE org_id = $1 AND id = $2"
+    );
+    let row: Option<WithSealed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(WithSealed {
+        record,
+        credentials_sealed: sealed,
+    }) = row
+    else {
+        return Ok(None);
+    };
+    let plain = key.open(&sealed, &aad(org_id, id))?;
+    let credentials: Map<String, Value> = serde_json::from_slice(&plain)
+        .map_err(|e| StoreError::Corrupt(format!("credentials of {id}: {e}")))?;
+    Ok(Some((record, credentials)))
+}
+
+fn seal(key: &SecretKey, sub: &Submission<'_>, id: Uuid) -> Result<Vec<u8>, StoreError> {
+    let plain = serde_json::to_vec(sub.credentials).expect("credentials serialise");
+    Ok(key.seal(&plain, &aad(sub.org_id, id)))
+}
+
+fn public_config(sub: &Submission<'_>) -> Value {
+    Value::Object(redact(sub.datasource_type.fields(), sub.credentials))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_job(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    org_id: Uuid,
+    datasource_id: Uuid,
+    name: &str,
+    job_id: Uuid,
+    kind: JobKind,
+    trace_parent: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO jobs (id, org_id, datasource_id, datasource_name, kind, status, steps, trace_parent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(job_id)
+    .bind(org_id)
+    .bind(datasource_id)
+    .bind(name)
+    .bind(enum_text(&kind))
+    .bind(enum_text(&JobStatus::Queued))
+    .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
+    .bind(trace_parent)
+    .execute(&mut *conn)
+    .await?;
+    let message = JobMessage {
+        version: 1,
+        job_id,
+        org_id,
+        datasource_id,
+        kind,
+    };
+    outbox::insert_job(conn, settings, &message, trace_parent).await
+}
+
+/// The text serde gives a unit enum variant, used as the column value.
+pub fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => unreachable!("unit enum variants serialise to strings"),
+    }
+}

@@ -1,0 +1,287 @@
+//! Job rows: read by the API, claimed, advanced and finished by workers.
+//! A worker's claim is a lease renewed by heartbeats, so the job of a worker that
+//! died is taken over by the next delivery once the lease runs out.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::datasources::enum_text;
+use super::{StoreError, outbox};
+use crate::config::Settings;
+use crate::domain::{Job, JobError, JobKind, JobStatus, Step};
+use crate::events::CloudEvent;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub datasource_id: Uuid,
+    pub datasource_name: String,
+    pub kind: String,
+    pub status: String,
+    pub steps: Value,
+    pub error: Option<Value>,
+    pub result: Option<Value>,
+    pub attempts: i32,
+    pub trace_parent: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+const COLUMNS: &str = "id, org_id, datasource_id, datasource_name, kind, status, steps, error, result, attempts, trace_parent, created_at, finished_at";
+
+fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+impl JobRow {
+    pub fn status(&self) -> Result<JobStatus, StoreError> {
+        parse(Value::String(self.status.clone()), "job status")
+    }
+
+    pub fn to_job(&self) -> Result<Job, StoreError> {
+        let result = self.result.clone();
+        Ok(Job {
+            job_id: self.id,
+            kind: parse::<JobKind>(Value::String(self.kind.clone()), "job kind")?,
+            datasource_name: self.datasource_name.clone(),
+            datasource_id: self.datasource_id,
+            status: self.status()?,
+            steps: parse(self.steps.clone(), "job steps")?,
+            error: self
+                .error
+                .clone()
+                .map(|e| parse::<JobError>(e, "job error"))
+                .transpose()?,
+            attempts: self.attempts,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            schema: result.as_ref().and_then(|r| r.get("schema")).cloned(),
+            result: result
+                .as_ref()
+                .and_then(|r| r.get("tenancy"))
+                .map(|t| serde_json::json!({"tenancy": t})),
+        })
+    }
+}
+
+/// A job as the API shows it, only to its own organisation.
+pub async fn get(pool: &PgPool, org_id: Uuid, job_id: Uuid) -> Result<Option<JobRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND org_id = $2");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(job_id)
+        .bind(org_id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub enum Claim {
+    Claimed(Box<JobRow>),
+    /// The outcome is already stored: a redelivery to acknowledge.
+    AlreadyFinal,
+    /// Another live worker holds the lease.
+    Held,
+    Missing,
+}
+
+/// Takes the job for this worker unless it is finished or held by a live lease.
+pub async fn claim(
+    pool: &PgPool,
+    job_id: Uuid,
+    worker: Uuid,
+    lease: Duration,
+) -> Result<Claim, StoreError> {
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $2,
+           lease_until = now() + make_interval(secs => $3), started_at = coalesce(started_at, now()),
+           steps = $4, error = NULL, updated_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())
+         RETURNING {COLUMNS}"
+    );
+    let claimed: Option<JobRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(job_id)
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
+        .fetch_optional(pool)
+        .await?;
+    if let Some(row) = claimed {
+        return Ok(Claim::Claimed(Box::new(row)));
+    }
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match status.as_deref() {
+        None => Claim::Missing,
+        Some("succeeded" | "failed") => Claim::AlreadyFinal,
+        Some(_) => Claim::Held,
+    })
+}
+
+/// Records step progress and queues a `job.progress` event in one statement.
+pub async fn record_steps(
+    pool: &PgPool,
+    settings: &Settings,
+    job_id: Uuid,
+    worker: Uuid,
+    steps: &[Step],
+    event: &CloudEvent,
+    org_id: Uuid,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET steps = $3, updated_at = now() WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .bind(serde_json::to_value(steps).expect("steps serialise"))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if updated {
+        outbox::insert_event(&mut tx, settings, org_id, event).await?;
+    }
+    tx.commit().await?;
+    Ok(updated)
+}
+
+pub async fn heartbeat(
+    pool: &PgPool,
+    job_id: Uuid,
+    worker: Uuid,
+    lease: Duration,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// The final state of a job, written with the datasource's new state and the event.
+pub struct Outcome<'a> {
+    pub status: JobStatus,
+    pub steps: &'a [Step],
+    pub error: Option<&'a JobError>,
+    pub result: Option<Value>,
+    pub datasource_status: &'a str,
+    pub schema_summary: Option<Value>,
+    pub event: &'a CloudEvent,
+}
+
+pub enum Finished {
+    Stored,
+    /// The datasource was deleted while the job ran.
+    DatasourceGone,
+    /// This worker no longer holds the job (its lease expired and another took it).
+    LeaseLost,
+}
+
+/// Stores the outcome. `worker` of `None` finishes regardless of the lease (dead-lettering).
+pub async fn finish(
+    pool: &PgPool,
+    settings: &Settings,
+    job: &JobRow,
+    worker: Option<Uuid>,
+    outcome: &Outcome<'_>,
+) -> Result<Finished, StoreError> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = $3, steps = $4, error = $5, result = $6, finished_at = now(),
+           lease_owner = NULL, lease_until = NULL, updated_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running') AND ($2::uuid IS NULL OR lease_owner = $2)",
+    )
+    .bind(job.id)
+    .bind(worker)
+    .bind(enum_text(&outcome.status))
+    .bind(serde_json::to_value(outcome.steps).expect("steps serialise"))
+    .bind(outcome.error.map(|e| serde_json::to_value(e).expect("error serialises")))
+    .bind(&outcome.result)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(Finished::LeaseLost);
+    }
+    // Only the latest job of a datasource decides its status.
+    let ds = sqlx::query(
+        "UPDATE datasources SET status = $3, schema_summary = coalesce($4, schema_summary), updated_at = now()
+         WHERE id = $1 AND org_id = $2 AND last_job_id = $5",
+    )
+    .bind(job.datasource_id)
+    .bind(job.org_id)
+    .bind(outcome.datasource_status)
+    .bind(&outcome.schema_summary)
+    .bind(job.id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let exists: bool = ds == 1
+        || sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM datasources WHERE id = $1)")
+            .bind(job.datasource_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    outbox::insert_event(&mut tx, settings, job.org_id, outcome.event).await?;
+    tx.commit().await?;
+    Ok(if exists {
+        Finished::Stored
+    } else {
+        Finished::DatasourceGone
+    })
+}
+
+/// Gives the job back for a delayed retry after an infrastructure fault.
+pub async fn release_for_retry(
+    pool: &PgPool,
+    job_id: Uuid,
+    worker: Uuid,
+    steps: &[Step],
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, steps = $3, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .bind(serde_json::to_value(steps).expect("steps serialise"))
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Gives the job back without counting the attempt (a drain on shutdown).
+pub async fn release_unstarted(
+    pool: &PgPool,
+    job_id: Uuid,
+    worker: Uuid,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), lease_owner = NULL,
+           lease_until = NULL, updated_at = now() WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Reads a job by id for the worker (any organisation).
+pub async fn get_any(pool: &PgPool, job_id: Uuid) -> Result<Option<JobRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(job_id)
+        .fetch_optional(pool)
+        .await?)
+}

@@ -1,0 +1,97 @@
+//! Durable state in PostgreSQL (sqlx) and schema snapshots in Redis.
+
+pub mod crypto;
+pub mod datasources;
+pub mod jobs;
+pub mod outbox;
+pub mod snapshots;
+pub mod tokens;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::config::Settings;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The channel the outbox relay listens on for new rows.
+pub const OUTBOX_CHANNEL: &str = "onramp_outbox";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("postgres: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
+    #[error("stored record is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the fault is PostgreSQL being unreachable or overloaded, not a bug.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+            )
+        ) || matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
+    }
+}
+
+/// Opens a pool without touching the server: connections are made on first use,
+/// so a process starts while PostgreSQL is still coming up.
+pub fn pool(settings: &Settings) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions = settings.database_url.parse()?;
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.database_pool_size)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options.application_name("onramp")))
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Db(e.into()))
+}
+
+/// Creates the database named in the URL when it does not exist yet, so that
+/// `onramp serve` works on a fresh machine with no set-up.
+pub async fn ensure_database(settings: &Settings) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let options: PgConnectOptions = settings.database_url.parse()?;
+    let Some(name) = options.get_database().map(str::to_string) else {
+        return Ok(());
+    };
+    let admin = options.clone().database("postgres");
+    let mut conn = sqlx::PgConnection::connect_with(&admin).await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let create = format!("CREATE DATABASE {quoted}");
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await
+        {
+            // Another process may have created it at the same moment.
+            let duplicate = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42P04" || c == "23505");
+            if !duplicate {
+                return Err(e.into());
+            }
+        }
+        tracing::info!(database = %name, "created onramp's database");
+    }
+    Ok(())
+}

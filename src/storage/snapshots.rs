@@ -1,0 +1,149 @@
+//! Schema snapshots in Redis: one key per datasource, namespaced by organisation,
+//! with the hash, version and time in a hash beside it.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::snapshot::Snapshot;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Metadata stored beside a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    pub hash: String,
+    pub version: i64,
+    pub discovered_at: String,
+    pub bytes: usize,
+}
+
+/// A Redis connection made on first use and re-made by the connection manager after
+/// failures, so that onramp starts (and answers `/readyz`) while Redis is down.
+pub struct SnapshotStore {
+    client: redis::Client,
+    prefix: String,
+    timeout: Duration,
+    conn: Mutex<Option<ConnectionManager>>,
+}
+
+impl SnapshotStore {
+    pub fn new(settings: &Settings) -> Result<SnapshotStore, CacheError> {
+        Ok(SnapshotStore {
+            client: redis::Client::open(settings.redis_url.as_str())?,
+            prefix: settings.redis_prefix(),
+            timeout: settings.cache_timeout(),
+            conn: Mutex::new(None),
+        })
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, CacheError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let c = ConnectionManager::new_with_config(self.client.clone(), config).await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    pub fn snapshot_key(&self, org_id: Uuid, datasource_id: Uuid) -> String {
+        format!(
+            "{}org:{org_id}:datasource:{datasource_id}:snapshot",
+            self.prefix
+        )
+    }
+
+    fn meta_key(&self, org_id: Uuid, datasource_id: Uuid) -> String {
+        format!(
+            "{}org:{org_id}:datasource:{datasource_id}:meta",
+            self.prefix
+        )
+    }
+
+    /// Writes the snapshot and its metadata atomically; returns the new version.
+    pub async fn put(
+        &self,
+        org_id: Uuid,
+        datasource_id: Uuid,
+        snapshot: &Snapshot,
+    ) -> Result<i64, CacheError> {
+        let body = serde_json::to_vec(snapshot).expect("snapshot serialises");
+        let mut conn = self.conn().await?;
+        let meta = self.meta_key(org_id, datasource_id);
+        let (version,): (i64,) = redis::pipe()
+            .atomic()
+            .set(self.snapshot_key(org_id, datasource_id), &body)
+            .ignore()
+            .hincr(&meta, "version", 1)
+            .hset_multiple(
+                &meta,
+                &[
+                    ("hash", snapshot.hash.clone()),
+                    ("discoveredAt", snapshot.discovered_at.to_rfc3339()),
+                    ("bytes", body.len().to_string()),
+                ],
+            )
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(version)
+    }
+
+    /// The raw snapshot JSON and its metadata.
+    pub async fn get(
+        &self,
+        org_id: Uuid,
+        datasource_id: Uuid,
+    ) -> Result<Option<(Vec<u8>, SnapshotMeta)>, CacheError> {
+        let mut conn = self.conn().await?;
+        let (body, meta): (Option<Vec<u8>>, std::collections::HashMap<String, String>) =
+            redis::pipe()
+                .get(self.snapshot_key(org_id, datasource_id))
+                .hgetall(self.meta_key(org_id, datasource_id))
+                .query_async(&mut conn)
+                .await?;
+        Ok(body.map(|b| {
+            let meta = SnapshotMeta {
+                hash: meta.get("hash").cloned().unwrap_or_default(),
+                version: meta
+                    .get("version")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+                discovered_at: meta.get("discoveredAt").cloned().unwrap_or_default(),
+                bytes: b.len(),
+            };
+            (b, meta)
+        }))
+    }
+
+    pub async fn delete(&self, org_id: Uuid, datasource_id: Uuid) -> Result<(), CacheError> {
+        let mut conn = self.conn().await?;
+        let _: () = conn
+            .del(&[
+                self.snapshot_key(org_id, datasource_id),
+                self.meta_key(org_id, datasource_id),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,373 @@
+//! Workers: consume job messages with prefetch equal to their concurrency, run each
+//! job, and decide in one place whether a delivery is acknowledged, retried later or
+//! dead-lettered. SIGTERM stops taking work and drains what is in flight.
+
+pub mod run_job;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::domain::{JobError, JobMessage, StepStatus};
+use crate::queue::{Broker, OutgoingMessage};
+use crate::storage::crypto::SecretKey;
+use crate::storage::jobs::{self, Claim};
+use crate::storage::snapshots::SnapshotStore;
+use crate::telemetry::TraceParent;
+
+/// Header counting how many times onramp's infrastructure failed this job.
+const ATTEMPT_HEADER: &str = "x-onramp-attempt";
+
+pub struct WorkerDeps {
+    pub id: Uuid,
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub store: Arc<SnapshotStore>,
+    pub key: SecretKey,
+    /// Publishes delayed retries.
+    pub broker: Arc<Broker>,
+}
+
+/// What becomes of a delivery.
+#[derive(Debug, PartialEq, Eq)]
+enum Disposition {
+    Ack,
+    /// Publish again through the retry queue of this delay, then acknowledge.
+    RetryAfter {
+        delay_ms: u64,
+        next_attempt: u32,
+    },
+    /// Send to the dead-letter queue.
+    DeadLetter,
+    /// Return to the queue at once (shutdown before the job started).
+    Requeue,
+}
+
+pub async fn run(deps: Arc<WorkerDeps>, shutdown: CancellationToken) {
+    let in_flight: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+    let mut backoff = Duration::from_millis(200);
+    let mut tasks = JoinSet::new();
+    while !shutdown.is_cancelled() {
+        let consumed = consume(&deps, &shutdown, &mut tasks, &in_flight).await;
+        if let Err(e) = consumed {
+            tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "worker lost rabbitmq; reconnecting");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        } else {
+            backoff = Duration::from_millis(200);
+        }
+    }
+    drain(&deps, tasks, &in_flight).await;
+}
+
+async fn consume(
+    deps: &Arc<WorkerDeps>,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+    in_flight: &Arc<Mutex<HashSet<Uuid>>>,
+) -> Result<(), crate::queue::QueueError> {
+    let conn = Broker::connect(&deps.settings, "worker").await?;
+    let channel = conn.create_channel().await?;
+    let prefetch = deps.settings.worker_concurrency.min(u16::MAX as usize) as u16;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let tag = format!("onramp-worker-{}", deps.id);
+    let mut consumer = channel
+        .basic_consume(
+            deps.settings.jobs_queue().as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(worker = %deps.id, queue = %deps.settings.jobs_queue(), prefetch, "worker consuming");
+    loop {
+        tokio::select! {
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let deps = deps.clone();
+                    let in_flight = in_flight.clone();
+                    let shutdown = shutdown.clone();
+                    tasks.spawn(async move { handle(&deps, delivery, &in_flight, &shutdown).await });
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(crate::queue::QueueError::Closed),
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = shutdown.cancelled() => {
+                // Stop new deliveries; unacknowledged prefetched ones go back to the queue.
+                let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                let limit = Duration::from_millis(deps.settings.drain_timeout_ms);
+                let waited = tokio::time::timeout(limit, async {
+                    while tasks.join_next().await.is_some() {}
+                }).await;
+                if waited.is_err() {
+                    tracing::warn!(jobs = tasks.len(), "drain timed out; returning unfinished jobs to the queue");
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                }
+                let _ = channel.close(200, "worker stopping".into()).await;
+                let _ = conn.close(200, "worker stopping".into()).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// After the channel closed: give back the leases of jobs that were cut short so the
+/// next worker need not wait for them to expire.
+async fn drain(deps: &WorkerDeps, mut tasks: JoinSet<()>, in_flight: &Mutex<HashSet<Uuid>>) {
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    let cut: Vec<Uuid> = in_flight.lock().expect("in-flight lock").drain().collect();
+    for job_id in cut {
+        if let Err(e) = jobs::release_unstarted(&deps.pool, job_id, deps.id).await {
+            tracing::warn!(job_id = %job_id, error = %e, "could not release job on shutdown");
+        }
+    }
+    tracing::info!(worker = %deps.id, "worker stopped");
+}
+
+fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a AMQPValue> {
+    delivery.properties.headers().as_ref()?.inner().get(name)
+}
+
+fn attempt_of(delivery: &Delivery) -> u32 {
+    match header(delivery, ATTEMPT_HEADER) {
+        Some(AMQPValue::LongString(s)) => s.to_string().parse().unwrap_or(1),
+        Some(AMQPValue::LongUInt(n)) => *n,
+        Some(AMQPValue::LongLongInt(n)) => *n as u32,
+        _ => 1,
+    }
+}
+
+async fn handle(
+    deps: &WorkerDeps,
+    delivery: Delivery,
+    in_flight: &Mutex<HashSet<Uuid>>,
+    shutdown: &CancellationToken,
+) {
+    let message: JobMessage = match serde_json::from_slice(&delivery.data) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "job message is malformed; dead-lettering it");
+            settle(deps, &delivery, None, Disposition::DeadLetter).await;
+            return;
+        }
+    };
+    let parent = match header(&delivery, "traceparent") {
+        Some(AMQPValue::LongString(s)) => TraceParent::parse(&s.to_string()),
+        _ => None,
+    };
+    let trace = TraceParent::child_of(parent.as_ref());
+    let span = tracing::info_span!("job", job_id = %message.job_id, org_id = %message.org_id, trace_id = %trace.trace_id);
+    async {
+        let attempt = attempt_of(&delivery);
+        let disposition = if shutdown.is_cancelled() {
+            Disposition::Requeue
+        } else {
+            process(deps, &message, attempt, in_flight).await
+        };
+        settle(deps, &delivery, Some(&message), disposition).await;
+    }
+    .instrument(span)
+    .await
+}
+
+async fn process(
+    deps: &WorkerDeps,
+    message: &JobMessage,
+    attempt: u32,
+    in_flight: &Mutex<HashSet<Uuid>>,
+) -> Disposition {
+    let s = &deps.settings;
+    let lease = Duration::from_millis(s.job_lease_ms);
+    let retry = |attempt: u32| Disposition::RetryAfter {
+        delay_ms: s.retry_delay(attempt).as_millis() as u64,
+        next_attempt: attempt + 1,
+    };
+    let job = match jobs::claim(&deps.pool, message.job_id, deps.id, lease).await {
+        Ok(Claim::Claimed(job)) => job,
+        Ok(Claim::AlreadyFinal) => {
+            tracing::info!("job already finished; acknowledging redelivery");
+            return Disposition::Ack;
+        }
+        Ok(Claim::Missing) => {
+            tracing::warn!("job does not exist; dropping message");
+            return Disposition::Ack;
+        }
+        // A live lease: look again later without spending an attempt.
+        Ok(Claim::Held) => return retry(1).with_attempt(attempt),
+        Err(e) => {
+            tracing::warn!(error = %e, attempt, "postgres unavailable while claiming job");
+            return if attempt < s.retry_max_attempts {
+                retry(attempt)
+            } else {
+                retry(s.retry_max_attempts)
+            };
+        }
+    };
+    in_flight.lock().expect("in-flight lock").insert(job.id);
+    let heartbeat = {
+        let pool = deps.pool.clone();
+        let (job_id, worker) = (job.id, deps.id);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let _ = jobs::heartbeat(&pool, job_id, worker, lease).await;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let result = run_job::run(deps, &job).await;
+    heartbeat.abort();
+    in_flight.lock().expect("in-flight lock").remove(&job.id);
+    metrics::histogram!("onramp_job_duration_seconds").record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(status) => {
+            metrics::counter!("onramp_jobs_total", "outcome" => crate::storage::datasources::enum_text(&status)).increment(1);
+            tracing::info!(status = ?status, duration_ms = started.elapsed().as_millis() as u64, "job finished");
+            Disposition::Ack
+        }
+        Err(fault) if attempt < s.retry_max_attempts => {
+            let delay = s.retry_delay(attempt);
+            tracing::warn!(step = fault.step.as_str(), cause = %fault.cause, attempt, retry_in_ms = delay.as_millis() as u64, "infrastructure fault; retrying job later");
+            let mut steps = fault.steps.clone();
+            let i = fault.step as usize;
+            steps[i].status = StepStatus::Failed;
+            steps[i].message = Some(format!(
+                "{}: {} (attempt {attempt}, retrying in {} ms)",
+                fault.step.as_str(),
+                fault.cause,
+                delay.as_millis()
+            ));
+            let _ = jobs::release_for_retry(&deps.pool, job.id, deps.id, &steps).await;
+            retry(attempt)
+        }
+        Err(fault) => {
+            tracing::error!(step = fault.step.as_str(), cause = %fault.cause, attempt, "infrastructure fault on the last attempt; failing job");
+            let mut steps = fault.steps.clone();
+            let i = fault.step as usize;
+            steps[i].status = StepStatus::Failed;
+            steps[i].message = Some(format!("{}: {}", fault.step.as_str(), fault.cause));
+            for st in &mut steps {
+                if st.status == StepStatus::Pending || st.status == StepStatus::Running {
+                    st.status = StepStatus::Skipped;
+                }
+            }
+            let error = JobError {
+                code: fault.step.failure_code(),
+                message: format!("{}: {} (gave up after {attempt} attempts)", fault.step.as_str(), fault.cause),
+                hint: Some("onramp's own storage or cache was unavailable: retry with a sync once it is back".into()),
+            };
+            match run_job::store_failure(deps, &job, None, &steps, &error).await {
+                Ok(()) => Disposition::DeadLetter,
+                // Nothing may be dead-lettered while its job still reads as running.
+                Err(_) => retry(s.retry_max_attempts).with_attempt(attempt),
+            }
+        }
+    }
+}
+
+impl Disposition {
+    /// The same retry without spending an attempt.
+    fn with_attempt(self, attempt: u32) -> Disposition {
+        match self {
+            Disposition::RetryAfter { delay_ms, .. } => Disposition::RetryAfter {
+                delay_ms,
+                next_attempt: attempt,
+            },
+            other => other,
+        }
+    }
+}
+
+/// The one place a delivery is acknowledged, retried later or dead-lettered.
+async fn settle(
+    deps: &WorkerDeps,
+    delivery: &Delivery,
+    message: Option<&JobMessage>,
+    disposition: Disposition,
+) {
+    let outcome = match disposition {
+        Disposition::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Disposition::DeadLetter => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..Default::default()
+                })
+                .await
+        }
+        Disposition::Requeue => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+        }
+        Disposition::RetryAfter {
+            delay_ms,
+            next_attempt,
+        } => {
+            let mut headers: Vec<(String, String)> =
+                vec![(ATTEMPT_HEADER.into(), next_attempt.to_string())];
+            if let Some(AMQPValue::LongString(tp)) = header(delivery, "traceparent") {
+                headers.push(("traceparent".into(), tp.to_string()));
+            }
+            let retry = OutgoingMessage {
+                exchange: deps.settings.retry_exchange(),
+                routing_key: nearest_retry_delay(&deps.settings, delay_ms).to_string(),
+                payload: delivery.data.clone(),
+                message_id: message.map(|m| m.job_id.to_string()).unwrap_or_default(),
+                content_type: "application/json",
+                headers,
+            };
+            match deps.broker.publish_all(std::slice::from_ref(&retry)).await {
+                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                Err(e) => {
+                    // Not a hot loop: wait before handing the message back.
+                    tracing::warn!(error = %e, "could not schedule retry; returning message to the queue");
+                    tokio::time::sleep(Duration::from_millis(deps.settings.retry_base_delay_ms))
+                        .await;
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await
+                }
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        // The channel is gone: the broker redelivers the message, and the stored state decides.
+        tracing::warn!(error = %e, "could not settle delivery");
+    }
+}
+
+/// The declared retry queue whose delay is closest to `delay_ms`.
+fn nearest_retry_delay(settings: &Settings, delay_ms: u64) -> u64 {
+    crate::queue::retry_delays(settings)
+        .into_iter()
+        .min_by_key(|d| d.abs_diff(delay_ms))
+        .unwrap_or(delay_ms)
+}

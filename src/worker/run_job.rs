@@ -1,0 +1,333 @@
+//! One job, step by step: validate → connect → discover → cache, then the outcome.
+//! A target's fault ends the job; a fault of onramp's own infrastructure is returned
+//! as `Fault::Infrastructure` for the caller to retry.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::WorkerDeps;
+use crate::connectors::{ConnectorConfig, ConnectorError, DatasourceType, tenancy};
+use crate::domain::{ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
+use crate::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
+use crate::storage::jobs::{self, JobRow, Outcome};
+use crate::storage::{StoreError, datasources};
+
+/// Why a job did not finish: something of onramp's own broke in `step`.
+#[derive(Debug)]
+pub struct InfraFault {
+    pub step: StepName,
+    pub cause: String,
+    /// Steps as they stood, for the job record.
+    pub steps: Vec<Step>,
+}
+
+struct Progress<'a> {
+    deps: &'a WorkerDeps,
+    job: &'a JobRow,
+    steps: Vec<Step>,
+    started: Option<Instant>,
+}
+
+impl Progress<'_> {
+    fn infra(&self, step: StepName, cause: impl std::fmt::Display) -> InfraFault {
+        InfraFault {
+            step,
+            cause: cause.to_string(),
+            steps: self.steps.clone(),
+        }
+    }
+
+    async fn set(
+        &mut self,
+        step: StepName,
+        status: StepStatus,
+        message: Option<String>,
+    ) -> Result<(), InfraFault> {
+        let index = step as usize;
+        if status == StepStatus::Running {
+            self.started = Some(Instant::now());
+        } else if let Some(started) = self.started.take() {
+            self.steps[index].duration_ms = Some(started.elapsed().as_millis() as u64);
+        }
+        self.steps[index].status = status;
+        self.steps[index].message = message;
+        let event = CloudEvent::new(
+            JOB_PROGRESS,
+            self.job.org_id,
+            &self.job.datasource_name,
+            json!({"jobId": self.job.id, "datasourceId": self.job.datasource_id,
+                   "datasourceName": self.job.datasource_name, "step": self.steps[index]}),
+        );
+        jobs::record_steps(
+            &self.deps.pool,
+            &self.deps.settings,
+            self.job.id,
+            self.deps.id,
+            &self.steps,
+            &event,
+            self.job.org_id,
+        )
+        .await
+        .map_err(|e| self.infra(step, e))?;
+        Ok(())
+    }
+
+    /// Marks the remaining steps skipped after a failure.
+    fn skip_rest(&mut self) {
+        for s in &mut self.steps {
+            if s.status == StepStatus::Pending {
+                s.status = StepStatus::Skipped;
+            }
+        }
+    }
+}
+
+/// A target fault: the failed step's code, message and hint.
+fn job_error(step: StepName, e: &ConnectorError) -> JobError {
+    JobError {
+        code: step.failure_code(),
+        message: format!("{}: {}", step.as_str(), e.message),
+        hint: Some(e.hint.clone()),
+    }
+}
+
+async fn timed<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, ConnectorError>>,
+) -> Result<T, ConnectorError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit)))
+}
+
+/// Runs a claimed job to its stored outcome, or returns the infrastructure fault.
+pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFault> {
+    let mut p = Progress {
+        deps,
+        job,
+        steps: Step::pending_all(),
+        started: None,
+    };
+    let s = &deps.settings;
+
+    p.set(StepName::Validate, StepStatus::Running, None).await?;
+    let loaded =
+        datasources::load_with_credentials(&deps.pool, &deps.key, job.org_id, job.datasource_id)
+            .await;
+    let (record, credentials) = match loaded {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            let error = JobError {
+                code: ErrorCode::CredentialTestFailed,
+                message: "validate: the datasource was deleted before its job ran".into(),
+                hint: None,
+            };
+            return fail(&mut p, StepName::Validate, error).await;
+        }
+        Err(e @ StoreError::Db(_)) => return Err(p.infra(StepName::Validate, e)),
+        Err(e) => {
+            let error = JobError {
+                code: ErrorCode::CredentialTestFailed,
+                message: format!("validate: {e}"),
+                hint: Some("the stored credentials cannot be read with this secret key: update the datasource".into()),
+            };
+            return fail(&mut p, StepName::Validate, error).await;
+        }
+    };
+    let config = DatasourceType::parse(&record.datasource_type)
+        .ok_or_else(|| {
+            vec![crate::connectors::FieldProblem::new(
+                "datasourceType",
+                "is not a known type",
+            )]
+        })
+        .and_then(|ty| {
+            ty.validate(&serde_json::Value::Object(credentials))
+                .map(|n| (ty, n))
+        })
+        .and_then(|(ty, normalised)| ConnectorConfig::from_validated(ty, &normalised));
+    let config = match config {
+        Ok(c) => c,
+        Err(problems) => {
+            let detail: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{} {}", p.field, p.problem))
+                .collect();
+            let error = JobError {
+                code: ErrorCode::CredentialTestFailed,
+                message: format!(
+                    "validate: stored credentials are invalid: {}",
+                    detail.join("; ")
+                ),
+                hint: Some("update the datasource with valid credentials".into()),
+            };
+            return fail(&mut p, StepName::Validate, error).await;
+        }
+    };
+    let tenancy_settings: Option<tenancy::TenancySettings> = record
+        .tenancy_settings
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok());
+    let ty = config.datasource_type();
+    p.set(
+        StepName::Validate,
+        StepStatus::Passed,
+        Some(format!("credentials are valid for {}", ty.as_str())),
+    )
+    .await?;
+
+    p.set(StepName::Connect, StepStatus::Running, None).await?;
+    let mut conn = match timed(s.connect_timeout(), "connect", config.connect()).await {
+        Ok(c) => c,
+        Err(e) => return fail(&mut p, StepName::Connect, job_error(StepName::Connect, &e)).await,
+    };
+    p.set(
+        StepName::Connect,
+        StepStatus::Passed,
+        Some("connected and logged in".into()),
+    )
+    .await?;
+
+    p.set(StepName::Discover, StepStatus::Running, None).await?;
+    let discovered = timed(s.discover_timeout(), "discover", async {
+        let snapshot = conn.discover(&config).await?;
+        let databases = match &tenancy_settings {
+            Some(t) if t.tenancy_level == tenancy::Level::Database => {
+                Some(conn.list_databases().await?)
+            }
+            _ => None,
+        };
+        Ok((snapshot, databases))
+    })
+    .await;
+    conn.close().await;
+    let (snapshot, client_databases) = match discovered {
+        Ok(found) => found,
+        Err(e) => {
+            return fail(
+                &mut p,
+                StepName::Discover,
+                job_error(StepName::Discover, &e),
+            )
+            .await;
+        }
+    };
+    if let Some(t) = &tenancy_settings
+        && let Err(missing) = tenancy::check_against(t, &snapshot)
+    {
+        let error = JobError {
+            code: ErrorCode::SchemaCacheFailed,
+            message: format!("discover: {missing}"),
+            hint: Some("fix tenancySettings to name a table and columns that exist, then update the datasource".into()),
+        };
+        return fail(&mut p, StepName::Discover, error).await;
+    }
+    let summary = snapshot.summary();
+    p.set(
+        StepName::Discover,
+        StepStatus::Passed,
+        Some(format!(
+            "found {} tables and {} columns in {} schemas",
+            summary.tables, summary.columns, summary.schemas
+        )),
+    )
+    .await?;
+
+    p.set(StepName::Cache, StepStatus::Running, None).await?;
+    let put = tokio::time::timeout(
+        s.cache_timeout(),
+        deps.store.put(job.org_id, job.datasource_id, &snapshot),
+    )
+    .await;
+    let version = match put {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return Err(p.infra(StepName::Cache, e)),
+        Err(_) => {
+            return Err(p.infra(
+                StepName::Cache,
+                format!("redis did not answer within {} ms", s.cache_timeout_ms),
+            ));
+        }
+    };
+    p.set(
+        StepName::Cache,
+        StepStatus::Passed,
+        Some(format!("stored snapshot version {version}")),
+    )
+    .await?;
+
+    let schema = json!({"schemas": summary.schemas, "tables": summary.tables, "columns": summary.columns, "hash": summary.hash});
+    let mut result = json!({"schema": schema});
+    if let Some(dbs) = client_databases {
+        result["tenancy"] = json!({"tenancyLevel": "DATABASE", "clientDatabases": dbs});
+    }
+    let event = CloudEvent::new(
+        DATASOURCE_READY,
+        job.org_id,
+        &job.datasource_name,
+        json!({"jobId": job.id, "datasourceId": job.datasource_id, "datasourceName": job.datasource_name,
+               "datasourceType": ty.as_str(), "schema": schema}),
+    );
+    let outcome = Outcome {
+        status: JobStatus::Succeeded,
+        steps: &p.steps,
+        error: None,
+        result: Some(result),
+        datasource_status: "ready",
+        schema_summary: Some(schema.clone()),
+        event: &event,
+    };
+    match jobs::finish(&deps.pool, &deps.settings, job, Some(deps.id), &outcome).await {
+        Ok(jobs::Finished::DatasourceGone) => {
+            // Deleted while we worked: leave nothing behind in Redis.
+            let _ = deps.store.delete(job.org_id, job.datasource_id).await;
+            Ok(JobStatus::Succeeded)
+        }
+        Ok(_) => Ok(JobStatus::Succeeded),
+        Err(e) => Err(p.infra(StepName::Cache, e)),
+    }
+}
+
+async fn fail(
+    p: &mut Progress<'_>,
+    step: StepName,
+    error: JobError,
+) -> Result<JobStatus, InfraFault> {
+    p.set(step, StepStatus::Failed, Some(error.message.clone()))
+        .await?;
+    p.skip_rest();
+    store_failure(p.deps, p.job, Some(p.deps.id), &p.steps, &error)
+        .await
+        .map_err(|e| p.infra(step, e))?;
+    Ok(JobStatus::Failed)
+}
+
+/// Stores a failed outcome with its `datasource.failed` event.
+pub async fn store_failure(
+    deps: &WorkerDeps,
+    job: &JobRow,
+    worker: Option<Uuid>,
+    steps: &[Step],
+    error: &JobError,
+) -> Result<(), StoreError> {
+    let event = CloudEvent::new(
+        DATASOURCE_FAILED,
+        job.org_id,
+        &job.datasource_name,
+        json!({"jobId": job.id, "datasourceId": job.datasource_id, "datasourceName": job.datasource_name, "error": error}),
+    );
+    let outcome = Outcome {
+        status: JobStatus::Failed,
+        steps,
+        error: Some(error),
+        result: None,
+        datasource_status: "failed",
+        schema_summary: None,
+        event: &event,
+    };
+    jobs::finish(&deps.pool, &deps.settings, job, worker, &outcome).await?;
+    Ok(())
+}

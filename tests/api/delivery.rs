@@ -1,0 +1,267 @@
+//! Delivery under failure: RabbitMQ or Redis unreachable, a worker killed mid-job,
+//! SIGTERM draining, and no secret anywhere it must not be.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use lapin::ExchangeKind;
+use onramp::config::Settings;
+use onramp::startup::Roles;
+use serde_json::{Value, json};
+
+use crate::helpers::events::Subscriber;
+use crate::helpers::proxy::Proxy;
+use crate::helpers::targets::*;
+use crate::helpers::{body, spawn_settings, spawn_with, test_settings, unique};
+
+/// The settings as `ONRAMP_*` variables, for a subprocess.
+fn env_for(settings: &Settings) -> Vec<(String, String)> {
+    let Value::Object(map) = serde_json::to_value(settings).unwrap() else { unreachable!() };
+    map.into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (format!("ONRAMP_{}", k.to_uppercase()), v)
+        })
+        .collect()
+}
+
+fn onramp(settings: &Settings, command: &str, log: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
+        .arg(command)
+        .envs(env_for(settings))
+        .env("ONRAMP_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_for_status(app: &crate::helpers::TestApp, job_id: &str, status: &str) {
+    for _ in 0..400 {
+        if app.job(job_id).await["status"] == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job never reached {status}");
+}
+
+#[tokio::test]
+async fn a_job_accepted_while_rabbitmq_is_unreachable_still_completes_after() {
+    let amqp = Proxy::start("127.0.0.1:5672").await;
+    let url = format!("amqp://guest:guest@{}/%2f", amqp.addr());
+    let app = spawn_with(|s| s.amqp_url = url).await;
+    amqp.cut();
+    let started = std::time::Instant::now();
+    let response = app.post_datasource(&body("postgres", pg_credentials("while-down", "public"))).await;
+    assert_eq!(response.status(), 202);
+    assert!(started.elapsed() < Duration::from_millis(500), "accept took {:?}", started.elapsed());
+    let accepted: Value = response.json().await.unwrap();
+    let job_id = accepted["jobId"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.job(job_id).await["status"], "queued");
+    assert_eq!(app.count("outbox").await, 1, "the job message waits in the outbox");
+    amqp.restore();
+    let job = app.wait_for_job(job_id, Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_that_meets_an_unreachable_redis_is_retried_and_then_succeeds() {
+    let redis = Proxy::start("127.0.0.1:6379").await;
+    let url = format!("redis://{}/", redis.addr());
+    let app = spawn_with(|s| {
+        s.redis_url = url;
+        s.retry_max_attempts = 8;
+    })
+    .await;
+    redis.cut();
+    let accepted: Value = app.post_datasource(&body("postgres", pg_credentials("cache-down", "public"))).await.json().await.unwrap();
+    let job_id = accepted["jobId"].as_str().unwrap();
+    // Wait until the first attempt has failed at the cache step.
+    for _ in 0..200 {
+        if app.job(job_id).await["attempts"].as_i64() >= Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis.restore();
+    let job = app.wait_for_job(job_id, Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(job["attempts"].as_i64().unwrap() >= 2, "{job}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_infrastructure_fault_that_outlasts_every_retry_fails_the_job_and_dead_letters_it() {
+    let redis = Proxy::start("127.0.0.1:6379").await;
+    let url = format!("redis://{}/", redis.addr());
+    let app = spawn_with(|s| {
+        s.redis_url = url;
+        s.retry_max_attempts = 3;
+    })
+    .await;
+    redis.cut();
+    let accepted: Value = app.post_datasource(&body("postgres", pg_credentials("cache-gone", "public"))).await.json().await.unwrap();
+    let job = app.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["error"]["code"], "SCHEMA_CACHE_FAILED");
+    assert!(job["error"]["message"].as_str().unwrap().contains("gave up after 3 attempts"), "{job}");
+    assert_eq!(job["attempts"], 3);
+    // The message is in the dead-letter queue.
+    let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default()).await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let mut dead = None;
+    for _ in 0..50 {
+        dead = ch.basic_get(app.settings.dead_letter_queue().as_str().into(), Default::default()).await.unwrap();
+        if dead.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dead: Value = serde_json::from_slice(&dead.expect("dead-lettered message").delivery.data).unwrap();
+    assert_eq!(dead["jobId"], accepted["jobId"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_leaves_the_job_to_another_worker_which_completes_it_once() {
+    let id = unique("t");
+    let settings = test_settings(&id);
+    let api = spawn_settings(id.clone(), settings.clone(), Roles { api: true, worker: false }).await;
+    let mut events = Subscriber::events(&settings).await;
+    let target = Proxy::start("127.0.0.1:5432").await;
+    target.silence();
+    let mut creds = pg_credentials("crash", "public");
+    creds["port"] = json!(target.port);
+    let accepted: Value = api.post_datasource(&body("postgres", creds)).await.json().await.unwrap();
+    let job_id = accepted["jobId"].as_str().unwrap();
+
+    let mut slow = settings.clone();
+    slow.connect_timeout_ms = 60_000;
+    let log = std::env::temp_dir().join(format!("{id}-worker.log"));
+    let mut worker = onramp(&slow, "worker", &log);
+    wait_for_status(&api, job_id, "running").await;
+    worker.kill().await.unwrap();
+    target.restore();
+
+    let second = spawn_settings(id.clone(), settings.clone(), Roles { api: false, worker: true }).await;
+    let job = api.wait_for_job(job_id, Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 2);
+    let received = events.drain(Duration::from_secs(2)).await;
+    let ready = received.iter().filter(|e| e.body["type"] == "datasource.ready").count();
+    assert_eq!(ready, 1, "exactly one ready event");
+    second.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
+    let id = unique("t");
+    let mut settings = test_settings(&id);
+    settings.connect_timeout_ms = 30_000;
+    let api = spawn_settings(id.clone(), test_settings(&id), Roles { api: true, worker: false }).await;
+    settings.secret_key = api.settings.secret_key.clone();
+    let target = Proxy::start("127.0.0.1:5432").await;
+    target.pause();
+    let mut creds = pg_credentials("drain", "public");
+    creds["port"] = json!(target.port);
+    let accepted: Value = api.post_datasource(&body("postgres", creds)).await.json().await.unwrap();
+    let job_id = accepted["jobId"].as_str().unwrap();
+    let log = std::env::temp_dir().join(format!("{id}-drain.log"));
+    let mut worker = onramp(&settings, "worker", &log);
+    wait_for_status(&api, job_id, "running").await;
+
+    let pid = worker.id().unwrap() as i32;
+    assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(worker.try_wait().unwrap().is_none(), "the worker waits for its job");
+    target.restore();
+    let status = tokio::time::timeout(Duration::from_secs(30), worker.wait()).await.expect("worker exits").unwrap();
+    assert!(status.success(), "{status:?}");
+    let job = api.job(job_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    api.stop().await;
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[tokio::test]
+async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
+    let id = unique("t");
+    let settings = test_settings(&id);
+    let password = format!("Secret-{}", unique("pw"));
+    let user = unique("u");
+    scram_user(&user, &password).await;
+    let mut spy = Subscriber::bind(&settings.jobs_exchange(), ExchangeKind::Direct, "job").await;
+    let mut events = Subscriber::events(&settings).await;
+    let log = std::env::temp_dir().join(format!("{id}-serve.log"));
+    let mut s = settings.clone();
+    s.http_addr = format!("127.0.0.1:{}", crate::helpers::proxy::closed_port().await);
+    let mut child = onramp(&s, "serve", &log);
+    let base = format!("http://{}", s.http_addr);
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "serve did not start");
+    let pool = sqlx::PgPool::connect(&s.database_url).await.unwrap();
+    let (_, _, token) = onramp::storage::tokens::create(&pool, "secrets", None).await.unwrap();
+    let creds = |name: &str, pw: &str| json!({"name": name, "host": "127.0.0.1", "port": SCRAM_PORT, "username": user,
+        "password": pw, "database": "postgres", "sslMode": "disable"});
+    let mut answers = String::new();
+    for (name, pw) in [("good", password.clone()), ("bad", format!("{password}-wrong"))] {
+        let r = client.post(format!("{base}/api/v2/datasource?wait=20")).bearer_auth(&token).json(&body("postgres", creds(name, &pw))).send().await.unwrap();
+        answers.push_str(&r.text().await.unwrap());
+        answers.push_str(&client.get(format!("{base}/api/v2/datasource/{name}")).bearer_auth(&token).send().await.unwrap().text().await.unwrap());
+    }
+    answers.push_str(&client.get(format!("{base}/api/v2/datasource")).bearer_auth(&token).send().await.unwrap().text().await.unwrap());
+    let jobs: Vec<(Value,)> = sqlx::query_as("SELECT to_jsonb(j) FROM jobs j").fetch_all(&pool).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    let mut stored = String::new();
+    for (j,) in &jobs {
+        stored.push_str(&j.to_string());
+    }
+    let sealed: Vec<(Vec<u8>, Value)> = sqlx::query_as("SELECT credentials_sealed, public_config FROM datasources").fetch_all(&pool).await.unwrap();
+    let mut messages = String::new();
+    for m in spy.drain(Duration::from_millis(500)).await.into_iter().chain(events.drain(Duration::from_millis(500)).await) {
+        messages.push_str(&m.body.to_string());
+    }
+    assert!(messages.contains("datasource.ready") && messages.contains("datasource.failed"), "{messages}");
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379/").unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", s.prefix)).query_async(&mut redis).await.unwrap();
+    assert!(!keys.is_empty());
+    let mut cached = String::new();
+    for k in keys {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(&k).query_async(&mut redis).await.unwrap();
+        cached.push_str(&String::from_utf8_lossy(&dump));
+    }
+    unsafe { libc_kill(child.id().unwrap() as i32, 15) };
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("job finished"), "the log was captured");
+    for (place, text) in [("answers", &answers), ("job rows", &stored), ("messages", &messages), ("redis", &cached), ("logs", &logs)] {
+        assert!(!text.contains(&password), "the password appears in {place}");
+    }
+    for (sealed, public) in sealed {
+        assert!(!sealed.windows(password.len()).any(|w| w == password.as_bytes()));
+        assert!(public.get("password").is_none());
+    }
+    pool.close().await;
+    crate::helpers::cleanup(&id, &s).await;
+}

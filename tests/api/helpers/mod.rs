@@ -1,0 +1,204 @@
+//! spawn_app and friends: every test gets its own PostgreSQL database for onramp,
+//! its own queue and exchange names, its own Redis key prefix and its own target
+//! schema, so tests run in parallel against the machine's real servers.
+
+pub mod events;
+pub mod proxy;
+pub mod targets;
+
+use std::time::Duration;
+
+use onramp::config::Settings;
+use onramp::startup::{Application, Roles};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Settings for a test: fast timeouts and retries, isolated names.
+pub fn test_settings(id: &str) -> Settings {
+    use base64::Engine;
+    let key: [u8; 32] = rand::random();
+    Settings {
+        http_addr: "127.0.0.1:0".into(),
+        database_url: format!("postgres://postgres@127.0.0.1:5432/onramp_{id}"),
+        secret_key: Some(base64::engine::general_purpose::STANDARD.encode(key)),
+        prefix: id.to_string(),
+        worker_concurrency: 4,
+        database_pool_size: 6,
+        connect_timeout_ms: 2_000,
+        discover_timeout_ms: 5_000,
+        cache_timeout_ms: 1_500,
+        retry_max_attempts: 4,
+        retry_base_delay_ms: 200,
+        retry_max_delay_ms: 1_000,
+        job_lease_ms: 2_000,
+        drain_timeout_ms: 10_000,
+        outbox_poll_ms: 100,
+        ..Settings::default()
+    }
+}
+
+pub struct TestApp {
+    pub id: String,
+    pub address: String,
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub org_id: Uuid,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Starts API and workers in-process after `adjust` has changed the settings.
+pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let id = unique("t");
+    let mut settings = test_settings(&id);
+    adjust(&mut settings);
+    spawn_settings(id, settings, Roles { api: true, worker: true }).await
+}
+
+pub async fn spawn_settings(id: String, settings: Settings, roles: Roles) -> TestApp {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    onramp::telemetry::init_logs("text");
+    let app = Application::build(settings.clone(), roles).await.expect("app builds");
+    let address = app.local_addr().map(|a| format!("http://{a}")).unwrap_or_default();
+    let pool = app.state().pool.clone();
+    let (_, _, token) = onramp::storage::tokens::create(&pool, &format!("org-{id}"), None)
+        .await
+        .expect("token");
+    let org_id = onramp::storage::tokens::authenticate(&pool, &token).await.unwrap().unwrap().0;
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.run(shutdown.clone()));
+    TestApp {
+        id,
+        address,
+        settings,
+        pool,
+        client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        token,
+        org_id,
+        shutdown,
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_datasource(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v2/datasource"))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(&self.token).send().await.expect("request sent")
+    }
+
+    pub async fn job(&self, job_id: &str) -> Value {
+        self.get(&format!("/api/v2/jobs/{job_id}")).await.json().await.unwrap()
+    }
+
+    /// Polls the job until it is final (or panics after `limit`).
+    pub async fn wait_for_job(&self, job_id: &str, limit: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let job = self.job(job_id).await;
+            if job["status"] == "succeeded" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job did not finish in {limit:?}: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates a datasource and returns its finished job.
+    pub async fn create_and_wait(&self, body: &Value) -> Value {
+        let response = self.post_datasource(body).await;
+        assert_eq!(response.status(), 202, "create answered {}", response.text().await.unwrap());
+        let accepted: Value = response.json().await.unwrap();
+        self.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30)).await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Stops the app, then removes its database, queues and exchanges.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
+        }
+        self.pool.close().await;
+        cleanup(&self.id, &self.settings).await;
+    }
+}
+
+pub async fn cleanup(id: &str, settings: &Settings) {
+    if let Ok(conn) = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default()).await
+        && let Ok(ch) = conn.create_channel().await
+    {
+        let mut queues = vec![settings.jobs_queue(), settings.dead_letter_queue()];
+        for d in onramp::queue::retry_delays(settings) {
+            queues.push(onramp::queue::retry_queue(settings, d));
+        }
+        for q in queues {
+            let _ = ch.queue_delete(q.as_str().into(), Default::default()).await;
+        }
+        for x in [
+            settings.jobs_exchange(),
+            format!("{}.dead", settings.jobs_exchange()),
+            settings.retry_exchange(),
+            settings.events_exchange(),
+        ] {
+            let _ = ch.exchange_delete(x.as_str().into(), Default::default()).await;
+        }
+        let _ = conn.close(200, "test done".into()).await;
+    }
+    if let Ok(admin) = PgPool::connect(PG_ADMIN).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS onramp_{id} WITH (FORCE)")))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+    }
+    if let Ok(client) = redis::Client::open("redis://127.0.0.1:6379/")
+        && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", settings.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+        }
+    }
+}
+
+/// A create body for `type` with `credentials`.
+pub fn body(datasource_type: &str, credentials: Value) -> Value {
+    json!({"datasourceType": datasource_type, "credentials": credentials})
+}

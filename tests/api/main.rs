@@ -1,0 +1,9 @@
+//! Black-box tests: onramp in-process (or as a subprocess) against the machine's real
+//! PostgreSQL, MariaDB, RabbitMQ and Redis.
+
+mod bad_input;
+mod create;
+mod delivery;
+mod helpers;
+mod lifecycle;
+mod target_faults;
