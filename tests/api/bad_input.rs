@@ -19,14 +19,22 @@ async fn post_raw(app: &TestApp, raw: &str) -> (u16, Value) {
 
 async fn assert_nothing_recorded(app: &TestApp) {
     for table in ["datasources", "jobs", "outbox"] {
-        assert_eq!(app.count(table).await, 0, "{table} has rows after a refused request");
+        assert_eq!(
+            app.count(table).await,
+            0,
+            "{table} has rows after a refused request"
+        );
     }
 }
 
 fn fields(answer: &Value) -> Vec<String> {
     answer["error"]["details"]
         .as_array()
-        .map(|d| d.iter().map(|p| p["field"].as_str().unwrap().to_string()).collect())
+        .map(|d| {
+            d.iter()
+                .map(|p| p["field"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -68,14 +76,30 @@ async fn every_kind_of_bad_body_is_refused_with_its_fields_named_and_nothing_rec
     for (case, raw, expected) in cases {
         let (status, answer) = post_raw(&app, &raw).await;
         assert_eq!(status, 400, "{case}: {answer}");
-        assert_eq!(answer["error"]["code"], "INVALID_REQUEST_BODY", "{case}: {answer}");
+        assert_eq!(
+            answer["error"]["code"], "INVALID_REQUEST_BODY",
+            "{case}: {answer}"
+        );
         let named = fields(&answer);
         for field in expected {
-            assert!(named.iter().any(|f| f == field), "{case}: {field} not named in {answer}");
+            assert!(
+                named.iter().any(|f| f == field),
+                "{case}: {field} not named in {answer}"
+            );
         }
     }
-    let (_, unknown) = post_raw(&app, &json!({"datasourceType": "oracle", "credentials": {}}).to_string()).await;
-    assert!(unknown["error"]["message"].as_str().unwrap().contains("postgres, mysql"), "{unknown}");
+    let (_, unknown) = post_raw(
+        &app,
+        &json!({"datasourceType": "oracle", "credentials": {}}).to_string(),
+    )
+    .await;
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("postgres, mysql"),
+        "{unknown}"
+    );
     assert_nothing_recorded(&app).await;
     app.stop().await;
 }
@@ -99,12 +123,29 @@ async fn missing_wrong_and_revoked_tokens_get_401() {
     let payload = body("postgres", pg_credentials("a", "public"));
     let none = app.client.post(&url).json(&payload).send().await.unwrap();
     assert_eq!(none.status(), 401);
-    let wrong = app.client.post(&url).bearer_auth("onr_nope").json(&payload).send().await.unwrap();
+    let wrong = app
+        .client
+        .post(&url)
+        .bearer_auth("onr_nope")
+        .json(&payload)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     let answer: Value = wrong.json().await.unwrap();
     assert_eq!(answer["error"]["code"], "AUTHENTICATION_ERROR");
-    assert!(onramp::storage::tokens::revoke(&app.pool, &app.token).await.unwrap());
-    let revoked = app.client.get(app.url("/api/v2/datasource")).bearer_auth(&app.token).send().await.unwrap();
+    assert!(
+        onramp::storage::tokens::revoke(&app.pool, &app.token)
+            .await
+            .unwrap()
+    );
+    let revoked = app
+        .client
+        .get(app.url("/api/v2/datasource"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoked.status(), 401);
     assert_nothing_recorded(&app).await;
     app.stop().await;

@@ -23,17 +23,27 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     let mut events = Subscriber::events(&app.settings).await;
 
     let started = std::time::Instant::now();
-    let response = app.post_datasource(&body("postgres", pg_credentials("prod", &schema))).await;
+    let response = app
+        .post_datasource(&body("postgres", pg_credentials("prod", &schema)))
+        .await;
     let accept_latency = started.elapsed();
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let accepted: Value = response.json().await.unwrap();
     assert_eq!(accepted["status"], "queued");
     assert_eq!(accepted["name"], "prod");
-    assert_eq!(location, format!("/api/v2/jobs/{}", accepted["jobId"].as_str().unwrap()));
-    assert!(accept_latency < Duration::from_millis(1000), "accept took {accept_latency:?}");
+    assert_eq!(
+        location,
+        format!("/api/v2/jobs/{}", accepted["jobId"].as_str().unwrap())
+    );
+    assert!(
+        accept_latency < Duration::from_millis(1000),
+        "accept took {accept_latency:?}"
+    );
 
-    let job = app.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(20)).await;
+    let job = app
+        .wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(20))
+        .await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let steps: Vec<(&str, &str)> = job["steps"]
         .as_array()
@@ -41,8 +51,22 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
         .iter()
         .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(steps, [("validate", "passed"), ("connect", "passed"), ("discover", "passed"), ("cache", "passed")]);
-    assert!(job["steps"].as_array().unwrap().iter().all(|s| s["durationMs"].is_u64()));
+    assert_eq!(
+        steps,
+        [
+            ("validate", "passed"),
+            ("connect", "passed"),
+            ("discover", "passed"),
+            ("cache", "passed")
+        ]
+    );
+    assert!(
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["durationMs"].is_u64())
+    );
     assert_eq!(job["schema"]["tables"], 3);
     assert_eq!(job["attempts"], 1);
 
@@ -51,7 +75,10 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     let etag = response.headers()["etag"].to_str().unwrap().to_string();
     let snapshot: Value = response.json().await.unwrap();
     assert_eq!(snapshot["datasourceType"], "postgres");
-    assert_eq!(snapshot["stats"], json!({"schemas": 1, "tables": 3, "columns": 13}));
+    assert_eq!(
+        snapshot["stats"],
+        json!({"schemas": 1, "tables": 3, "columns": 13})
+    );
     assert_eq!(etag, format!("\"{}\"", snapshot["hash"].as_str().unwrap()));
     let customers = table(&snapshot, "customers");
     assert_eq!(customers["kind"], "table");
@@ -63,15 +90,28 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     assert_eq!(name["comment"], "full name");
     assert_eq!(name["type"], "string");
     let tenant = &customers["columns"][2];
-    assert_eq!((tenant["nativeType"].as_str(), tenant["default"].as_str()), (Some("integer"), Some("0")));
+    assert_eq!(
+        (tenant["nativeType"].as_str(), tenant["default"].as_str()),
+        (Some("integer"), Some("0"))
+    );
     let orders = table(&snapshot, "orders");
     assert_eq!(orders["primaryKey"], json!(["id", "line"]));
     assert_eq!(
         orders["foreignKeys"],
         json!([{"columns": ["customer_id"], "references": {"schema": schema, "table": "customers", "columns": ["id"]}}])
     );
-    let families: Vec<&str> = orders["columns"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
-    assert_eq!(families, ["integer", "integer", "integer", "decimal", "boolean", "json", "uuid"]);
+    let families: Vec<&str> = orders["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        families,
+        [
+            "integer", "integer", "integer", "decimal", "boolean", "json", "uuid"
+        ]
+    );
     assert_eq!(table(&snapshot, "big_orders")["kind"], "view");
 
     // The same ETag means nothing changed.
@@ -85,14 +125,25 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
         .unwrap();
     assert_eq!(again.status(), 304);
 
-    let ready = events.next_of("datasource.ready", Duration::from_secs(10)).await.expect("ready event");
-    assert_eq!(ready.routing_key, format!("{}.datasource.ready", app.org_id));
+    let ready = events
+        .next_of("datasource.ready", Duration::from_secs(10))
+        .await
+        .expect("ready event");
+    assert_eq!(
+        ready.routing_key,
+        format!("{}.datasource.ready", app.org_id)
+    );
     assert_eq!(ready.body["specversion"], "1.0");
     assert_eq!(ready.body["data"]["jobId"], accepted["jobId"]);
     assert_eq!(ready.body["data"]["datasourceName"], "prod");
     assert_eq!(ready.body["data"]["schema"]["tables"], 3);
 
-    let record: Value = app.get("/api/v2/datasource/prod").await.json().await.unwrap();
+    let record: Value = app
+        .get("/api/v2/datasource/prod")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(record["status"], "ready");
     assert_eq!(record["credentials"]["host"], "127.0.0.1");
     assert!(record["credentials"].get("password").is_none());
@@ -106,10 +157,17 @@ async fn a_mysql_datasource_is_discovered_with_keys_comments_and_views() {
     let app = spawn_app().await;
     let db = unique("m");
     mysql_database(&db).await;
-    let job = app.create_and_wait(&body("mysql", mysql_credentials("shop", &db))).await;
+    let job = app
+        .create_and_wait(&body("mysql", mysql_credentials("shop", &db)))
+        .await;
     assert_eq!(job["status"], "succeeded", "{job}");
 
-    let snapshot: Value = app.get("/api/v2/datasource/shop/schema").await.json().await.unwrap();
+    let snapshot: Value = app
+        .get("/api/v2/datasource/shop/schema")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(snapshot["datasourceType"], "mysql");
     assert_eq!(snapshot["stats"]["tables"], 3);
     let customers = table(&snapshot, "customers");
@@ -119,10 +177,16 @@ async fn a_mysql_datasource_is_discovered_with_keys_comments_and_views() {
     assert_eq!(customers["columns"][3]["type"], "boolean");
     let orders = table(&snapshot, "orders");
     assert_eq!(orders["primaryKey"], json!(["id", "line"]));
-    assert_eq!(orders["foreignKeys"][0]["references"], json!({"schema": db, "table": "customers", "columns": ["id"]}));
+    assert_eq!(
+        orders["foreignKeys"][0]["references"],
+        json!({"schema": db, "table": "customers", "columns": ["id"]})
+    );
     assert_eq!(orders["columns"][4]["type"], "timestamp");
     let view = table(&snapshot, "big_orders");
-    assert_eq!((view["kind"].as_str(), view["comment"].as_str()), (Some("view"), None));
+    assert_eq!(
+        (view["kind"].as_str(), view["comment"].as_str()),
+        (Some("view"), None)
+    );
 
     drop_mysql_database(&db).await;
     app.stop().await;

@@ -16,7 +16,9 @@ use crate::helpers::{body, spawn_settings, spawn_with, test_settings, unique};
 
 /// The settings as `ONRAMP_*` variables, for a subprocess.
 fn env_for(settings: &Settings) -> Vec<(String, String)> {
-    let Value::Object(map) = serde_json::to_value(settings).unwrap() else { unreachable!() };
+    let Value::Object(map) = serde_json::to_value(settings).unwrap() else {
+        unreachable!()
+    };
     map.into_iter()
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| {
@@ -58,14 +60,24 @@ async fn a_job_accepted_while_rabbitmq_is_unreachable_still_completes_after() {
     let app = spawn_with(|s| s.amqp_url = url).await;
     amqp.cut();
     let started = std::time::Instant::now();
-    let response = app.post_datasource(&body("postgres", pg_credentials("while-down", "public"))).await;
+    let response = app
+        .post_datasource(&body("postgres", pg_credentials("while-down", "public")))
+        .await;
     assert_eq!(response.status(), 202);
-    assert!(started.elapsed() < Duration::from_millis(500), "accept took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "accept took {:?}",
+        started.elapsed()
+    );
     let accepted: Value = response.json().await.unwrap();
     let job_id = accepted["jobId"].as_str().unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.job(job_id).await["status"], "queued");
-    assert_eq!(app.count("outbox").await, 1, "the job message waits in the outbox");
+    assert_eq!(
+        app.count("outbox").await,
+        1,
+        "the job message waits in the outbox"
+    );
     amqp.restore();
     let job = app.wait_for_job(job_id, Duration::from_secs(30)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
@@ -82,7 +94,12 @@ async fn a_job_that_meets_an_unreachable_redis_is_retried_and_then_succeeds() {
     })
     .await;
     redis.cut();
-    let accepted: Value = app.post_datasource(&body("postgres", pg_credentials("cache-down", "public"))).await.json().await.unwrap();
+    let accepted: Value = app
+        .post_datasource(&body("postgres", pg_credentials("cache-down", "public")))
+        .await
+        .json()
+        .await
+        .unwrap();
     let job_id = accepted["jobId"].as_str().unwrap();
     // Wait until the first attempt has failed at the cache step.
     for _ in 0..200 {
@@ -108,24 +125,47 @@ async fn an_infrastructure_fault_that_outlasts_every_retry_fails_the_job_and_dea
     })
     .await;
     redis.cut();
-    let accepted: Value = app.post_datasource(&body("postgres", pg_credentials("cache-gone", "public"))).await.json().await.unwrap();
-    let job = app.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30)).await;
+    let accepted: Value = app
+        .post_datasource(&body("postgres", pg_credentials("cache-gone", "public")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = app
+        .wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
+        .await;
     assert_eq!(job["status"], "failed");
     assert_eq!(job["error"]["code"], "SCHEMA_CACHE_FAILED");
-    assert!(job["error"]["message"].as_str().unwrap().contains("gave up after 3 attempts"), "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{job}"
+    );
     assert_eq!(job["attempts"], 3);
     // The message is in the dead-letter queue.
-    let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default()).await.unwrap();
+    let conn =
+        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
+            .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let mut dead = None;
     for _ in 0..50 {
-        dead = ch.basic_get(app.settings.dead_letter_queue().as_str().into(), Default::default()).await.unwrap();
+        dead = ch
+            .basic_get(
+                app.settings.dead_letter_queue().as_str().into(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
         if dead.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let dead: Value = serde_json::from_slice(&dead.expect("dead-lettered message").delivery.data).unwrap();
+    let dead: Value =
+        serde_json::from_slice(&dead.expect("dead-lettered message").delivery.data).unwrap();
     assert_eq!(dead["jobId"], accepted["jobId"]);
     app.stop().await;
 }
@@ -134,13 +174,26 @@ async fn an_infrastructure_fault_that_outlasts_every_retry_fails_the_job_and_dea
 async fn a_worker_killed_mid_job_leaves_the_job_to_another_worker_which_completes_it_once() {
     let id = unique("t");
     let settings = test_settings(&id);
-    let api = spawn_settings(id.clone(), settings.clone(), Roles { api: true, worker: false }).await;
+    let api = spawn_settings(
+        id.clone(),
+        settings.clone(),
+        Roles {
+            api: true,
+            worker: false,
+        },
+    )
+    .await;
     let mut events = Subscriber::events(&settings).await;
     let target = Proxy::start("127.0.0.1:5432").await;
     target.silence();
     let mut creds = pg_credentials("crash", "public");
     creds["port"] = json!(target.port);
-    let accepted: Value = api.post_datasource(&body("postgres", creds)).await.json().await.unwrap();
+    let accepted: Value = api
+        .post_datasource(&body("postgres", creds))
+        .await
+        .json()
+        .await
+        .unwrap();
     let job_id = accepted["jobId"].as_str().unwrap();
 
     let mut slow = settings.clone();
@@ -151,12 +204,23 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_worker_which_complete
     worker.kill().await.unwrap();
     target.restore();
 
-    let second = spawn_settings(id.clone(), settings.clone(), Roles { api: false, worker: true }).await;
+    let second = spawn_settings(
+        id.clone(),
+        settings.clone(),
+        Roles {
+            api: false,
+            worker: true,
+        },
+    )
+    .await;
     let job = api.wait_for_job(job_id, Duration::from_secs(30)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["attempts"], 2);
     let received = events.drain(Duration::from_secs(2)).await;
-    let ready = received.iter().filter(|e| e.body["type"] == "datasource.ready").count();
+    let ready = received
+        .iter()
+        .filter(|e| e.body["type"] == "datasource.ready")
+        .count();
     assert_eq!(ready, 1, "exactly one ready event");
     second.stop().await;
     api.stop().await;
@@ -167,13 +231,26 @@ async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     let id = unique("t");
     let mut settings = test_settings(&id);
     settings.connect_timeout_ms = 30_000;
-    let api = spawn_settings(id.clone(), test_settings(&id), Roles { api: true, worker: false }).await;
+    let api = spawn_settings(
+        id.clone(),
+        test_settings(&id),
+        Roles {
+            api: true,
+            worker: false,
+        },
+    )
+    .await;
     settings.secret_key = api.settings.secret_key.clone();
     let target = Proxy::start("127.0.0.1:5432").await;
     target.pause();
     let mut creds = pg_credentials("drain", "public");
     creds["port"] = json!(target.port);
-    let accepted: Value = api.post_datasource(&body("postgres", creds)).await.json().await.unwrap();
+    let accepted: Value = api
+        .post_datasource(&body("postgres", creds))
+        .await
+        .json()
+        .await
+        .unwrap();
     let job_id = accepted["jobId"].as_str().unwrap();
     let log = std::env::temp_dir().join(format!("{id}-drain.log"));
     let mut worker = onramp(&settings, "worker", &log);
@@ -182,9 +259,15 @@ async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     let pid = worker.id().unwrap() as i32;
     assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(worker.try_wait().unwrap().is_none(), "the worker waits for its job");
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker waits for its job"
+    );
     target.restore();
-    let status = tokio::time::timeout(Duration::from_secs(30), worker.wait()).await.expect("worker exits").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), worker.wait())
+        .await
+        .expect("worker exits")
+        .unwrap();
     assert!(status.success(), "{status:?}");
     let job = api.job(job_id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
@@ -221,45 +304,115 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
     }
     assert!(ready, "serve did not start");
     let pool = sqlx::PgPool::connect(&s.database_url).await.unwrap();
-    let (_, _, token) = onramp::storage::tokens::create(&pool, "secrets", None).await.unwrap();
-    let creds = |name: &str, pw: &str| json!({"name": name, "host": "127.0.0.1", "port": SCRAM_PORT, "username": user,
-        "password": pw, "database": "postgres", "sslMode": "disable"});
+    let (_, _, token) = onramp::storage::tokens::create(&pool, "secrets", None)
+        .await
+        .unwrap();
+    let creds = |name: &str, pw: &str| {
+        json!({"name": name, "host": "127.0.0.1", "port": SCRAM_PORT, "username": user,
+        "password": pw, "database": "postgres", "sslMode": "disable"})
+    };
     let mut answers = String::new();
-    for (name, pw) in [("good", password.clone()), ("bad", format!("{password}-wrong"))] {
-        let r = client.post(format!("{base}/api/v2/datasource?wait=20")).bearer_auth(&token).json(&body("postgres", creds(name, &pw))).send().await.unwrap();
+    for (name, pw) in [
+        ("good", password.clone()),
+        ("bad", format!("{password}-wrong")),
+    ] {
+        let r = client
+            .post(format!("{base}/api/v2/datasource?wait=20"))
+            .bearer_auth(&token)
+            .json(&body("postgres", creds(name, &pw)))
+            .send()
+            .await
+            .unwrap();
         answers.push_str(&r.text().await.unwrap());
-        answers.push_str(&client.get(format!("{base}/api/v2/datasource/{name}")).bearer_auth(&token).send().await.unwrap().text().await.unwrap());
+        answers.push_str(
+            &client
+                .get(format!("{base}/api/v2/datasource/{name}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
     }
-    answers.push_str(&client.get(format!("{base}/api/v2/datasource")).bearer_auth(&token).send().await.unwrap().text().await.unwrap());
-    let jobs: Vec<(Value,)> = sqlx::query_as("SELECT to_jsonb(j) FROM jobs j").fetch_all(&pool).await.unwrap();
+    answers.push_str(
+        &client
+            .get(format!("{base}/api/v2/datasource"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let jobs: Vec<(Value,)> = sqlx::query_as("SELECT to_jsonb(j) FROM jobs j")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 2);
     let mut stored = String::new();
     for (j,) in &jobs {
         stored.push_str(&j.to_string());
     }
-    let sealed: Vec<(Vec<u8>, Value)> = sqlx::query_as("SELECT credentials_sealed, public_config FROM datasources").fetch_all(&pool).await.unwrap();
+    let sealed: Vec<(Vec<u8>, Value)> =
+        sqlx::query_as("SELECT credentials_sealed, public_config FROM datasources")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     let mut messages = String::new();
-    for m in spy.drain(Duration::from_millis(500)).await.into_iter().chain(events.drain(Duration::from_millis(500)).await) {
+    for m in spy
+        .drain(Duration::from_millis(500))
+        .await
+        .into_iter()
+        .chain(events.drain(Duration::from_millis(500)).await)
+    {
         messages.push_str(&m.body.to_string());
     }
-    assert!(messages.contains("datasource.ready") && messages.contains("datasource.failed"), "{messages}");
-    let mut redis = redis::Client::open("redis://127.0.0.1:6379/").unwrap().get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", s.prefix)).query_async(&mut redis).await.unwrap();
+    assert!(
+        messages.contains("datasource.ready") && messages.contains("datasource.failed"),
+        "{messages}"
+    );
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379/")
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", s.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     assert!(!keys.is_empty());
     let mut cached = String::new();
     for k in keys {
-        let dump: Vec<u8> = redis::cmd("DUMP").arg(&k).query_async(&mut redis).await.unwrap();
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(&k)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
         cached.push_str(&String::from_utf8_lossy(&dump));
     }
     unsafe { libc_kill(child.id().unwrap() as i32, 15) };
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("job finished"), "the log was captured");
-    for (place, text) in [("answers", &answers), ("job rows", &stored), ("messages", &messages), ("redis", &cached), ("logs", &logs)] {
+    for (place, text) in [
+        ("answers", &answers),
+        ("job rows", &stored),
+        ("messages", &messages),
+        ("redis", &cached),
+        ("logs", &logs),
+    ] {
         assert!(!text.contains(&password), "the password appears in {place}");
     }
     for (sealed, public) in sealed {
-        assert!(!sealed.windows(password.len()).any(|w| w == password.as_bytes()));
+        assert!(
+            !sealed
+                .windows(password.len())
+                .any(|w| w == password.as_bytes())
+        );
         assert!(public.get("password").is_none());
     }
     pool.close().await;

@@ -12,26 +12,41 @@ use crate::helpers::{TestApp, body, spawn_app, unique};
 async fn failed(app: &TestApp, ty: &str, credentials: Value) -> Value {
     let job = app.create_and_wait(&body(ty, credentials)).await;
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()), "{job}");
+    assert!(
+        job["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{job}"
+    );
     job
 }
 
 fn error(job: &Value) -> (&str, &str) {
-    (job["error"]["code"].as_str().unwrap(), job["error"]["message"].as_str().unwrap())
+    (
+        job["error"]["code"].as_str().unwrap(),
+        job["error"]["message"].as_str().unwrap(),
+    )
 }
 
 #[tokio::test]
 async fn refused_silent_and_unknown_database_targets_each_fail_precisely() {
     let app = spawn_app().await;
     for ty in ["postgres", "mysql"] {
-        let creds = |name: &str| if ty == "postgres" { pg_credentials(name, "public") } else { mysql_credentials(name, "test") };
+        let creds = |name: &str| {
+            if ty == "postgres" {
+                pg_credentials(name, "public")
+            } else {
+                mysql_credentials(name, "test")
+            }
+        };
 
         let mut refused = creds(&format!("{ty}-refused"));
         refused["port"] = json!(closed_port().await);
         let job = failed(&app, ty, refused).await;
         let (code, message) = error(&job);
         assert_eq!(code, "CREDENTIAL_TEST_FAILED");
-        assert!(message.starts_with("connect: ") && message.contains("could not reach"), "{ty}: {message}");
+        assert!(
+            message.starts_with("connect: ") && message.contains("could not reach"),
+            "{ty}: {message}"
+        );
         assert_eq!(job["steps"][1]["status"], "failed");
         assert_eq!(job["steps"][2]["status"], "skipped");
 
@@ -41,15 +56,25 @@ async fn refused_silent_and_unknown_database_targets_each_fail_precisely() {
         let started = Instant::now();
         let job = failed(&app, ty, silent).await;
         let (_, message) = error(&job);
-        assert!(message.contains("connect timed out after 2000 ms"), "{ty}: {message}");
-        assert!(started.elapsed() < Duration::from_secs(8), "{ty}: a silent server held the job {:?}", started.elapsed());
+        assert!(
+            message.contains("connect timed out after 2000 ms"),
+            "{ty}: {message}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{ty}: a silent server held the job {:?}",
+            started.elapsed()
+        );
 
         let mut unknown = creds(&format!("{ty}-nodb"));
         unknown["database"] = json!("no_such_db_here");
         let job = failed(&app, ty, unknown).await;
         let (code, message) = error(&job);
         assert_eq!(code, "CREDENTIAL_TEST_FAILED");
-        assert!(message.contains("database no_such_db_here does not exist"), "{ty}: {message}");
+        assert!(
+            message.contains("database no_such_db_here does not exist"),
+            "{ty}: {message}"
+        );
     }
     app.stop().await;
 }
@@ -64,7 +89,10 @@ async fn a_wrong_password_fails_with_an_authentication_message() {
     let job = failed(&app, "postgres", creds.clone()).await;
     let (code, message) = error(&job);
     assert_eq!(code, "CREDENTIAL_TEST_FAILED");
-    assert!(message.contains(&format!("login as {user} was refused")), "{message}");
+    assert!(
+        message.contains(&format!("login as {user} was refused")),
+        "{message}"
+    );
     let mut right = creds;
     right["name"] = json!("pg-auth-ok");
     right["password"] = json!("right-password");
@@ -73,12 +101,21 @@ async fn a_wrong_password_fails_with_an_authentication_message() {
 
     let mut c = mysql_admin().await;
     use mysql_async::prelude::Queryable;
-    c.query_drop(format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'right-password'")).await.unwrap();
+    c.query_drop(format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'right-password'"
+    ))
+    .await
+    .unwrap();
     let creds = json!({"name": "my-auth", "host": "127.0.0.1", "username": user, "password": "wrong", "database": "test"});
     let job = failed(&app, "mysql", creds).await;
     let (_, message) = error(&job);
-    assert!(message.contains(&format!("login as {user} was refused")), "{message}");
-    c.query_drop(format!("DROP USER '{user}'@'%'")).await.unwrap();
+    assert!(
+        message.contains(&format!("login as {user} was refused")),
+        "{message}"
+    );
+    c.query_drop(format!("DROP USER '{user}'@'%'"))
+        .await
+        .unwrap();
     app.stop().await;
 }
 

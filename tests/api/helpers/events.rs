@@ -21,30 +21,56 @@ impl Subscriber {
     /// Binds a private queue to `exchange` with `pattern`; the exchange is declared
     /// as onramp declares it, so subscribing first loses nothing.
     pub async fn bind(exchange: &str, kind: lapin::ExchangeKind, pattern: &str) -> Subscriber {
-        let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
+        let conn =
+            lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+                .await
+                .unwrap();
         let ch = conn.create_channel().await.unwrap();
         ch.exchange_declare(
             exchange.into(),
             kind,
-            lapin::options::ExchangeDeclareOptions { durable: true, ..Default::default() },
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await
         .unwrap();
         let q = ch
-            .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .unwrap();
-        ch.queue_bind(q.name().clone(), exchange.into(), pattern.into(), QueueBindOptions::default(), FieldTable::default())
-            .await
-            .unwrap();
+        ch.queue_bind(
+            q.name().clone(),
+            exchange.into(),
+            pattern.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
         let consumer = ch
-            .basic_consume(q.name().clone(), "test".into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                q.name().clone(),
+                "test".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .unwrap();
-        Subscriber { _conn: conn, consumer }
+        Subscriber {
+            _conn: conn,
+            consumer,
+        }
     }
 
     pub async fn events(settings: &onramp::config::Settings) -> Subscriber {
@@ -53,7 +79,10 @@ impl Subscriber {
 
     /// The next message, or `None` after `limit`.
     pub async fn next(&mut self, limit: Duration) -> Option<Received> {
-        let delivery = tokio::time::timeout(limit, self.consumer.next()).await.ok()??.ok()?;
+        let delivery = tokio::time::timeout(limit, self.consumer.next())
+            .await
+            .ok()??
+            .ok()?;
         delivery.ack(BasicAckOptions::default()).await.ok();
         Some(Received {
             routing_key: delivery.routing_key.to_string(),

@@ -67,19 +67,36 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let id = unique("t");
     let mut settings = test_settings(&id);
     adjust(&mut settings);
-    spawn_settings(id, settings, Roles { api: true, worker: true }).await
+    spawn_settings(
+        id,
+        settings,
+        Roles {
+            api: true,
+            worker: true,
+        },
+    )
+    .await
 }
 
 pub async fn spawn_settings(id: String, settings: Settings, roles: Roles) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     onramp::telemetry::init_logs("text");
-    let app = Application::build(settings.clone(), roles).await.expect("app builds");
-    let address = app.local_addr().map(|a| format!("http://{a}")).unwrap_or_default();
+    let app = Application::build(settings.clone(), roles)
+        .await
+        .expect("app builds");
+    let address = app
+        .local_addr()
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
     let pool = app.state().pool.clone();
     let (_, _, token) = onramp::storage::tokens::create(&pool, &format!("org-{id}"), None)
         .await
         .expect("token");
-    let org_id = onramp::storage::tokens::authenticate(&pool, &token).await.unwrap().unwrap().0;
+    let org_id = onramp::storage::tokens::authenticate(&pool, &token)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
@@ -87,7 +104,10 @@ pub async fn spawn_settings(id: String, settings: Settings, roles: Roles) -> Tes
         address,
         settings,
         pool,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
         token,
         org_id,
         shutdown,
@@ -111,11 +131,20 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(&self.token).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn job(&self, job_id: &str) -> Value {
-        self.get(&format!("/api/v2/jobs/{job_id}")).await.json().await.unwrap()
+        self.get(&format!("/api/v2/jobs/{job_id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Polls the job until it is final (or panics after `limit`).
@@ -126,7 +155,10 @@ impl TestApp {
             if job["status"] == "succeeded" || job["status"] == "failed" {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job did not finish in {limit:?}: {job}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job did not finish in {limit:?}: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -134,9 +166,15 @@ impl TestApp {
     /// Creates a datasource and returns its finished job.
     pub async fn create_and_wait(&self, body: &Value) -> Value {
         let response = self.post_datasource(body).await;
-        assert_eq!(response.status(), 202, "create answered {}", response.text().await.unwrap());
+        assert_eq!(
+            response.status(),
+            202,
+            "create answered {}",
+            response.text().await.unwrap()
+        );
         let accepted: Value = response.json().await.unwrap();
-        self.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30)).await
+        self.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
+            .await
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -158,7 +196,9 @@ impl TestApp {
 }
 
 pub async fn cleanup(id: &str, settings: &Settings) {
-    if let Ok(conn) = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default()).await
+    if let Ok(conn) =
+        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
         && let Ok(ch) = conn.create_channel().await
     {
         let mut queues = vec![settings.jobs_queue(), settings.dead_letter_queue()];
@@ -174,14 +214,18 @@ pub async fn cleanup(id: &str, settings: &Settings) {
             settings.retry_exchange(),
             settings.events_exchange(),
         ] {
-            let _ = ch.exchange_delete(x.as_str().into(), Default::default()).await;
+            let _ = ch
+                .exchange_delete(x.as_str().into(), Default::default())
+                .await;
         }
         let _ = conn.close(200, "test done".into()).await;
     }
     if let Ok(admin) = PgPool::connect(PG_ADMIN).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS onramp_{id} WITH (FORCE)")))
-            .execute(&admin)
-            .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS onramp_{id} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
         admin.close().await;
     }
     if let Ok(client) = redis::Client::open("redis://127.0.0.1:6379/")

@@ -32,7 +32,9 @@ impl Proxy {
         let (m, g, r) = (mode.clone(), generation.clone(), resumed.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
                 match m.load(Ordering::SeqCst) {
                     CUT => {
                         let _ = inbound.shutdown().await;
@@ -60,7 +62,9 @@ impl Proxy {
                         }
                         notified.await;
                     }
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut.changed() => {}
@@ -68,7 +72,13 @@ impl Proxy {
                 });
             }
         });
-        Proxy { port, mode, generation, resumed, task }
+        Proxy {
+            port,
+            mode,
+            generation,
+            resumed,
+            task,
+        }
     }
 
     pub fn addr(&self) -> String {

@@ -32,20 +32,30 @@ CREATE VIEW {s}.big_orders AS SELECT id, amount FROM {s}.orders WHERE amount > 1
 ";
 
 pub async fn pg_admin() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect("host=127.0.0.1 port=5432 user=postgres dbname=test", tokio_postgres::NoTls)
-        .await
-        .unwrap();
+    let (client, conn) = tokio_postgres::connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=test",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
     tokio::spawn(conn);
     client
 }
 
 /// A schema named `schema` in database `test` with customers, orders and a view.
 pub async fn pg_schema(schema: &str) {
-    pg_admin().await.batch_execute(&PG_FIXTURE.replace("{s}", schema)).await.unwrap();
+    pg_admin()
+        .await
+        .batch_execute(&PG_FIXTURE.replace("{s}", schema))
+        .await
+        .unwrap();
 }
 
 pub async fn drop_pg_schema(schema: &str) {
-    let _ = pg_admin().await.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+    let _ = pg_admin()
+        .await
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await;
 }
 
 pub fn pg_credentials(name: &str, schema: &str) -> Value {
@@ -96,9 +106,11 @@ pub async fn mysql_database(db: &str) {
     ))
     .await
     .unwrap();
-    c.query_drop(format!("CREATE VIEW {db}.big_orders AS SELECT id, amount FROM {db}.orders WHERE amount > 100"))
-        .await
-        .unwrap();
+    c.query_drop(format!(
+        "CREATE VIEW {db}.big_orders AS SELECT id, amount FROM {db}.orders WHERE amount > 100"
+    ))
+    .await
+    .unwrap();
     c.disconnect().await.unwrap();
 }
 
