@@ -76,6 +76,8 @@ impl Application {
     /// listener when serving the API, and declares the broker topology.
     pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
+        // Install the metrics recorder before anything records.
+        crate::telemetry::metrics();
         let key = resolve_secret_key(&settings)?;
         let mut tries = 0;
         loop {

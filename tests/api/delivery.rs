@@ -312,6 +312,7 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
         "password": pw, "database": "postgres", "sslMode": "disable"})
     };
     let mut answers = String::new();
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
     for (name, pw) in [
         ("good", password.clone()),
         ("bad", format!("{password}-wrong")),
@@ -319,6 +320,7 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
         let r = client
             .post(format!("{base}/api/v2/datasource?wait=20"))
             .bearer_auth(&token)
+            .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
             .json(&body("postgres", creds(name, &pw)))
             .send()
             .await
@@ -398,6 +400,12 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("job finished"), "the log was captured");
+    // The caller's trace continues through the job message into the worker.
+    let traced = logs
+        .lines()
+        .filter(|l| l.contains("job finished") && l.contains(&trace_id))
+        .count();
+    assert_eq!(traced, 2, "worker log lines carry the request's trace id");
     for (place, text) in [
         ("answers", &answers),
         ("job rows", &stored),

@@ -2,8 +2,10 @@
 //! PostgreSQL, MariaDB, RabbitMQ and Redis.
 
 mod bad_input;
+mod cli;
 mod create;
 mod delivery;
 mod helpers;
 mod lifecycle;
+mod operations;
 mod target_faults;
