@@ -232,9 +232,14 @@ async fn discover(
         .map_err(|_| anyhow::anyhow!("invalid credentials"))?;
     let report =
         |step: &str, e: ConnectorError| anyhow::anyhow!("{step}: {}\nhint: {}", e.message, e.hint);
-    let mut conn = timed(settings.connect_timeout(), "connect", config.connect())
-        .await
-        .map_err(|e| report("connect", e))?;
+    let egress = crate::egress::Egress::new(settings.egress_policy().map_err(anyhow::Error::msg)?);
+    let mut conn = timed(
+        settings.connect_timeout(),
+        "connect",
+        config.connect(&egress),
+    )
+    .await
+    .map_err(|e| report("connect", e))?;
     let snapshot = timed(
         settings.discover_timeout(),
         "discover",

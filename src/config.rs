@@ -39,6 +39,12 @@ pub struct Settings {
     pub outbox_poll_ms: u64,
     /// `json` or `text`.
     pub log_format: String,
+    /// CIDR ranges workers may reach even inside a refused class (comma-separated).
+    pub egress_allow: String,
+    /// CIDR ranges workers never reach; deny wins over allow.
+    pub egress_deny: String,
+    /// Private ranges and loopback are reachable; hosted deployments turn this off.
+    pub egress_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -64,6 +70,9 @@ impl Default for Settings {
             drain_timeout_ms: 30_000,
             outbox_poll_ms: 1_000,
             log_format: "text".into(),
+            egress_allow: String::new(),
+            egress_deny: String::new(),
+            egress_allow_private: true,
         }
     }
 }
@@ -145,7 +154,16 @@ impl Settings {
         if self.log_format != "json" && self.log_format != "text" {
             return invalid("log_format must be json or text");
         }
+        self.egress_policy().map_err(ConfigError::Invalid)?;
         Ok(())
+    }
+
+    pub fn egress_policy(&self) -> Result<crate::egress::EgressPolicy, String> {
+        crate::egress::EgressPolicy::new(
+            &self.egress_allow,
+            &self.egress_deny,
+            self.egress_allow_private,
+        )
     }
 
     pub fn jobs_exchange(&self) -> String {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod domain;
+pub mod egress;
 pub mod events;
 pub mod http;
 pub mod queue;

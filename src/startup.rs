@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::egress::Egress;
 use crate::http::{self, AppState};
 use crate::queue::{Broker, relay};
 use crate::storage::crypto::SecretKey;
@@ -75,6 +76,16 @@ impl Application {
     /// Prepares storage (creating the database and applying migrations), binds the
     /// listener when serving the API, and declares the broker topology.
     pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Application> {
+        let egress = Egress::new(settings.egress_policy().map_err(anyhow::Error::msg)?);
+        Self::build_with_egress(settings, roles, egress).await
+    }
+
+    /// As `build`, with the egress guard given (tests give one with their own resolver).
+    pub async fn build_with_egress(
+        settings: Settings,
+        roles: Roles,
+        egress: Egress,
+    ) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
         // Install the metrics recorder before anything records.
         crate::telemetry::metrics();
@@ -121,6 +132,8 @@ impl Application {
             store,
             key,
             broker,
+            stopping: CancellationToken::new(),
+            egress,
         };
         Ok(Application {
             settings,
@@ -138,17 +151,23 @@ impl Application {
         &self.state
     }
 
-    /// Runs until `shutdown` is cancelled; then stops taking work and drains.
+    /// Runs until `shutdown` is cancelled; then stops taking work, drains the
+    /// workers, publishes what they recorded, and returns.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut tasks = tokio::task::JoinSet::new();
+        let stopping = self.state.stopping.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            stopping.cancel();
+        });
         let relay_stop = CancellationToken::new();
-        tasks.spawn(relay::run(
+        let relay = tokio::spawn(relay::run(
             self.state.pool.clone(),
             self.state.broker.clone(),
             Duration::from_millis(self.settings.outbox_poll_ms),
             relay_stop.clone(),
         ));
-        if self.roles.worker {
+        let worker = self.roles.worker.then(|| {
             let deps = Arc::new(WorkerDeps {
                 id: Uuid::now_v7(),
                 settings: self.settings.clone(),
@@ -156,46 +175,30 @@ impl Application {
                 store: self.state.store.clone(),
                 key: self.state.key.clone(),
                 broker: self.state.broker.clone(),
+                egress: self.state.egress.clone(),
             });
-            let stop = shutdown.clone();
-            let relay_stop = relay_stop.clone();
-            let api = self.roles.api;
-            tasks.spawn(async move {
-                worker::run(deps, stop).await;
-                // Results written while draining still need publishing; the API, if
-                // any, stops the relay when it is done.
-                if !api {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    relay_stop.cancel();
-                }
-            });
-        }
-        if let Some(listener) = self.listener {
-            let router = http::router(self.state.clone());
-            let stop = shutdown.clone();
-            tracing::info!(addr = %listener.local_addr()?, "api listening");
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-                .context("http server")?;
-            if !self.roles.worker {
-                relay_stop.cancel();
+            tokio::spawn(worker::run(deps, shutdown.clone()))
+        });
+        let served = match self.listener {
+            Some(listener) => {
+                let router = http::router(self.state.clone());
+                let stop = shutdown.clone();
+                tracing::info!(addr = %listener.local_addr()?, "api listening");
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+                    .context("http server")
             }
+            None => Ok(()),
+        };
+        if let Some(worker) = worker
+            && let Err(e) = worker.await
+        {
+            tracing::error!(error = %e, "worker task failed");
         }
-        if self.roles.api && self.roles.worker {
-            // Wait for the worker to drain, then let the relay flush and stop.
-            shutdown.cancelled().await;
-            let relay = relay_stop.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                relay.cancel();
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            if let Err(e) = r {
-                tracing::error!(error = %e, "task failed");
-            }
-        }
-        Ok(())
+        // The relay stops last, after a final flush of the outbox.
+        relay_stop.cancel();
+        let _ = relay.await;
+        served
     }
 }

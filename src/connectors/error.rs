@@ -20,6 +20,8 @@ pub enum Fault {
     Permission,
     /// The target answered something onramp did not expect.
     Protocol,
+    /// The egress policy refused the target's address; nothing was sent to it.
+    Egress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,8 @@ pub enum FieldKind {
         min: usize,
         max: usize,
     },
+    /// A DNS name or IP literal, nothing a driver could read as more.
+    Host,
     /// A TCP port, 1–65535.
     Port,
     Bool,
@@ -124,6 +126,14 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
             }
             Ok(value.clone())
         }
+        FieldKind::Host => {
+            let s = value.as_str().ok_or("must be a string")?;
+            if s.is_empty() {
+                return Err("must not be empty".into());
+            }
+            crate::egress::host::check(s)?;
+            Ok(value.clone())
+        }
         FieldKind::Port => {
             // Ports arrive as numbers from most clients and as strings from some forms.
             let n = match value {
@@ -179,6 +189,7 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
             FieldKind::Text { min, max } => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
             }
+            FieldKind::Host => json!({"type": "string", "minLength": 1, "maxLength": 253}),
             FieldKind::Port => json!({"type": "integer", "minimum": 1, "maximum": 65535}),
             FieldKind::Bool => json!({"type": "boolean"}),
             FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),

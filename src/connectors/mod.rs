@@ -102,10 +102,16 @@ impl ConnectorConfig {
     }
 
     /// Opens a connection and proves the credentials work.
-    pub async fn connect(&self) -> Result<Connection, ConnectorError> {
+    /// Opens a connection through the egress guard and proves the credentials work.
+    pub async fn connect(
+        &self,
+        egress: &crate::egress::Egress,
+    ) -> Result<Connection, ConnectorError> {
         match self {
-            ConnectorConfig::Postgres(c) => postgres::connect(c).await.map(Connection::Postgres),
-            ConnectorConfig::Mysql(c) => mysql::connect(c).await.map(Connection::Mysql),
+            ConnectorConfig::Postgres(c) => {
+                postgres::connect(c, egress).await.map(Connection::Postgres)
+            }
+            ConnectorConfig::Mysql(c) => mysql::connect(c, egress).await.map(Connection::Mysql),
         }
     }
 }

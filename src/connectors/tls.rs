@@ -1,44 +1,12 @@
-//! Network plumbing shared by connectors: resolving and opening TCP connections
-//! (the one place every outbound connection passes through) and rustls settings.
+//! rustls settings shared by connectors.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
 
 use crate::connectors::{ConnectorError, Fault};
-
-/// Resolves `host` once and connects to the first address that accepts.
-pub async fn open_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectorError> {
-    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| {
-            ConnectorError::new(
-                Fault::Unreachable,
-                format!("host {host} could not be resolved: {e}"),
-                "check the host name",
-            )
-        })?
-        .collect();
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(ConnectorError::unreachable(
-        host,
-        port,
-        last.map(|e| e.to_string())
-            .unwrap_or_else(|| "no address".into()),
-    ))
-}
 
 /// A rustls client config: `verify` checks the certificate chain and host name
 /// against the web PKI roots; without it the link is encrypted but the peer is

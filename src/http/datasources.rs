@@ -82,7 +82,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let wait = wait_seconds(&q)?;
-    let request = parse_datasource(&body_bytes(body)?)?;
+    let request = parse_datasource(&body_bytes(body)?, &state.egress.policy)?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -186,10 +186,13 @@ async fn finish_or_wait(
                 _ => {}
             }
         }
-        if tokio::time::Instant::now() + pause > deadline {
+        if tokio::time::Instant::now() + pause > deadline || state.stopping.is_cancelled() {
             return Ok(accepted_response(StatusCode::ACCEPTED, body));
         }
-        tokio::time::sleep(pause).await;
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = state.stopping.cancelled() => {}
+        }
         pause = (pause * 2).min(Duration::from_millis(250));
     }
 }
@@ -202,7 +205,7 @@ pub async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let wait = wait_seconds(&q)?;
-    let request = parse_datasource(&body_bytes(body)?)?;
+    let request = parse_datasource(&body_bytes(body)?, &state.egress.policy)?;
     let job_id = Uuid::now_v7();
     let trace = trace_parent(&headers);
     let sub = Submission {

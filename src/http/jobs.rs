@@ -55,7 +55,11 @@ pub async fn events(
                 let job = match pending.take() {
                     Some(job) => job,
                     None => {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                            // The process is stopping: end the stream; the client reconnects.
+                            _ = state.stopping.cancelled() => return None,
+                        }
                         match jobs::get(&state.pool, org, job_id).await {
                             Ok(Some(row)) => match row.to_job() {
                                 Ok(job) => job,

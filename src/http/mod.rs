@@ -30,6 +30,11 @@ pub struct AppState {
     pub store: Arc<SnapshotStore>,
     pub key: SecretKey,
     pub broker: Arc<Broker>,
+    /// Cancelled when the process stops: long-lived answers (SSE, `?wait`) end early
+    /// so the server can shut down.
+    pub stopping: tokio_util::sync::CancellationToken,
+    /// The API uses its policy to refuse literal addresses early; it never connects.
+    pub egress: crate::egress::Egress,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use crate::connectors::{DatasourceType, FieldProblem, tenancy};
 use crate::domain::ErrorCode;
+use crate::egress::EgressPolicy;
 
 /// A request that passed every check of shape.
 pub struct DatasourceRequest {
@@ -46,7 +47,10 @@ pub fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-pub fn parse_datasource(bytes: &[u8]) -> Result<DatasourceRequest, ApiError> {
+pub fn parse_datasource(
+    bytes: &[u8],
+    policy: &EgressPolicy,
+) -> Result<DatasourceRequest, ApiError> {
     let body = parse_json_object(bytes)?;
     let mut problems = Vec::new();
     for key in body.keys() {
@@ -105,6 +109,26 @@ pub fn parse_datasource(bytes: &[u8]) -> Result<DatasourceRequest, ApiError> {
         },
         (Some(_), None) => None,
     };
+    // A literal address the policy refuses is refused here, before anything is recorded.
+    if let Some(host) = credentials
+        .as_ref()
+        .and_then(|c| c.get("host"))
+        .and_then(Value::as_str)
+    {
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<std::net::IpAddr>()
+            && let Err(refusal) = policy.check(ip)
+        {
+            problems.push(FieldProblem::new(
+                "credentials.host",
+                format!(
+                    "is {} and is refused by the egress policy ({})",
+                    refusal.class(),
+                    refusal.hint()
+                ),
+            ));
+        }
+    }
     if !problems.is_empty() {
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         return Err(ApiError::invalid(
@@ -134,9 +158,12 @@ mod tests {
 
     #[test]
     fn an_unknown_type_lists_the_known_ones() {
-        let e = parse_datasource(br#"{"datasourceType":"oracle","credentials":{}}"#)
-            .err()
-            .unwrap();
+        let e = parse_datasource(
+            br#"{"datasourceType":"oracle","credentials":{}}"#,
+            &EgressPolicy::default(),
+        )
+        .err()
+        .unwrap();
         assert!(
             e.message.contains("postgres") && e.message.contains("mysql"),
             "{}",
@@ -147,7 +174,9 @@ mod tests {
     #[test]
     fn every_problem_is_named_at_once() {
         let body = br#"{"datasourceType":"postgres","credentials":{"name":"","port":99999,"host":7},"extra":1}"#;
-        let e = parse_datasource(body).err().unwrap();
+        let e = parse_datasource(body, &EgressPolicy::default())
+            .err()
+            .unwrap();
         let fields: Vec<_> = e.details.iter().map(|d| d.field.as_str()).collect();
         for f in [
             "extra",

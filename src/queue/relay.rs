@@ -77,6 +77,15 @@ pub async fn run(pool: PgPool, broker: Arc<Broker>, poll: Duration, shutdown: Ca
             _ = shutdown.cancelled() => break,
         }
     }
+    // Rows written while the process was stopping are still published, if the broker lets us.
+    let flush = async {
+        while let Ok(n) = publish_batch(&pool, &broker).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), flush).await;
 }
 
 async fn publish_batch(pool: &PgPool, broker: &Broker) -> Result<usize, RelayError> {

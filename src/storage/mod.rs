@@ -69,6 +69,17 @@ pub async fn ensure_database(settings: &Settings) -> Result<(), StoreError> {
     let Some(name) = options.get_database().map(str::to_string) else {
         return Ok(());
     };
+    // Most deployments have the database already, and their user may not reach any other.
+    match sqlx::PgConnection::connect_with(&options).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() != Some("3D000") => {
+            return Err(e.into());
+        }
+        Err(_) => {}
+    }
     let admin = options.clone().database("postgres");
     let mut conn = sqlx::PgConnection::connect_with(&admin).await?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")

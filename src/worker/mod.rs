@@ -39,6 +39,8 @@ pub struct WorkerDeps {
     pub key: SecretKey,
     /// Publishes delayed retries.
     pub broker: Arc<Broker>,
+    /// Every connection to a target goes through it.
+    pub egress: crate::egress::Egress,
 }
 
 /// What becomes of a delivery.
@@ -225,7 +227,8 @@ async fn process(
         }
     };
     in_flight.lock().expect("in-flight lock").insert(job.id);
-    let heartbeat = {
+    // Renews the lease while the job runs; stops when dropped, even if this task is aborted.
+    let heartbeat = AbortOnDrop({
         let pool = deps.pool.clone();
         let (job_id, worker) = (job.id, deps.id);
         tokio::spawn(async move {
@@ -234,10 +237,10 @@ async fn process(
                 let _ = jobs::heartbeat(&pool, job_id, worker, lease).await;
             }
         })
-    };
+    });
     let started = std::time::Instant::now();
     let result = run_job::run(deps, &job).await;
-    heartbeat.abort();
+    drop(heartbeat);
     in_flight.lock().expect("in-flight lock").remove(&job.id);
     metrics::histogram!("onramp_job_duration_seconds").record(started.elapsed().as_secs_f64());
     match result {
@@ -296,6 +299,14 @@ impl Disposition {
             },
             other => other,
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

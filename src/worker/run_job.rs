@@ -87,7 +87,11 @@ impl Progress<'_> {
 /// A target fault: the failed step's code, message and hint.
 fn job_error(step: StepName, e: &ConnectorError) -> JobError {
     JobError {
-        code: step.failure_code(),
+        code: if e.fault == crate::connectors::Fault::Egress {
+            ErrorCode::EgressDenied
+        } else {
+            step.failure_code()
+        },
         message: format!("{}: {}", step.as_str(), e.message),
         hint: Some(e.hint.clone()),
     }
@@ -180,7 +184,7 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
     .await?;
 
     p.set(StepName::Connect, StepStatus::Running, None).await?;
-    let mut conn = match timed(s.connect_timeout(), "connect", config.connect()).await {
+    let mut conn = match timed(s.connect_timeout(), "connect", config.connect(&deps.egress)).await {
         Ok(c) => c,
         Err(e) => return fail(&mut p, StepName::Connect, job_error(StepName::Connect, &e)).await,
     };

@@ -22,11 +22,9 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     pg_schema(&schema).await;
     let mut events = Subscriber::events(&app.settings).await;
 
-    let started = std::time::Instant::now();
     let response = app
         .post_datasource(&body("postgres", pg_credentials("prod", &schema)))
         .await;
-    let accept_latency = started.elapsed();
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let accepted: Value = response.json().await.unwrap();
@@ -35,10 +33,6 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     assert_eq!(
         location,
         format!("/api/v2/jobs/{}", accepted["jobId"].as_str().unwrap())
-    );
-    assert!(
-        accept_latency < Duration::from_millis(1000),
-        "accept took {accept_latency:?}"
     );
 
     let job = app
@@ -125,6 +119,12 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
         .unwrap();
     assert_eq!(again.status(), 304);
 
+    let progress = events
+        .next_of("job.progress", Duration::from_secs(10))
+        .await
+        .expect("progress event");
+    assert_eq!(progress.routing_key, format!("{}.job.progress", app.org_id));
+    assert_eq!(progress.body["data"]["step"]["name"], "validate");
     let ready = events
         .next_of("datasource.ready", Duration::from_secs(10))
         .await

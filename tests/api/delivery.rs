@@ -59,16 +59,10 @@ async fn a_job_accepted_while_rabbitmq_is_unreachable_still_completes_after() {
     let url = format!("amqp://guest:guest@{}/%2f", amqp.addr());
     let app = spawn_with(|s| s.amqp_url = url).await;
     amqp.cut();
-    let started = std::time::Instant::now();
     let response = app
         .post_datasource(&body("postgres", pg_credentials("while-down", "public")))
         .await;
     assert_eq!(response.status(), 202);
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "accept took {:?}",
-        started.elapsed()
-    );
     let accepted: Value = response.json().await.unwrap();
     let job_id = accepted["jobId"].as_str().unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -425,4 +419,110 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
     }
     pool.close().await;
     crate::helpers::cleanup(&id, &s).await;
+}
+
+#[tokio::test]
+async fn several_worker_processes_share_the_queue_and_each_job_runs_once() {
+    let id = unique("t");
+    let settings = test_settings(&id);
+    let api = spawn_settings(
+        id.clone(),
+        settings.clone(),
+        Roles {
+            api: true,
+            worker: false,
+        },
+    )
+    .await;
+    let logs: Vec<_> = (0..2)
+        .map(|i| std::env::temp_dir().join(format!("{id}-w{i}.log")))
+        .collect();
+    let mut workers: Vec<_> = logs
+        .iter()
+        .map(|l| onramp(&settings, "worker", l))
+        .collect();
+    for log in &logs {
+        let mut consuming = false;
+        for _ in 0..200 {
+            if std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .contains("worker consuming")
+            {
+                consuming = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(consuming, "a worker did not start");
+    }
+    let mut job_ids = Vec::new();
+    for i in 0..12 {
+        let accepted: Value = api
+            .post_datasource(&body(
+                "postgres",
+                pg_credentials(&format!("shared-{i}"), "public"),
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        job_ids.push(accepted["jobId"].as_str().unwrap().to_string());
+    }
+    for job_id in &job_ids {
+        let job = api.wait_for_job(job_id, Duration::from_secs(30)).await;
+        assert_eq!(
+            (job["status"].as_str(), job["attempts"].as_i64()),
+            (Some("succeeded"), Some(1)),
+            "{job}"
+        );
+    }
+    for (worker, log) in workers.iter_mut().zip(&logs) {
+        worker.start_kill().unwrap();
+        let _ = worker.wait().await;
+        let finished = std::fs::read_to_string(log)
+            .unwrap()
+            .matches("job finished")
+            .count();
+        assert!(finished > 0, "each worker took part");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_that_meets_an_unreachable_postgres_is_retried_and_then_succeeds() {
+    let pg = Proxy::start("127.0.0.1:5432").await;
+    let id = unique("t");
+    let mut settings = test_settings(&id);
+    settings.database_url = format!("postgres://postgres@{}/onramp_{id}", pg.addr());
+    settings.retry_max_attempts = 10;
+    let app = spawn_settings(
+        id,
+        settings,
+        Roles {
+            api: true,
+            worker: true,
+        },
+    )
+    .await;
+    let target = Proxy::start("127.0.0.1:5432").await;
+    target.pause();
+    let mut creds = pg_credentials("pg-down", "public");
+    creds["port"] = json!(target.port);
+    let accepted: Value = app
+        .post_datasource(&body("postgres", creds))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = accepted["jobId"].as_str().unwrap();
+    wait_for_status(&app, job_id, "running").await;
+    // onramp's own database goes away while the job talks to its target.
+    pg.cut();
+    target.restore();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pg.restore();
+    let job = app.wait_for_job(job_id, Duration::from_secs(40)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(job["attempts"].as_i64().unwrap() >= 2, "{job}");
+    app.stop().await;
 }

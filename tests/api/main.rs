@@ -5,7 +5,11 @@ mod bad_input;
 mod cli;
 mod create;
 mod delivery;
+mod egress;
 mod helpers;
 mod lifecycle;
 mod operations;
 mod target_faults;
+
+#[path = "../common/egress.rs"]
+mod support_egress;

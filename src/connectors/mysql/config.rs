@@ -9,7 +9,7 @@ pub const FIELDS: &[FieldSpec] = &[
     NAME,
     FieldSpec {
         name: "host",
-        kind: FieldKind::Text { min: 1, max: 253 },
+        kind: FieldKind::Host,
         required: true,
         default: None,
         secret: false,

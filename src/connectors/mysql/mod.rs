@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 
 use self::config::MysqlConfig;
 use crate::connectors::{ConnectorError, Fault};
+use crate::egress::Egress;
 
 pub struct MySession {
     pub conn: mysql_async::Conn,
@@ -19,10 +20,19 @@ impl MySession {
     }
 }
 
-pub async fn connect(cfg: &MysqlConfig) -> Result<MySession, ConnectorError> {
+pub async fn connect(cfg: &MysqlConfig, egress: &Egress) -> Result<MySession, ConnectorError> {
+    // The driver connects only to the addresses the guard checked; the host name
+    // stays for TLS verification.
+    let ips: Vec<std::net::IpAddr> = egress
+        .resolve_checked(&cfg.host, cfg.port)
+        .await?
+        .into_iter()
+        .map(|a| a.ip())
+        .collect();
     let mut opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(cfg.host.clone())
         .tcp_port(cfg.port)
+        .resolved_ips(Some(ips))
         .user(Some(cfg.username.clone()))
         .pass(Some(cfg.password.expose_secret().to_string()))
         .db_name(Some(cfg.database.clone()))

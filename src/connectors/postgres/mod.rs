@@ -13,6 +13,7 @@ use tokio_postgres::tls::MakeTlsConnect;
 use self::config::{PostgresConfig, SslMode};
 use crate::connectors::tls;
 use crate::connectors::{ConnectorError, Fault};
+use crate::egress::Egress;
 
 /// A logged-in client; the connection task ends when the client is dropped.
 pub struct PgSession {
@@ -20,7 +21,7 @@ pub struct PgSession {
     pub database: String,
 }
 
-pub async fn connect(cfg: &PostgresConfig) -> Result<PgSession, ConnectorError> {
+pub async fn connect(cfg: &PostgresConfig, egress: &Egress) -> Result<PgSession, ConnectorError> {
     let mut pg = tokio_postgres::Config::new();
     pg.host(&cfg.host)
         .port(cfg.port)
@@ -33,7 +34,8 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<PgSession, ConnectorError> 
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         });
-    let stream = tls::open_tcp(&cfg.host, cfg.port).await?;
+    // Our own checked socket: the driver never resolves or connects by itself.
+    let stream = egress.connect(&cfg.host, cfg.port).await?;
     let client = match cfg.ssl_mode {
         SslMode::Disable => finish(pg.connect_raw(stream, tokio_postgres::NoTls).await, cfg)?,
         mode => {

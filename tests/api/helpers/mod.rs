@@ -79,9 +79,20 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn spawn_settings(id: String, settings: Settings, roles: Roles) -> TestApp {
+    let egress = onramp::egress::Egress::new(settings.egress_policy().unwrap());
+    spawn_with_egress(id, settings, roles, egress).await
+}
+
+/// Starts an app whose workers connect through `egress` (a resolver the test controls).
+pub async fn spawn_with_egress(
+    id: String,
+    settings: Settings,
+    roles: Roles,
+    egress: onramp::egress::Egress,
+) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     onramp::telemetry::init_logs("text");
-    let app = Application::build(settings.clone(), roles)
+    let app = Application::build_with_egress(settings.clone(), roles, egress)
         .await
         .expect("app builds");
     let address = app

@@ -1,0 +1,102 @@
+//! Shared by the egress tests: a resolver the test controls and a connector that
+//! records every address it is asked to reach.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use onramp::egress::{Connector, Resolver};
+use tokio::net::TcpStream;
+
+/// Maps names to a sequence of answers: the n-th lookup of a name gets the n-th
+/// answer (the last one repeats), as a rebinding DNS server would.
+#[derive(Default)]
+pub struct ScriptedResolver {
+    pub answers: Mutex<HashMap<String, Vec<Vec<SocketAddr>>>>,
+    pub lookups: Mutex<Vec<String>>,
+}
+
+impl ScriptedResolver {
+    pub fn answer(&self, name: &str, answers: &[&[&str]]) {
+        let parsed = answers
+            .iter()
+            .map(|a| {
+                a.iter()
+                    .map(|ip| SocketAddr::new(ip.parse().unwrap(), 0))
+                    .collect()
+            })
+            .collect();
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), parsed);
+    }
+
+    pub fn lookups_of(&self, name: &str) -> usize {
+        self.lookups
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| *n == name)
+            .count()
+    }
+}
+
+impl Resolver for ScriptedResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>> {
+        Box::pin(async move {
+            let mut lookups = self.lookups.lock().unwrap();
+            let n = lookups.iter().filter(|h| *h == host).count();
+            lookups.push(host.to_string());
+            let answers = self.answers.lock().unwrap();
+            let Some(list) = answers.get(host) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no such name in the test resolver",
+                ));
+            };
+            let answer = list.get(n).or(list.last()).cloned().unwrap_or_default();
+            Ok(answer
+                .into_iter()
+                .map(|a| SocketAddr::new(a.ip(), port))
+                .collect())
+        })
+    }
+}
+
+/// Connects for real (loopback only) and records every address it was given.
+#[derive(Default)]
+pub struct RecordingConnector {
+    pub attempts: Mutex<Vec<SocketAddr>>,
+}
+
+impl RecordingConnector {
+    pub fn attempts(&self) -> Vec<SocketAddr> {
+        self.attempts.lock().unwrap().clone()
+    }
+}
+
+impl Connector for RecordingConnector {
+    fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<TcpStream>> {
+        self.attempts.lock().unwrap().push(addr);
+        Box::pin(async move {
+            assert!(
+                addr.ip().is_loopback(),
+                "tests never connect beyond loopback: {addr}"
+            );
+            TcpStream::connect(addr).await
+        })
+    }
+}
+
+pub fn shared<T: Default>() -> Arc<T> {
+    Arc::new(T::default())
+}
