@@ -92,3 +92,45 @@ async fn serve_without_a_secret_key_makes_a_development_key_and_says_so() {
     assert!(!log.contains(key.trim()), "the key itself is never logged");
     cleanup(&id, &settings).await;
 }
+
+#[tokio::test]
+async fn token_create_prints_a_working_token_once_and_revoke_ends_it() {
+    let app = crate::helpers::spawn_app().await;
+    let run = |args: &[&str]| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
+            .args(args)
+            .env("ONRAMP_DATABASE_URL", &app.settings.database_url)
+            .output()
+    };
+    let out = run(&["token", "create", "--org", "cli-org"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("onr_"));
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM service_tokens")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|h| !h.windows(token.len()).any(|w| w == token.as_bytes())),
+        "only a hash is stored"
+    );
+    let list = |t: &str| {
+        app.client
+            .get(app.url("/api/v2/datasource"))
+            .bearer_auth(t.to_string())
+            .send()
+    };
+    assert_eq!(list(&token).await.unwrap().status(), 200);
+    let out = run(&["token", "revoke", &token]).await.unwrap();
+    assert!(out.status.success());
+    assert_eq!(list(&token).await.unwrap().status(), 401);
+    let again = run(&["token", "revoke", &token]).await.unwrap();
+    assert!(!again.status.success(), "revoking twice is an error");
+    app.stop().await;
+}

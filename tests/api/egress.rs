@@ -123,6 +123,15 @@ async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_conn
         "succeeded"
     );
 
+    // mysql_async connects to the guard's addresses, never resolving the name itself.
+    let job = app
+        .create_and_wait(&body(
+            "mysql",
+            json!({"name": "my-allowed", "host": "db.test", "username": "root", "database": "test"}),
+        ))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+
     let attempts = connector.attempts();
     assert!(
         attempts.iter().all(|a| a.ip().to_string() == "127.0.0.1"),
