@@ -6,12 +6,12 @@
 mod support_egress;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use onramp::connectors::Fault;
 use onramp::egress::http::GuardedClient;
 use onramp::egress::{Egress, EgressPolicy};
-use support_egress::{RecordingConnector, ScriptedResolver, shared};
+use support_egress::{RecordingConnector, ScriptedResolver, counting_listener, shared};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -24,20 +24,6 @@ fn guard(deny: &str) -> (Egress, Arc<ScriptedResolver>, Arc<RecordingConnector>)
         resolver,
         connector,
     )
-}
-
-/// A listener on `ip` that counts the connections it accepts.
-async fn counting_listener(ip: &str) -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind((ip, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((_s, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    (port, seen)
 }
 
 #[tokio::test]

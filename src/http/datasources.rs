@@ -266,12 +266,7 @@ pub async fn delete(
             vec![FieldProblem::new("datasourceName", "is required")],
         ));
     };
-    let Some(record) = datasources::get(&state.pool, org, &name).await? else {
-        return Err(name_unknown(&name));
-    };
-    // The cache first: if Redis is down the record stays and the caller can retry.
-    state.store.delete(org, record.id).await?;
-    match datasources::delete(&state.pool, &state.settings, org, &name).await? {
+    match datasources::delete(&state.pool, &state.settings, &state.store, org, &name).await? {
         Some(id) => Ok(
             Json(json!({"id": id, "message": format!("datasource {name} deleted")}))
                 .into_response(),

@@ -66,6 +66,9 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Cache(cache) = e {
+            return cache.into();
+        }
         if e.is_transient() {
             tracing::warn!(error = %e, "postgres unavailable");
             ApiError::new(

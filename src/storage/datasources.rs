@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::crypto::SecretKey;
+use super::snapshots::SnapshotStore;
 use super::{StoreError, outbox};
 use crate::config::Settings;
 use crate::connectors::DatasourceType;
@@ -238,31 +239,40 @@ pub async fn sync(
     Ok(Some((id, name)))
 }
 
-/// Deletes the record and announces it; the caller removes the cached schema.
+/// Deletes the record and its cached schema, and announces it. The row stays locked
+/// while the cache is cleared, so a worker finishing a job of this datasource waits,
+/// then finds it gone and clears what it cached itself. If Redis is down nothing changes.
 pub async fn delete(
     pool: &PgPool,
     settings: &Settings,
+    store: &SnapshotStore,
     org_id: Uuid,
     name: &str,
 ) -> Result<Option<Uuid>, StoreError> {
     let mut tx = pool.begin().await?;
     let id: Option<Uuid> =
-        sqlx::query_scalar("DELETE FROM datasources WHERE org_id = $1 AND name = $2 RETURNING id")
+        sqlx::query_scalar("SELECT id FROM datasources WHERE org_id = $1 AND name = $2 FOR UPDATE")
             .bind(org_id)
             .bind(name)
             .fetch_optional(&mut *tx)
             .await?;
-    if let Some(id) = id {
-        let event = CloudEvent::new(
-            DATASOURCE_DELETED,
-            org_id,
-            name,
-            serde_json::json!({"datasourceId": id, "datasourceName": name}),
-        );
-        outbox::insert_event(&mut tx, settings, org_id, &event).await?;
-    }
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    store.delete(org_id, id).await?;
+    sqlx::query("DELETE FROM datasources WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let event = CloudEvent::new(
+        DATASOURCE_DELETED,
+        org_id,
+        name,
+        serde_json::json!({"datasourceId": id, "datasourceName": name}),
+    );
+    outbox::insert_event(&mut tx, settings, org_id, &event).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 pub async fn get(

@@ -25,6 +25,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
+    #[error(transparent)]
+    Cache(#[from] snapshots::CacheError),
     #[error("stored record is malformed: {0}")]
     Corrupt(String),
 }

@@ -7,6 +7,15 @@ use serde_json::Value;
 use crate::helpers::targets::*;
 use crate::helpers::{cleanup, test_settings, unique};
 
+async fn discover(credentials: &std::path::Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
+        .args(["discover", "--type", "postgres", "--credentials"])
+        .arg(credentials)
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn discover_prints_the_snapshot_and_explains_a_failure() {
     let schema = unique("s");
@@ -17,12 +26,7 @@ async fn discover_prints_the_snapshot_and_explains_a_failure() {
     let mut c = pg_credentials("cli", &schema);
     c.as_object_mut().unwrap().remove("name");
     std::fs::write(&creds, c.to_string()).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
-        .args(["discover", "--type", "postgres", "--credentials"])
-        .arg(&creds)
-        .output()
-        .await
-        .unwrap();
+    let out = discover(&creds).await;
     assert!(
         out.status.success(),
         "{}",
@@ -33,12 +37,7 @@ async fn discover_prints_the_snapshot_and_explains_a_failure() {
 
     c["database"] = "no_such_database".into();
     std::fs::write(&creds, c.to_string()).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
-        .args(["discover", "--type", "postgres", "--credentials"])
-        .arg(&creds)
-        .output()
-        .await
-        .unwrap();
+    let out = discover(&creds).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

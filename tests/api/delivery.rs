@@ -89,11 +89,8 @@ async fn a_job_that_meets_an_unreachable_redis_is_retried_and_then_succeeds() {
     .await;
     redis.cut();
     let accepted: Value = app
-        .post_datasource(&body("postgres", pg_credentials("cache-down", "public")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .accept(&body("postgres", pg_credentials("cache-down", "public")))
+        .await;
     let job_id = accepted["jobId"].as_str().unwrap();
     // Wait until the first attempt has failed at the cache step.
     for _ in 0..200 {
@@ -120,11 +117,8 @@ async fn an_infrastructure_fault_that_outlasts_every_retry_fails_the_job_and_dea
     .await;
     redis.cut();
     let accepted: Value = app
-        .post_datasource(&body("postgres", pg_credentials("cache-gone", "public")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .accept(&body("postgres", pg_credentials("cache-gone", "public")))
+        .await;
     let job = app
         .wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
         .await;
@@ -182,12 +176,7 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_worker_which_complete
     target.silence();
     let mut creds = pg_credentials("crash", "public");
     creds["port"] = json!(target.port);
-    let accepted: Value = api
-        .post_datasource(&body("postgres", creds))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let accepted: Value = api.accept(&body("postgres", creds)).await;
     let job_id = accepted["jobId"].as_str().unwrap();
 
     let mut slow = settings.clone();
@@ -239,12 +228,7 @@ async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     target.pause();
     let mut creds = pg_credentials("drain", "public");
     creds["port"] = json!(target.port);
-    let accepted: Value = api
-        .post_datasource(&body("postgres", creds))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let accepted: Value = api.accept(&body("postgres", creds)).await;
     let job_id = accepted["jobId"].as_str().unwrap();
     let log = std::env::temp_dir().join(format!("{id}-drain.log"));
     let mut worker = onramp(&settings, "worker", &log);
@@ -306,6 +290,10 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
         "password": pw, "database": "postgres", "sslMode": "disable"})
     };
     let mut answers = String::new();
+    let read = |path: &str| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
     let trace_id = uuid::Uuid::new_v4().simple().to_string();
     for (name, pw) in [
         ("good", password.clone()),
@@ -320,29 +308,9 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
             .await
             .unwrap();
         answers.push_str(&r.text().await.unwrap());
-        answers.push_str(
-            &client
-                .get(format!("{base}/api/v2/datasource/{name}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        );
+        answers.push_str(&read(&format!("/api/v2/datasource/{name}")).await);
     }
-    answers.push_str(
-        &client
-            .get(format!("{base}/api/v2/datasource"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    answers.push_str(&read("/api/v2/datasource").await);
     let jobs: Vec<(Value,)> = sqlx::query_as("SELECT to_jsonb(j) FROM jobs j")
         .fetch_all(&pool)
         .await
@@ -458,14 +426,11 @@ async fn several_worker_processes_share_the_queue_and_each_job_runs_once() {
     let mut job_ids = Vec::new();
     for i in 0..12 {
         let accepted: Value = api
-            .post_datasource(&body(
+            .accept(&body(
                 "postgres",
                 pg_credentials(&format!("shared-{i}"), "public"),
             ))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         job_ids.push(accepted["jobId"].as_str().unwrap().to_string());
     }
     for job_id in &job_ids {
@@ -508,12 +473,7 @@ async fn a_job_that_meets_an_unreachable_postgres_is_retried_and_then_succeeds()
     target.pause();
     let mut creds = pg_credentials("pg-down", "public");
     creds["port"] = json!(target.port);
-    let accepted: Value = app
-        .post_datasource(&body("postgres", creds))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let accepted: Value = app.accept(&body("postgres", creds)).await;
     let job_id = accepted["jobId"].as_str().unwrap();
     wait_for_status(&app, job_id, "running").await;
     // onramp's own database goes away while the job talks to its target.

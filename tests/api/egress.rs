@@ -1,30 +1,15 @@
 //! The egress policy through the service: early refusal at the API, EGRESS_DENIED
 //! from the worker, and no connection to a refused address.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use onramp::egress::Egress;
 use onramp::startup::Roles;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 use crate::helpers::targets::pg_credentials;
 use crate::helpers::{body, spawn_with, spawn_with_egress, test_settings, unique};
-use crate::support_egress::{RecordingConnector, ScriptedResolver, shared};
-
-async fn counting_listener(ip: &str) -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind((ip, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((_s, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    (port, seen)
-}
+use crate::support_egress::{RecordingConnector, ScriptedResolver, counting_listener, shared};
 
 #[tokio::test]
 async fn the_api_refuses_literal_forbidden_addresses_and_host_tricks_before_recording_anything() {

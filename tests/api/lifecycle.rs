@@ -89,6 +89,9 @@ async fn a_datasource_can_be_listed_updated_synced_and_deleted() {
     let id = accepted["datasourceId"].as_str().unwrap().to_string();
     let by_id = sync(json!({"input": {"datasourceId": id}})).await.unwrap();
     assert_eq!(by_id.status(), 202);
+    let by_id: Value = by_id.json().await.unwrap();
+    app.wait_for_job(by_id["jobId"].as_str().unwrap(), Duration::from_secs(20))
+        .await;
     let snapshot: Value = app
         .get("/api/v2/datasource/life/schema")
         .await
@@ -242,11 +245,8 @@ async fn one_organisation_never_sees_another_organisations_jobs_or_datasources()
 async fn the_job_event_stream_shows_each_step_and_closes_after_the_end() {
     let app = spawn_app().await;
     let accepted: Value = app
-        .post_datasource(&body("postgres", pg_credentials("sse", "public")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .accept(&body("postgres", pg_credentials("sse", "public")))
+        .await;
     let job_id = accepted["jobId"].as_str().unwrap();
     let response = app.get(&format!("/api/v2/jobs/{job_id}/events")).await;
     assert_eq!(response.status(), 200);
@@ -267,5 +267,45 @@ async fn the_job_event_stream_shows_each_step_and_closes_after_the_end() {
         .collect();
     assert!(jobs.len() >= 2, "{text}");
     assert_eq!(jobs.last().unwrap()["status"], "succeeded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_datasource_while_its_job_runs_leaves_nothing_cached() {
+    let app = spawn_app().await;
+    let target = crate::helpers::proxy::Proxy::start("127.0.0.1:5432").await;
+    target.pause();
+    let mut creds = pg_credentials("racing", "public");
+    creds["port"] = json!(target.port);
+    let accepted = app.accept(&body("postgres", creds)).await;
+    let job_id = accepted["jobId"].as_str().unwrap();
+    for _ in 0..200 {
+        if app.job(job_id).await["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deleted = app
+        .client
+        .delete(app.url("/api/v2/datasource?datasourceName=racing"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    // The job goes on to discover and cache, then finds its datasource gone.
+    target.restore();
+    app.wait_for_job(job_id, Duration::from_secs(20)).await;
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379/")
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.settings.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
     app.stop().await;
 }

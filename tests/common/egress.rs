@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use onramp::egress::{Connector, Resolver};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Maps names to a sequence of answers: the n-th lookup of a name gets the n-th
 /// answer (the last one repeats), as a rebinding DNS server would.
@@ -99,4 +100,22 @@ impl Connector for RecordingConnector {
 
 pub fn shared<T: Default>() -> Arc<T> {
     Arc::new(T::default())
+}
+
+/// A listener on `ip` (a loopback address) that counts the connections it accepts.
+pub async fn counting_listener(ip: &str) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (port, seen)
+}
+
+pub fn seen(counter: &AtomicUsize) -> usize {
+    counter.load(Ordering::SeqCst)
 }

@@ -141,6 +141,13 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Posts a create request that must be accepted; its 202 body.
+    pub async fn accept(&self, body: &Value) -> Value {
+        let response = self.post_datasource(body).await;
+        assert_eq!(response.status(), 202, "create was not accepted");
+        response.json().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
