@@ -5,6 +5,7 @@
 #    every loopback connection, so a wrong password could not fail there)
 #  - removes what earlier interrupted test runs left behind
 set -euo pipefail
+export PGOPTIONS="--client-min-messages=warning"
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

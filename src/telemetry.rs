@@ -1,25 +1,98 @@
-//! Logs (tracing), metrics (Prometheus text) and W3C trace context carried from the
-//! API through the job message headers into the worker.
+//! Logs (tracing), traces (OpenTelemetry, exported over OTLP/HTTP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set), metrics (Prometheus text), and the W3C
+//! trace context that carries a request's trace through the job message into the worker.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+static TRACER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
-/// Installs the log subscriber once; later calls (tests) are no-ops.
+/// Installs logging and tracing once; later calls (tests) are no-ops. Spans always
+/// get OpenTelemetry ids (so logs carry trace ids); they are exported only when an
+/// OTLP endpoint is configured through the standard `OTEL_EXPORTER_OTLP_*` variables.
 pub fn init_logs(format: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().flatten_event(true).try_init()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,opentelemetry=warn"));
+    let mut provider = SdkTracerProvider::builder().with_resource(
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name("onramp")
+            .build(),
+    );
+    let endpoint = [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    if endpoint {
+        use opentelemetry_otlp::{Protocol, WithExportConfig};
+        match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpJson)
+            .build()
+        {
+            Ok(exporter) => provider = provider.with_batch_exporter(exporter),
+            Err(e) => eprintln!("otlp exporter not started: {e}"),
+        }
+    }
+    let provider = provider.build();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("onramp"));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let installed = if format == "json" {
+        registry.with(fmt.json().flatten_event(true)).try_init()
     } else {
-        builder.try_init()
+        registry.with(fmt).try_init()
     };
+    if installed.is_ok() {
+        let _ = TRACER.set(provider);
+    }
+}
+
+/// Exports what spans are still buffered; call before the process exits.
+pub fn shutdown() {
+    if let Some(provider) = TRACER.get() {
+        let _ = provider.shutdown();
+    }
+}
+
+/// The trace context of incoming `traceparent`/`tracestate` headers.
+pub fn extract(headers: &HashMap<String, String>) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(headers)
+}
+
+/// Makes `span` a child of the context carried by `headers`, when there is one.
+pub fn continue_trace(span: &tracing::Span, headers: &HashMap<String, String>) {
+    let cx = extract(headers);
+    if cx.span().span_context().is_valid() {
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// The `traceparent` to send onwards from `span`: its own context when tracing is
+/// installed, else a new span id in the incoming trace (or a new trace).
+pub fn trace_parent_of(span: &tracing::Span, incoming: Option<&str>) -> TraceParent {
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    if sc.is_valid() {
+        return TraceParent {
+            trace_id: sc.trace_id().to_string(),
+            span_id: sc.span_id().to_string(),
+        };
+    }
+    let incoming = incoming.and_then(TraceParent::parse);
+    TraceParent::child_of(incoming.as_ref())
 }
 
 /// The Prometheus handle, installing the recorder on first use.

@@ -44,12 +44,10 @@ fn wait_seconds(q: &WaitQuery) -> Result<Option<u64>, ApiError> {
     }
 }
 
+/// The trace context the job message carries: this request's span.
 fn trace_parent(headers: &HeaderMap) -> TraceParent {
-    let incoming = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse);
-    TraceParent::child_of(incoming.as_ref())
+    let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    crate::telemetry::trace_parent_of(&tracing::Span::current(), incoming)
 }
 
 fn accepted(name: &str, datasource_id: Uuid, job_id: Uuid) -> Value {

@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::config::Settings;
 use crate::queue::Broker;
@@ -82,7 +83,17 @@ async fn observe(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
-    let response = next.run(request).await;
+    // One span per request, continuing the caller's trace when it sent one.
+    let span = tracing::info_span!("http request", http.method = %method, http.route = %route);
+    let headers: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|h| {
+            let v = request.headers().get(*h)?.to_str().ok()?;
+            Some((h.to_string(), v.to_string()))
+        })
+        .collect();
+    crate::telemetry::continue_trace(&span, &headers);
+    let response = next.run(request).instrument(span).await;
     let status = response.status().as_u16().to_string();
     let seconds = started.elapsed().as_secs_f64();
     metrics::counter!("onramp_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status.clone()).increment(1);

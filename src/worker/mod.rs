@@ -4,7 +4,7 @@
 
 pub mod run_job;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use crate::queue::{Broker, OutgoingMessage};
 use crate::storage::crypto::SecretKey;
 use crate::storage::jobs::{self, Claim};
 use crate::storage::snapshots::SnapshotStore;
-use crate::telemetry::TraceParent;
+use crate::telemetry;
 
 /// Header counting how many times onramp's infrastructure failed this job.
 const ATTEMPT_HEADER: &str = "x-onramp-attempt";
@@ -174,12 +174,18 @@ async fn handle(
             return;
         }
     };
-    let parent = match header(&delivery, "traceparent") {
-        Some(AMQPValue::LongString(s)) => TraceParent::parse(&s.to_string()),
-        _ => None,
-    };
-    let trace = TraceParent::child_of(parent.as_ref());
-    let span = tracing::info_span!("job", job_id = %message.job_id, org_id = %message.org_id, trace_id = %trace.trace_id);
+    let carried: HashMap<String, String> = ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|name| match header(&delivery, name) {
+            Some(AMQPValue::LongString(v)) => Some((name.to_string(), v.to_string())),
+            _ => None,
+        })
+        .collect();
+    let span = tracing::info_span!("job", job_id = %message.job_id, org_id = %message.org_id, trace_id = tracing::field::Empty);
+    // The request's trace continues here, through the message headers.
+    telemetry::continue_trace(&span, &carried);
+    let trace = telemetry::trace_parent_of(&span, carried.get("traceparent").map(String::as_str));
+    span.record("trace_id", trace.trace_id.as_str());
     async {
         let attempt = attempt_of(&delivery);
         let disposition = if shutdown.is_cancelled() {

@@ -1,47 +1,17 @@
 //! Delivery under failure: RabbitMQ or Redis unreachable, a worker killed mid-job,
 //! SIGTERM draining, and no secret anywhere it must not be.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use lapin::ExchangeKind;
-use onramp::config::Settings;
 use onramp::startup::Roles;
 use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
+use crate::helpers::process::onramp;
 use crate::helpers::proxy::Proxy;
 use crate::helpers::targets::*;
 use crate::helpers::{body, spawn_settings, spawn_with, test_settings, unique};
-
-/// The settings as `ONRAMP_*` variables, for a subprocess.
-fn env_for(settings: &Settings) -> Vec<(String, String)> {
-    let Value::Object(map) = serde_json::to_value(settings).unwrap() else {
-        unreachable!()
-    };
-    map.into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let v = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (format!("ONRAMP_{}", k.to_uppercase()), v)
-        })
-        .collect()
-}
-
-fn onramp(settings: &Settings, command: &str, log: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
-        .arg(command)
-        .envs(env_for(settings))
-        .env("ONRAMP_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
 
 async fn wait_for_status(app: &crate::helpers::TestApp, job_id: &str, status: &str) {
     for _ in 0..400 {
@@ -234,8 +204,7 @@ async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     let mut worker = onramp(&settings, "worker", &log);
     wait_for_status(&api, job_id, "running").await;
 
-    let pid = worker.id().unwrap() as i32;
-    assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    assert_eq!(crate::helpers::process::signal(&worker, 15), 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         worker.try_wait().unwrap().is_none(),
@@ -250,11 +219,6 @@ async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     let job = api.job(job_id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     api.stop().await;
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 #[tokio::test]
@@ -358,7 +322,7 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
             .unwrap();
         cached.push_str(&String::from_utf8_lossy(&dump));
     }
-    unsafe { libc_kill(child.id().unwrap() as i32, 15) };
+    crate::helpers::process::signal(&child, 15);
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("job finished"), "the log was captured");

@@ -10,6 +10,7 @@ mod helpers;
 mod lifecycle;
 mod operations;
 mod target_faults;
+mod trace_propagation;
 
 #[path = "../common/egress.rs"]
 mod support_egress;

@@ -3,6 +3,7 @@
 //! schema, so tests run in parallel against the machine's real servers.
 
 pub mod events;
+pub mod process;
 pub mod proxy;
 pub mod targets;
 
