@@ -47,6 +47,82 @@ pub const NAME: FieldSpec = FieldSpec {
     description: "the datasource's name, unique within the organisation",
 };
 
+/// Fields shared by the database types: host, port (with the type's default), user,
+/// password and database.
+pub const HOST: FieldSpec = FieldSpec {
+    name: "host",
+    kind: FieldKind::Host,
+    required: true,
+    default: None,
+    secret: false,
+    description: "host name or IP address of the server",
+};
+
+pub const fn port(default: &'static str) -> FieldSpec {
+    FieldSpec {
+        name: "port",
+        kind: FieldKind::Port,
+        required: false,
+        default: Some(default),
+        secret: false,
+        description: "TCP port",
+    }
+}
+
+pub const USERNAME: FieldSpec = FieldSpec {
+    name: "username",
+    kind: FieldKind::Text { min: 1, max: 128 },
+    required: true,
+    default: None,
+    secret: false,
+    description: "user to log in as",
+};
+
+pub const PASSWORD: FieldSpec = FieldSpec {
+    name: "password",
+    kind: FieldKind::Text { min: 0, max: 1024 },
+    required: false,
+    default: Some("\"\""),
+    secret: true,
+    description: "password of that user",
+};
+
+pub const fn database(max: usize, description: &'static str) -> FieldSpec {
+    FieldSpec {
+        name: "database",
+        kind: FieldKind::Text { min: 1, max },
+        required: true,
+        default: None,
+        secret: false,
+        description,
+    }
+}
+
+/// The names of the fields `validate` filled from defaults, with their values,
+/// so that the job can show them (`port 26257, sslMode prefer`).
+pub fn defaults_used(
+    specs: &[FieldSpec],
+    given: &Value,
+    normalised: &Map<String, Value>,
+) -> Vec<String> {
+    specs
+        .iter()
+        .filter(|s| s.default.is_some() && !s.secret)
+        .filter(|s| given.get(s.name).is_none_or(Value::is_null))
+        .filter_map(|s| {
+            normalised.get(s.name).map(|v| {
+                format!(
+                    "{} {}",
+                    s.name,
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                )
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldProblem {
     pub field: String,

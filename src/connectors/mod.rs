@@ -2,10 +2,13 @@
 //! A connector takes validated credentials and returns a snapshot or a typed error;
 //! it knows nothing of HTTP, queues or storage.
 
+pub mod cockroachdb;
 pub mod error;
 pub mod fields;
 pub mod mysql;
 pub mod postgres;
+pub mod redshift;
+pub mod singlestore;
 pub mod tenancy;
 pub mod tls;
 
@@ -23,15 +26,27 @@ use crate::snapshot::Snapshot;
 pub enum DatasourceType {
     Postgres,
     Mysql,
+    Redshift,
+    Cockroachdb,
+    Singlestore,
 }
 
 impl DatasourceType {
-    pub const ALL: &'static [DatasourceType] = &[DatasourceType::Postgres, DatasourceType::Mysql];
+    pub const ALL: &'static [DatasourceType] = &[
+        DatasourceType::Postgres,
+        DatasourceType::Mysql,
+        DatasourceType::Redshift,
+        DatasourceType::Cockroachdb,
+        DatasourceType::Singlestore,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DatasourceType::Postgres => "postgres",
             DatasourceType::Mysql => "mysql",
+            DatasourceType::Redshift => "redshift",
+            DatasourceType::Cockroachdb => "cockroachdb",
+            DatasourceType::Singlestore => "singlestore",
         }
     }
 
@@ -51,15 +66,20 @@ impl DatasourceType {
         match self {
             DatasourceType::Postgres => postgres::config::FIELDS,
             DatasourceType::Mysql => mysql::config::FIELDS,
+            DatasourceType::Redshift => redshift::FIELDS,
+            DatasourceType::Cockroachdb => cockroachdb::FIELDS,
+            DatasourceType::Singlestore => singlestore::FIELDS,
         }
     }
 
     /// The tenancy levels that make sense for this type.
     pub fn tenancy_levels(self) -> &'static [tenancy::Level] {
         match self {
-            DatasourceType::Postgres | DatasourceType::Mysql => {
-                &[tenancy::Level::Table, tenancy::Level::Database]
-            }
+            DatasourceType::Postgres
+            | DatasourceType::Mysql
+            | DatasourceType::Redshift
+            | DatasourceType::Cockroachdb
+            | DatasourceType::Singlestore => &[tenancy::Level::Table, tenancy::Level::Database],
         }
     }
 
@@ -77,6 +97,10 @@ impl DatasourceType {
 pub enum ConnectorConfig {
     Postgres(postgres::config::PostgresConfig),
     Mysql(mysql::config::MysqlConfig),
+    /// PostgreSQL wire settings; discovery adds Redshift's own views.
+    Redshift(postgres::config::PostgresConfig),
+    Cockroachdb(postgres::config::PostgresConfig),
+    Singlestore(mysql::config::MysqlConfig),
 }
 
 impl ConnectorConfig {
@@ -90,6 +114,13 @@ impl ConnectorConfig {
                 serde_json::from_value(value).map(ConnectorConfig::Postgres)
             }
             DatasourceType::Mysql => serde_json::from_value(value).map(ConnectorConfig::Mysql),
+            DatasourceType::Redshift => redshift::wire_config(value).map(ConnectorConfig::Redshift),
+            DatasourceType::Cockroachdb => {
+                serde_json::from_value(value).map(ConnectorConfig::Cockroachdb)
+            }
+            DatasourceType::Singlestore => {
+                serde_json::from_value(value).map(ConnectorConfig::Singlestore)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -98,6 +129,9 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Postgres(_) => DatasourceType::Postgres,
             ConnectorConfig::Mysql(_) => DatasourceType::Mysql,
+            ConnectorConfig::Redshift(_) => DatasourceType::Redshift,
+            ConnectorConfig::Cockroachdb(_) => DatasourceType::Cockroachdb,
+            ConnectorConfig::Singlestore(_) => DatasourceType::Singlestore,
         }
     }
 
@@ -108,10 +142,17 @@ impl ConnectorConfig {
         egress: &crate::egress::Egress,
     ) -> Result<Connection, ConnectorError> {
         match self {
-            ConnectorConfig::Postgres(c) => {
+            ConnectorConfig::Postgres(c)
+            | ConnectorConfig::Redshift(c)
+            | ConnectorConfig::Cockroachdb(c) => {
                 postgres::connect(c, egress).await.map(Connection::Postgres)
             }
-            ConnectorConfig::Mysql(c) => mysql::connect(c, egress).await.map(Connection::Mysql),
+            ConnectorConfig::Mysql(c) => {
+                mysql::connect(c, egress, true).await.map(Connection::Mysql)
+            }
+            ConnectorConfig::Singlestore(c) => mysql::connect(c, egress, false)
+                .await
+                .map(Connection::Mysql),
         }
     }
 }
@@ -126,10 +167,19 @@ impl Connection {
     pub async fn discover(&mut self, config: &ConnectorConfig) -> Result<Snapshot, ConnectorError> {
         match (self, config) {
             (Connection::Postgres(s), ConnectorConfig::Postgres(c)) => {
-                postgres::discover::discover(s, c).await
+                postgres::discover::discover(s, c, "postgres").await
+            }
+            (Connection::Postgres(s), ConnectorConfig::Cockroachdb(c)) => {
+                postgres::discover::discover(s, c, "cockroachdb").await
+            }
+            (Connection::Postgres(s), ConnectorConfig::Redshift(c)) => {
+                redshift::discover::discover(s, c).await
             }
             (Connection::Mysql(s), ConnectorConfig::Mysql(c)) => {
-                mysql::discover::discover(s, c).await
+                mysql::discover::discover(s, c, "mysql").await
+            }
+            (Connection::Mysql(s), ConnectorConfig::Singlestore(c)) => {
+                mysql::discover::discover(s, c, "singlestore").await
             }
             _ => unreachable!("a connection is always used with the config that opened it"),
         }

@@ -108,6 +108,7 @@ pub async fn create(
         datasource_type: request.datasource_type,
         credentials: &request.credentials,
         tenancy: request.tenancy.as_ref(),
+        defaults_used: &request.defaults_used,
         trace_parent: Some(&trace.header()),
     };
     let idem = idempotency_key
@@ -214,6 +215,7 @@ pub async fn update(
         datasource_type: request.datasource_type,
         credentials: &request.credentials,
         tenancy: request.tenancy.as_ref(),
+        defaults_used: &request.defaults_used,
         trace_parent: Some(&trace.header()),
     };
     match datasources::update(&state.pool, &state.settings, &state.key, &sub).await? {

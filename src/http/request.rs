@@ -16,6 +16,8 @@ pub struct DatasourceRequest {
     pub name: String,
     pub credentials: Map<String, Value>,
     pub tenancy: Option<Value>,
+    /// Fields left out and filled from defaults, as `name value`.
+    pub defaults_used: Vec<String>,
     /// The canonical body, for idempotency.
     pub canonical: Vec<u8>,
 }
@@ -143,11 +145,17 @@ pub fn parse_datasource(
         .as_str()
         .expect("validated name")
         .to_string();
+    let defaults_used = crate::connectors::fields::defaults_used(
+        datasource_type.fields(),
+        &body["credentials"],
+        &credentials,
+    );
     Ok(DatasourceRequest {
         datasource_type,
         name,
         credentials,
         tenancy,
+        defaults_used,
         canonical: serde_json::to_vec(&body).expect("json serialises"),
     })
 }

@@ -25,11 +25,12 @@ pub struct DatasourceRecord {
     pub status: String,
     pub schema_summary: Option<Value>,
     pub last_job_id: Option<Uuid>,
+    pub defaults_used: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "id, org_id, name, datasource_type, public_config, tenancy_settings, status, schema_summary, last_job_id, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, name, datasource_type, public_config, tenancy_settings, status, schema_summary, last_job_id, defaults_used, created_at, updated_at";
 
 /// What the API hands over for a create or an update.
 pub struct Submission<'a> {
@@ -41,6 +42,7 @@ pub struct Submission<'a> {
     /// Normalised credentials, secrets included; sealed before they are stored.
     pub credentials: &'a Map<String, Value>,
     pub tenancy: Option<&'a Value>,
+    pub defaults_used: &'a [String],
     pub trace_parent: Option<&'a str>,
 }
 
@@ -104,8 +106,8 @@ pub async fn create(
     }
     let sealed = seal(key, sub, sub.datasource_id)?;
     let inserted = sqlx::query(
-        "INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (org_id, name) DO NOTHING",
+        "INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id, defaults_used)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (org_id, name) DO NOTHING",
     )
     .bind(sub.datasource_id)
     .bind(sub.org_id)
@@ -115,6 +117,7 @@ pub async fn create(
     .bind(public_config(sub))
     .bind(sub.tenancy)
     .bind(sub.job_id)
+    .bind(sub.defaults_used)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -156,7 +159,7 @@ pub async fn update(
     let sealed = seal(key, sub, id)?;
     sqlx::query(
         "UPDATE datasources SET datasource_type = $2, credentials_sealed = $3, public_config = $4,
-         tenancy_settings = $5, status = 'pending', last_job_id = $6, updated_at = now() WHERE id = $1",
+         tenancy_settings = $5, status = 'pending', last_job_id = $6, defaults_used = $7, updated_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(sub.datasource_type.as_str())
@@ -164,6 +167,7 @@ pub async fn update(
     .bind(public_config(sub))
     .bind(sub.tenancy)
     .bind(sub.job_id)
+    .bind(sub.defaults_used)
     .execute(&mut *tx)
     .await?;
     insert_job(

@@ -176,10 +176,18 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
         .clone()
         .and_then(|v| serde_json::from_value(v).ok());
     let ty = config.datasource_type();
+    let defaults = if record.defaults_used.is_empty() {
+        String::new()
+    } else {
+        format!("; defaults used: {}", record.defaults_used.join(", "))
+    };
     p.set(
         StepName::Validate,
         StepStatus::Passed,
-        Some(format!("credentials are valid for {}", ty.as_str())),
+        Some(format!(
+            "credentials are valid for {}{defaults}",
+            ty.as_str()
+        )),
     )
     .await?;
 

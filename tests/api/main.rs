@@ -11,6 +11,7 @@ mod lifecycle;
 mod operations;
 mod target_faults;
 mod trace_propagation;
+mod wire_types;
 
 #[path = "../common/egress.rs"]
 mod support_egress;

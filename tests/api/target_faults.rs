@@ -29,14 +29,8 @@ fn error(job: &Value) -> (&str, &str) {
 #[tokio::test]
 async fn refused_silent_and_unknown_database_targets_each_fail_precisely() {
     let app = spawn_app().await;
-    for ty in ["postgres", "mysql"] {
-        let creds = |name: &str| {
-            if ty == "postgres" {
-                pg_credentials(name, "public")
-            } else {
-                mysql_credentials(name, "test")
-            }
-        };
+    for &ty in WIRE_TYPES {
+        let creds = |name: &str| credentials_for(ty, name);
 
         let mut refused = creds(&format!("{ty}-refused"));
         refused["port"] = json!(closed_port().await);
@@ -84,21 +78,6 @@ async fn a_wrong_password_fails_with_an_authentication_message() {
     let app = spawn_app().await;
     let user = unique("u");
     scram_user(&user, "right-password").await;
-    let creds = json!({"name": "pg-auth", "host": "127.0.0.1", "port": SCRAM_PORT, "username": user,
-                       "password": "wrong-password", "database": "postgres", "sslMode": "disable"});
-    let job = failed(&app, "postgres", creds.clone()).await;
-    let (code, message) = error(&job);
-    assert_eq!(code, "CREDENTIAL_TEST_FAILED");
-    assert!(
-        message.contains(&format!("login as {user} was refused")),
-        "{message}"
-    );
-    let mut right = creds;
-    right["name"] = json!("pg-auth-ok");
-    right["password"] = json!("right-password");
-    let job = app.create_and_wait(&body("postgres", right)).await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-
     let mut c = mysql_admin().await;
     use mysql_async::prelude::Queryable;
     c.query_drop(format!(
@@ -106,13 +85,31 @@ async fn a_wrong_password_fails_with_an_authentication_message() {
     ))
     .await
     .unwrap();
-    let creds = json!({"name": "my-auth", "host": "127.0.0.1", "username": user, "password": "wrong", "database": "test"});
-    let job = failed(&app, "mysql", creds).await;
-    let (_, message) = error(&job);
-    assert!(
-        message.contains(&format!("login as {user} was refused")),
-        "{message}"
-    );
+    c.query_drop(format!("GRANT SELECT ON test.* TO '{user}'@'%'"))
+        .await
+        .unwrap();
+    for &ty in WIRE_TYPES {
+        let mut creds = credentials_for(ty, &format!("{ty}-auth"));
+        creds["username"] = json!(user);
+        creds["password"] = json!("wrong-password");
+        if is_pg_wire(ty) {
+            // The cluster that checks passwords.
+            creds["port"] = json!(SCRAM_PORT);
+            creds["database"] = json!("postgres");
+        }
+        let job = failed(&app, ty, creds.clone()).await;
+        let (code, message) = error(&job);
+        assert_eq!(code, "CREDENTIAL_TEST_FAILED", "{ty}");
+        assert!(
+            message.contains(&format!("login as {user} was refused")),
+            "{ty}: {message}"
+        );
+        let mut right = creds;
+        right["name"] = json!(format!("{ty}-auth-ok"));
+        right["password"] = json!("right-password");
+        let job = app.create_and_wait(&body(ty, right)).await;
+        assert_eq!(job["status"], "succeeded", "{ty}: {job}");
+    }
     c.query_drop(format!("DROP USER '{user}'@'%'"))
         .await
         .unwrap();

@@ -56,7 +56,12 @@ fn query_error(e: mysql_async::Error, what: &str) -> ConnectorError {
     )
 }
 
-pub async fn discover(s: &mut MySession, cfg: &MysqlConfig) -> Result<Snapshot, ConnectorError> {
+/// Discovers through information_schema; `flavor` names the datasource type in the snapshot.
+pub async fn discover(
+    s: &mut MySession,
+    cfg: &MysqlConfig,
+    flavor: &str,
+) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.discovered_schema();
     let tables: Vec<TableRow> = s
@@ -151,7 +156,7 @@ pub async fn discover(s: &mut MySession, cfg: &MysqlConfig) -> Result<Snapshot, 
             tables,
         }],
     }];
-    Ok(Snapshot::new("mysql", databases, started))
+    Ok(Snapshot::new(flavor, databases, started))
 }
 
 pub async fn list_databases(s: &mut MySession) -> Result<Vec<String>, ConnectorError> {

@@ -20,7 +20,13 @@ impl MySession {
     }
 }
 
-pub async fn connect(cfg: &MysqlConfig, egress: &Egress) -> Result<MySession, ConnectorError> {
+/// Connects through the guard; `read_only` makes the session read-only where the
+/// server supports it (MySQL and MariaDB do; SingleStore has no such statement).
+pub async fn connect(
+    cfg: &MysqlConfig,
+    egress: &Egress,
+    read_only: bool,
+) -> Result<MySession, ConnectorError> {
     // The driver connects only to the addresses the guard checked; the host name
     // stays for TLS verification.
     let ips: Vec<std::net::IpAddr> = egress
@@ -45,9 +51,11 @@ pub async fn connect(cfg: &MysqlConfig, egress: &Egress) -> Result<MySession, Co
         .await
         .map_err(|e| map_error(&e, cfg))?;
     // Discovery never writes: make that a property of the session, not a promise.
-    conn.query_drop("SET SESSION TRANSACTION READ ONLY")
-        .await
-        .map_err(|e| map_error(&e, cfg))?;
+    if read_only {
+        conn.query_drop("SET SESSION TRANSACTION READ ONLY")
+            .await
+            .map_err(|e| map_error(&e, cfg))?;
+    }
     Ok(MySession { conn })
 }
 

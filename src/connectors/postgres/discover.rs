@@ -20,7 +20,7 @@ LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
   AND ($1::text IS NULL OR n.nspname = $1)
   AND has_schema_privilege(n.oid, 'USAGE')";
@@ -40,7 +40,7 @@ LEFT JOIN pg_catalog.pg_description d
 WHERE a.attnum > 0 AND NOT a.attisdropped
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
   AND ($1::text IS NULL OR n.nspname = $1)
 ORDER BY a.attrelid, a.attnum";
@@ -58,7 +58,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE con.contype IN ('p', 'f')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
   AND ($1::text IS NULL OR n.nspname = $1)
 ORDER BY con.conrelid, con.conname";
 
@@ -67,7 +67,12 @@ SELECT datname FROM pg_catalog.pg_database
 WHERE datallowconn AND NOT datistemplate AND has_database_privilege(datname, 'CONNECT')
 ORDER BY datname";
 
-pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapshot, ConnectorError> {
+/// Discovers through pg_catalog; `flavor` names the datasource type in the snapshot.
+pub async fn discover(
+    s: &mut PgSession,
+    cfg: &PostgresConfig,
+    flavor: &str,
+) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.schema.as_deref();
     // The three queries are independent: pipelining them on one connection saves round trips.
@@ -169,7 +174,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
         name: s.database.clone(),
         schemas,
     }];
-    Ok(Snapshot::new("postgres", databases, started))
+    Ok(Snapshot::new(flavor, databases, started))
 }
 
 pub async fn list_databases(s: &mut PgSession) -> Result<Vec<String>, ConnectorError> {

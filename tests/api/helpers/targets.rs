@@ -123,3 +123,32 @@ pub async fn drop_mysql_database(db: &str) {
 pub fn mysql_credentials(name: &str, db: &str) -> Value {
     json!({"name": name, "host": "127.0.0.1", "port": 3306, "username": "root", "password": "", "database": db})
 }
+
+/// Credentials of `datasource_type` for the local server of its wire protocol:
+/// PostgreSQL for postgres, cockroachdb and redshift; MariaDB for mysql and singlestore.
+pub fn credentials_for(datasource_type: &str, name: &str) -> Value {
+    match datasource_type {
+        "postgres" | "cockroachdb" => pg_credentials(name, "public"),
+        "redshift" => {
+            let mut c = pg_credentials(name, "public");
+            c.as_object_mut().unwrap().remove("sslMode");
+            // The local server offers TLS: the default, encrypted path is the one tested.
+            c["ssl"] = json!("enable");
+            c
+        }
+        "mysql" | "singlestore" => mysql_credentials(name, "test"),
+        other => panic!("no local server for {other}"),
+    }
+}
+
+pub const WIRE_TYPES: &[&str] = &[
+    "postgres",
+    "cockroachdb",
+    "redshift",
+    "mysql",
+    "singlestore",
+];
+
+pub fn is_pg_wire(datasource_type: &str) -> bool {
+    matches!(datasource_type, "postgres" | "cockroachdb" | "redshift")
+}
