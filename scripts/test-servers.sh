@@ -5,6 +5,7 @@
 #    every loopback connection, so a wrong password could not fail there)
 #  - removes what earlier interrupted test runs left behind
 set -euo pipefail
+cd "$(dirname "$0")/.."
 export PGOPTIONS="--client-min-messages=warning"
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -22,7 +23,18 @@ if ! pg_lsclusters -h | awk '$2=="onramp_scram" {print $4}' | grep -qx online; t
   pg_ctlcluster --skip-systemctl-redirect "$pg_version" onramp_scram start
 fi
 
-for port in 5432 3306 6379 5672 5433; do
+# ClickHouse from Debian's packages, on its own loopback ports with the config kept in the repo.
+if ! command -v clickhouse-server >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null
+fi
+if ! up 18123; then
+  mkdir -p /var/lib/onramp-clickhouse/log
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-clickhouse/server.pid \
+    --exec "$(command -v clickhouse-server)" -- --config-file="$PWD/tests/servers/clickhouse/config.xml"
+fi
+
+for port in 5432 3306 6379 5672 5433 18123; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done
@@ -36,3 +48,5 @@ mariadb -uroot -N -e "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE 
   while read -r db; do mariadb -uroot -e "DROP DATABASE IF EXISTS \`$db\`"; done
 rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^t[0-9a-f]{12}\.' |
   while read -r q; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
+curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT name FROM system.databases WHERE match(name, '^k[0-9a-f]{12}$')" |
+  while read -r db; do curl -s 'http://127.0.0.1:18123/' --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; done

@@ -117,7 +117,9 @@ pub fn snapshot_schema() -> Value {
                 "properties": {"columns": strings, "references": {
                     "type": "object", "required": ["schema", "table", "columns"],
                     "properties": {"schema": {"type": "string"}, "table": {"type": "string"}, "columns": strings}}}}},
-            "columns": {"type": "array", "items": column}
+            "columns": {"type": "array", "items": column},
+            "properties": {"type": "object", "additionalProperties": {"type": "string"},
+                           "description": "facts particular to a type, e.g. a ClickHouse engine, sortingKey, partitionKey"}
         }
     });
     json!({

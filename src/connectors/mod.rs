@@ -2,6 +2,7 @@
 //! A connector takes validated credentials and returns a snapshot or a typed error;
 //! it knows nothing of HTTP, queues or storage.
 
+pub mod clickhouse;
 pub mod cockroachdb;
 pub mod error;
 pub mod fields;
@@ -29,6 +30,7 @@ pub enum DatasourceType {
     Redshift,
     Cockroachdb,
     Singlestore,
+    Clickhouse,
 }
 
 impl DatasourceType {
@@ -38,6 +40,7 @@ impl DatasourceType {
         DatasourceType::Redshift,
         DatasourceType::Cockroachdb,
         DatasourceType::Singlestore,
+        DatasourceType::Clickhouse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl DatasourceType {
             DatasourceType::Redshift => "redshift",
             DatasourceType::Cockroachdb => "cockroachdb",
             DatasourceType::Singlestore => "singlestore",
+            DatasourceType::Clickhouse => "clickhouse",
         }
     }
 
@@ -69,6 +73,7 @@ impl DatasourceType {
             DatasourceType::Redshift => redshift::FIELDS,
             DatasourceType::Cockroachdb => cockroachdb::FIELDS,
             DatasourceType::Singlestore => singlestore::FIELDS,
+            DatasourceType::Clickhouse => clickhouse::FIELDS,
         }
     }
 
@@ -79,7 +84,8 @@ impl DatasourceType {
             | DatasourceType::Mysql
             | DatasourceType::Redshift
             | DatasourceType::Cockroachdb
-            | DatasourceType::Singlestore => &[tenancy::Level::Table, tenancy::Level::Database],
+            | DatasourceType::Singlestore
+            | DatasourceType::Clickhouse => &[tenancy::Level::Table, tenancy::Level::Database],
         }
     }
 
@@ -101,6 +107,7 @@ pub enum ConnectorConfig {
     Redshift(postgres::config::PostgresConfig),
     Cockroachdb(postgres::config::PostgresConfig),
     Singlestore(mysql::config::MysqlConfig),
+    Clickhouse(clickhouse::ClickhouseConfig),
 }
 
 impl ConnectorConfig {
@@ -121,6 +128,9 @@ impl ConnectorConfig {
             DatasourceType::Singlestore => {
                 serde_json::from_value(value).map(ConnectorConfig::Singlestore)
             }
+            DatasourceType::Clickhouse => {
+                serde_json::from_value(value).map(ConnectorConfig::Clickhouse)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -132,6 +142,7 @@ impl ConnectorConfig {
             ConnectorConfig::Redshift(_) => DatasourceType::Redshift,
             ConnectorConfig::Cockroachdb(_) => DatasourceType::Cockroachdb,
             ConnectorConfig::Singlestore(_) => DatasourceType::Singlestore,
+            ConnectorConfig::Clickhouse(_) => DatasourceType::Clickhouse,
         }
     }
 
@@ -153,6 +164,9 @@ impl ConnectorConfig {
             ConnectorConfig::Singlestore(c) => mysql::connect(c, egress, false)
                 .await
                 .map(Connection::Mysql),
+            ConnectorConfig::Clickhouse(c) => clickhouse::connect(c, egress)
+                .await
+                .map(Connection::Clickhouse),
         }
     }
 }
@@ -161,6 +175,7 @@ impl ConnectorConfig {
 pub enum Connection {
     Postgres(postgres::PgSession),
     Mysql(mysql::MySession),
+    Clickhouse(clickhouse::ChSession),
 }
 
 impl Connection {
@@ -181,6 +196,9 @@ impl Connection {
             (Connection::Mysql(s), ConnectorConfig::Singlestore(c)) => {
                 mysql::discover::discover(s, c, "singlestore").await
             }
+            (Connection::Clickhouse(s), ConnectorConfig::Clickhouse(c)) => {
+                clickhouse::discover::discover(s, c).await
+            }
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -190,6 +208,7 @@ impl Connection {
         match self {
             Connection::Postgres(s) => postgres::discover::list_databases(s).await,
             Connection::Mysql(s) => mysql::discover::list_databases(s).await,
+            Connection::Clickhouse(s) => clickhouse::discover::list_databases(s).await,
         }
     }
 
@@ -197,6 +216,7 @@ impl Connection {
         match self {
             Connection::Postgres(s) => drop(s),
             Connection::Mysql(s) => s.close().await,
+            Connection::Clickhouse(s) => drop(s),
         }
     }
 }

@@ -130,6 +130,9 @@ impl GuardedClient {
                 if let Some(refused) = s.downcast_ref::<ConnectorError>() {
                     return refused.clone();
                 }
+                if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+                    return crate::connectors::tls::tls_error(&host, tls);
+                }
                 source = s.source();
             }
             if e.is_timeout() {

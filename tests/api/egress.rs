@@ -100,6 +100,22 @@ async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_conn
         .await;
     assert_eq!(job["error"]["code"], "EGRESS_DENIED", "{job}");
 
+    // So does clickhouse's HTTP client: the name resolves through the guard.
+    let job = app
+        .create_and_wait(&body(
+            "clickhouse",
+            json!({"name": "ch-inside", "host": "inside.test", "port": denied_port, "database": "default"}),
+        ))
+        .await;
+    assert_eq!(job["error"]["code"], "EGRESS_DENIED", "{job}");
+    let job = app
+        .create_and_wait(&body(
+            "clickhouse",
+            json!({"name": "ch-allowed", "host": "db.test", "port": crate::helpers::targets::CLICKHOUSE_PORT, "database": "default"}),
+        ))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+
     // An allowed name still works, through the same guard.
     let mut ok = pg_credentials("allowed", "public");
     ok["host"] = json!("db.test");

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod clickhouse;
 mod create;
 mod delivery;
 mod egress;

@@ -107,6 +107,7 @@ pub async fn discover(
                     primary_key: Vec::new(),
                     foreign_keys: Vec::new(),
                     columns: Vec::new(),
+                    properties: Default::default(),
                 },
             ),
         );

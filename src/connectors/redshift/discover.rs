@@ -150,6 +150,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                     primary_key: Vec::new(),
                     foreign_keys: Vec::new(),
                     columns: Vec::new(),
+                    properties: Default::default(),
                 },
             ),
         );
@@ -228,6 +229,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                     primary_key: Vec::new(),
                     foreign_keys: Vec::new(),
                     columns: Vec::new(),
+                    properties: Default::default(),
                 },
             );
         }

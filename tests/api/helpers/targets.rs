@@ -152,3 +152,41 @@ pub const WIRE_TYPES: &[&str] = &[
 pub fn is_pg_wire(datasource_type: &str) -> bool {
     matches!(datasource_type, "postgres" | "cockroachdb" | "redshift")
 }
+
+/// The ClickHouse server that scripts/test-servers.sh starts.
+pub const CLICKHOUSE_PORT: u16 = 18123;
+
+async fn clickhouse_run(sql: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{CLICKHOUSE_PORT}/"))
+        .body(sql.to_string())
+        .send()
+        .await
+        .expect("clickhouse runs (scripts/test-servers.sh starts it)");
+    let status = r.status();
+    assert!(status.is_success(), "{sql}: {}", r.text().await.unwrap());
+}
+
+/// A database `db` with a MergeTree table, a view and a Log table.
+pub async fn clickhouse_database(db: &str) {
+    for sql in [
+        format!("CREATE DATABASE {db}"),
+        format!(
+            "CREATE TABLE {db}.events (id UInt64, ts DateTime, user Nullable(String) COMMENT 'who did it', \
+             amount Decimal(12, 2), tags Array(String), kind String DEFAULT 'click') \
+             ENGINE = MergeTree() PARTITION BY toYYYYMM(ts) ORDER BY (id, ts)"
+        ),
+        format!("CREATE VIEW {db}.recent AS SELECT id, ts FROM {db}.events"),
+        format!("CREATE TABLE {db}.log (msg String) ENGINE = Log"),
+    ] {
+        clickhouse_run(&sql).await;
+    }
+}
+
+pub async fn drop_clickhouse_database(db: &str) {
+    clickhouse_run(&format!("DROP DATABASE IF EXISTS {db}")).await;
+}
+
+pub fn clickhouse_credentials(name: &str, db: &str) -> Value {
+    json!({"name": name, "host": "127.0.0.1", "port": CLICKHOUSE_PORT, "database": db})
+}
