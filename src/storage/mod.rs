@@ -41,8 +41,13 @@ impl StoreError {
                     | sqlx::Error::PoolTimedOut
                     | sqlx::Error::PoolClosed
                     | sqlx::Error::Tls(_)
+                    // A connection cut mid-handshake reads as garbled protocol.
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::WorkerCrashed
             )
-        ) || matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
+        ) || matches!(self, StoreError::Db(sqlx::Error::Database(e))
+            // connection exceptions, operator intervention, insufficient resources
+            if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")))
     }
 }
 

@@ -71,3 +71,38 @@ async fn readiness_names_the_dependency_that_is_down() {
     assert_eq!(body["postgres"], "ok");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_api_answers_503_and_records_nothing_while_its_database_is_unreachable() {
+    let pg = Proxy::start("127.0.0.1:5432").await;
+    let id = crate::helpers::unique("t");
+    let mut settings = crate::helpers::test_settings(&id);
+    settings.database_url = format!("postgres://postgres@{}/onramp_{id}", pg.addr());
+    let app = crate::helpers::spawn_settings(
+        id,
+        settings,
+        onramp::startup::Roles {
+            api: true,
+            worker: true,
+        },
+    )
+    .await;
+    pg.cut();
+    let payload = crate::helpers::body(
+        "postgres",
+        crate::helpers::targets::pg_credentials("while-pg-down", "public"),
+    );
+    let response = app.post_datasource(&payload).await;
+    assert_eq!(response.status(), 503);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "SERVICE_UNAVAILABLE");
+    assert!(
+        !answer.to_string().contains("postgres://"),
+        "no connection string in answers: {answer}"
+    );
+    pg.restore();
+    assert_eq!(app.count("datasources").await, 0);
+    // And once it is back, the same request goes through.
+    assert_eq!(app.post_datasource(&payload).await.status(), 202);
+    app.stop().await;
+}
