@@ -34,7 +34,18 @@ if ! up 18123; then
     --exec "$(command -v clickhouse-server)" -- --config-file="$PWD/tests/servers/clickhouse/config.xml"
 fi
 
-for port in 5432 3306 6379 5672 5433 18123; do
+# moto's S3 (and Glue, Athena) server, from PyPI in the project's virtualenv.
+venv=/var/lib/onramp-venv
+if [ ! -x "$venv/bin/moto_server" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "moto[server]==5.*"
+fi
+if ! up 15000; then
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-moto.pid \
+    --exec "$venv/bin/python3" -- "$venv/bin/moto_server" -H 127.0.0.1 -p 15000
+fi
+
+for port in 5432 3306 6379 5672 5433 18123 15000; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done

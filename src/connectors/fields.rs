@@ -12,6 +12,8 @@ pub enum FieldKind {
     },
     /// A DNS name or IP literal, nothing a driver could read as more.
     Host,
+    /// An absolute http(s) URL without user information.
+    Url,
     /// A TCP port, 1–65535.
     Port,
     Bool,
@@ -210,6 +212,22 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
             crate::egress::host::check(s)?;
             Ok(value.clone())
         }
+        FieldKind::Url => {
+            let s = value.as_str().ok_or("must be a string")?;
+            let url = url::Url::parse(s).map_err(|_| "must be an absolute URL")?;
+            if url.scheme() != "http" && url.scheme() != "https" {
+                return Err("must be an http or https URL".into());
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err("must not carry a user name or password".into());
+            }
+            let host = url.host_str().ok_or("must name a host")?;
+            crate::egress::host::check(host.trim_start_matches('[').trim_end_matches(']'))?;
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err("must not have a query or fragment".into());
+            }
+            Ok(value.clone())
+        }
         FieldKind::Port => {
             // Ports arrive as numbers from most clients and as strings from some forms.
             let n = match value {
@@ -266,6 +284,7 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
                 json!({"type": "string", "minLength": min, "maxLength": max})
             }
             FieldKind::Host => json!({"type": "string", "minLength": 1, "maxLength": 253}),
+            FieldKind::Url => json!({"type": "string", "format": "uri"}),
             FieldKind::Port => json!({"type": "integer", "minimum": 1, "maximum": 65535}),
             FieldKind::Bool => json!({"type": "boolean"}),
             FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),

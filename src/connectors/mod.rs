@@ -2,10 +2,13 @@
 //! A connector takes validated credentials and returns a snapshot or a typed error;
 //! it knows nothing of HTTP, queues or storage.
 
+pub mod aws;
+pub mod awss3;
 pub mod clickhouse;
 pub mod cockroachdb;
 pub mod error;
 pub mod fields;
+pub mod infer;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;
@@ -31,6 +34,7 @@ pub enum DatasourceType {
     Cockroachdb,
     Singlestore,
     Clickhouse,
+    Awss3,
 }
 
 impl DatasourceType {
@@ -41,6 +45,7 @@ impl DatasourceType {
         DatasourceType::Cockroachdb,
         DatasourceType::Singlestore,
         DatasourceType::Clickhouse,
+        DatasourceType::Awss3,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +56,7 @@ impl DatasourceType {
             DatasourceType::Cockroachdb => "cockroachdb",
             DatasourceType::Singlestore => "singlestore",
             DatasourceType::Clickhouse => "clickhouse",
+            DatasourceType::Awss3 => "awss3",
         }
     }
 
@@ -74,6 +80,7 @@ impl DatasourceType {
             DatasourceType::Cockroachdb => cockroachdb::FIELDS,
             DatasourceType::Singlestore => singlestore::FIELDS,
             DatasourceType::Clickhouse => clickhouse::FIELDS,
+            DatasourceType::Awss3 => awss3::FIELDS,
         }
     }
 
@@ -86,6 +93,8 @@ impl DatasourceType {
             | DatasourceType::Cockroachdb
             | DatasourceType::Singlestore
             | DatasourceType::Clickhouse => &[tenancy::Level::Table, tenancy::Level::Database],
+            // Files have no databases or tables to split tenants by.
+            DatasourceType::Awss3 => &[],
         }
     }
 
@@ -108,6 +117,7 @@ pub enum ConnectorConfig {
     Cockroachdb(postgres::config::PostgresConfig),
     Singlestore(mysql::config::MysqlConfig),
     Clickhouse(clickhouse::ClickhouseConfig),
+    Awss3(awss3::S3Config),
 }
 
 impl ConnectorConfig {
@@ -131,6 +141,13 @@ impl ConnectorConfig {
             DatasourceType::Clickhouse => {
                 serde_json::from_value(value).map(ConnectorConfig::Clickhouse)
             }
+            DatasourceType::Awss3 => {
+                let config: Result<awss3::S3Config, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Awss3)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -143,6 +160,7 @@ impl ConnectorConfig {
             ConnectorConfig::Cockroachdb(_) => DatasourceType::Cockroachdb,
             ConnectorConfig::Singlestore(_) => DatasourceType::Singlestore,
             ConnectorConfig::Clickhouse(_) => DatasourceType::Clickhouse,
+            ConnectorConfig::Awss3(_) => DatasourceType::Awss3,
         }
     }
 
@@ -167,6 +185,7 @@ impl ConnectorConfig {
             ConnectorConfig::Clickhouse(c) => clickhouse::connect(c, egress)
                 .await
                 .map(Connection::Clickhouse),
+            ConnectorConfig::Awss3(c) => awss3::connect(c, egress).await.map(Connection::Awss3),
         }
     }
 }
@@ -176,6 +195,7 @@ pub enum Connection {
     Postgres(postgres::PgSession),
     Mysql(mysql::MySession),
     Clickhouse(clickhouse::ChSession),
+    Awss3(awss3::client::S3),
 }
 
 impl Connection {
@@ -199,6 +219,7 @@ impl Connection {
             (Connection::Clickhouse(s), ConnectorConfig::Clickhouse(c)) => {
                 clickhouse::discover::discover(s, c).await
             }
+            (Connection::Awss3(s), ConnectorConfig::Awss3(c)) => awss3::discover(s, c).await,
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -209,6 +230,8 @@ impl Connection {
             Connection::Postgres(s) => postgres::discover::list_databases(s).await,
             Connection::Mysql(s) => mysql::discover::list_databases(s).await,
             Connection::Clickhouse(s) => clickhouse::discover::list_databases(s).await,
+            // The API refuses tenancy for files, so this is never asked.
+            Connection::Awss3(_) => Ok(Vec::new()),
         }
     }
 
@@ -217,6 +240,7 @@ impl Connection {
             Connection::Postgres(s) => drop(s),
             Connection::Mysql(s) => s.close().await,
             Connection::Clickhouse(s) => drop(s),
+            Connection::Awss3(s) => drop(s),
         }
     }
 }

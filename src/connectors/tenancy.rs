@@ -70,6 +70,12 @@ pub fn parse(value: &Value, allowed: &[Level]) -> Result<TenancySettings, Vec<Fi
             None
         }
     };
+    if allowed.is_empty() {
+        return Err(vec![p(
+            "tenancyLevel",
+            "this datasource type holds files, not databases or tables: it has no tenancy level",
+        )]);
+    }
     if let Some(level) = level {
         if !allowed.contains(&level) {
             problems.push(p("tenancyLevel", "this datasource type has no such level"));

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod process;
 pub mod proxy;
+pub mod s3;
 pub mod targets;
 
 use std::time::Duration;

@@ -1,0 +1,12 @@
+//! What the AWS-based types share: the request signer and the region check.
+
+pub mod sigv4;
+
+/// AWS region names: letters, digits and dashes (`us-east-1`, `eu-central-2`).
+pub fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}

@@ -1,0 +1,309 @@
+//! A small S3 client over the guarded HTTP client: ListObjectsV2 and ranged
+//! GetObject, signed with SigV4. Path-style against a given endpoint (S3-compatible
+//! stores), virtual-hosted style against AWS.
+
+use quick_xml::events::Event;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::connectors::aws::sigv4::{self, Signing};
+use crate::connectors::{ConnectorError, Fault};
+use crate::egress::http::GuardedClient;
+
+pub struct S3 {
+    pub client: GuardedClient,
+    pub base: Url,
+    pub path_style: bool,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+}
+
+pub struct Page {
+    pub objects: Vec<Object>,
+    pub next: Option<String>,
+}
+
+impl S3 {
+    fn host_header(url: &Url) -> String {
+        match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// The URL and encoded path of `key` (empty for the bucket itself).
+    fn locate(&self, key: &str) -> (Url, String) {
+        let encoded_key = sigv4::uri_encode(key, true);
+        let path = if self.path_style {
+            let base = self.base.path().trim_end_matches('/');
+            format!(
+                "{base}/{}/{encoded_key}",
+                sigv4::uri_encode(&self.bucket, false)
+            )
+        } else {
+            format!("/{encoded_key}")
+        };
+        let mut url = self.base.clone();
+        url.set_path(&path);
+        (url, path)
+    }
+
+    async fn send(
+        &self,
+        key: &str,
+        query: &[(String, String)],
+        range: Option<String>,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let (mut url, path) = self.locate(key);
+        url.set_query(
+            Some(&sigv4::canonical_query(query))
+                .filter(|q| !q.is_empty())
+                .map(String::as_str),
+        );
+        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let mut headers = vec![
+            ("host".to_string(), Self::host_header(&url)),
+            (
+                "x-amz-content-sha256".to_string(),
+                sigv4::EMPTY_PAYLOAD_SHA256.to_string(),
+            ),
+            ("x-amz-date".to_string(), amz_date.clone()),
+        ];
+        if let Some(r) = &range {
+            headers.push(("range".to_string(), r.clone()));
+        }
+        let authorization = sigv4::authorization(&Signing {
+            method: "GET",
+            path: &path,
+            query,
+            headers: &headers,
+            payload_sha256: sigv4::EMPTY_PAYLOAD_SHA256,
+            access_key_id: &self.access_key_id,
+            secret_access_key: self.secret_access_key.expose_secret(),
+            region: &self.region,
+            service: "s3",
+            amz_date: &amz_date,
+        });
+        let mut request = self.client.request(reqwest::Method::GET, url.as_str())?;
+        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+            request = request.header(k, v);
+        }
+        let response = self
+            .client
+            .send(request.header("authorization", authorization))
+            .await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        Err(self.error(status, &body))
+    }
+
+    fn error(&self, status: u16, body: &str) -> ConnectorError {
+        let code = xml_text(body, "Code").unwrap_or_default();
+        let message = xml_text(body, "Message").unwrap_or_else(|| format!("http {status}"));
+        match code.as_str() {
+            "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken" => {
+                ConnectorError::new(
+                    Fault::Authentication,
+                    format!("the access key was refused: {code}: {message}"),
+                    "check the access key id and secret access key",
+                )
+            }
+            "NoSuchBucket" => ConnectorError::new(
+                Fault::UnknownDatabase,
+                format!("bucket {} does not exist", self.bucket),
+                "check the bucket name and the region",
+            ),
+            "AccessDenied" | "AllAccessDisabled" => ConnectorError::new(
+                Fault::Permission,
+                format!("access to bucket {} was denied: {message}", self.bucket),
+                "grant the keys s3:ListBucket and s3:GetObject on the bucket and prefix",
+            ),
+            "PermanentRedirect" | "AuthorizationHeaderMalformed" => ConnectorError::new(
+                Fault::Protocol,
+                format!("bucket {} is in another region: {message}", self.bucket),
+                "set region to the bucket's region",
+            ),
+            _ => ConnectorError::new(
+                Fault::Protocol,
+                format!("s3 answered http {status}: {code} {message}"),
+                "check the endpoint, region and bucket",
+            ),
+        }
+    }
+
+    /// One page of ListObjectsV2.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        max_keys: u32,
+    ) -> Result<Page, ConnectorError> {
+        let mut query = vec![
+            ("list-type".to_string(), "2".to_string()),
+            ("max-keys".to_string(), max_keys.to_string()),
+            ("prefix".to_string(), prefix.to_string()),
+        ];
+        if let Some(token) = continuation {
+            query.push(("continuation-token".to_string(), token.to_string()));
+        }
+        let body = self
+            .send("", &query, None)
+            .await?
+            .text()
+            .await
+            .map_err(read_error)?;
+        parse_list(&body).map_err(|e| {
+            ConnectorError::new(
+                Fault::Protocol,
+                format!("unexpected listing: {e}"),
+                "check the endpoint",
+            )
+        })
+    }
+
+    /// Bytes `start..=end` of `key` (the whole object when `range` is `None`).
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
+        let response = self.send(key, &[], range).await?;
+        Ok(response.bytes().await.map_err(read_error)?.to_vec())
+    }
+}
+
+fn read_error(e: reqwest::Error) -> ConnectorError {
+    ConnectorError::new(
+        Fault::Protocol,
+        format!("reading the answer failed: {e}"),
+        "retry; check the store's health",
+    )
+}
+
+/// Visits each element's full text (entity references resolved) with the path of
+/// element names leading to it.
+fn walk_text(xml: &str, mut visit: impl FnMut(&[String], &str) -> bool) -> Result<(), String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => {
+                path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::GeneralRef(r) => {
+                let name = r.decode().map_err(|e| e.to_string())?;
+                let resolved = match name.as_ref() {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                if let Some(c) = resolved {
+                    text.push(c);
+                }
+            }
+            Event::End(_) => {
+                if !visit(&path, &text) {
+                    return Ok(());
+                }
+                text.clear();
+                path.pop();
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+/// The text of the first `<tag>` in `xml`.
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let mut found = None;
+    let _ = walk_text(xml, |path, text| {
+        if path.last().map(String::as_str) == Some(tag) {
+            found = Some(text.to_string());
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// Keys and sizes of a ListObjectsV2 answer, and its continuation token.
+pub fn parse_list(xml: &str) -> Result<Page, String> {
+    let (mut objects, mut next, mut truncated) = (Vec::new(), None, false);
+    let (mut key, mut size): (Option<String>, u64) = (None, 0);
+    walk_text(xml, |path, text| {
+        match path
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [.., "Contents", "Key"] => key = Some(text.to_string()),
+            [.., "Contents", "Size"] => size = text.trim().parse().unwrap_or(0),
+            [.., "Contents"] => {
+                if let Some(k) = key.take() {
+                    objects.push(Object { key: k, size });
+                }
+                size = 0;
+            }
+            [.., "NextContinuationToken"] => next = Some(text.to_string()),
+            [.., "IsTruncated"] => truncated = text.trim() == "true",
+            _ => {}
+        }
+        true
+    })?;
+    Ok(Page {
+        objects,
+        next: next.filter(|_| truncated),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_gives_keys_sizes_and_the_next_token() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><IsTruncated>true</IsTruncated>
+<Contents><Key>a/x &amp; y.csv</Key><Size>12</Size></Contents><Contents><Key>a/z.parquet</Key><Size>345</Size></Contents>
+<NextContinuationToken>tok</NextContinuationToken></ListBucketResult>"#;
+        let page = parse_list(xml).unwrap();
+        assert_eq!(
+            page.objects,
+            [
+                Object {
+                    key: "a/x & y.csv".into(),
+                    size: 12
+                },
+                Object {
+                    key: "a/z.parquet".into(),
+                    size: 345
+                }
+            ]
+        );
+        assert_eq!(page.next.as_deref(), Some("tok"));
+        assert_eq!(
+            xml_text("<Error><Code>NoSuchBucket</Code></Error>", "Code").as_deref(),
+            Some("NoSuchBucket")
+        );
+    }
+}
