@@ -2,6 +2,7 @@
 //! A connector takes validated credentials and returns a snapshot or a typed error;
 //! it knows nothing of HTTP, queues or storage.
 
+pub mod athena;
 pub mod aws;
 pub mod awss3;
 pub mod clickhouse;
@@ -35,6 +36,7 @@ pub enum DatasourceType {
     Singlestore,
     Clickhouse,
     Awss3,
+    Athena,
 }
 
 impl DatasourceType {
@@ -46,6 +48,7 @@ impl DatasourceType {
         DatasourceType::Singlestore,
         DatasourceType::Clickhouse,
         DatasourceType::Awss3,
+        DatasourceType::Athena,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl DatasourceType {
             DatasourceType::Singlestore => "singlestore",
             DatasourceType::Clickhouse => "clickhouse",
             DatasourceType::Awss3 => "awss3",
+            DatasourceType::Athena => "athena",
         }
     }
 
@@ -81,6 +85,7 @@ impl DatasourceType {
             DatasourceType::Singlestore => singlestore::FIELDS,
             DatasourceType::Clickhouse => clickhouse::FIELDS,
             DatasourceType::Awss3 => awss3::FIELDS,
+            DatasourceType::Athena => athena::FIELDS,
         }
     }
 
@@ -92,7 +97,8 @@ impl DatasourceType {
             | DatasourceType::Redshift
             | DatasourceType::Cockroachdb
             | DatasourceType::Singlestore
-            | DatasourceType::Clickhouse => &[tenancy::Level::Table, tenancy::Level::Database],
+            | DatasourceType::Clickhouse
+            | DatasourceType::Athena => &[tenancy::Level::Table, tenancy::Level::Database],
             // Files have no databases or tables to split tenants by.
             DatasourceType::Awss3 => &[],
         }
@@ -118,6 +124,7 @@ pub enum ConnectorConfig {
     Singlestore(mysql::config::MysqlConfig),
     Clickhouse(clickhouse::ClickhouseConfig),
     Awss3(awss3::S3Config),
+    Athena(athena::AthenaConfig),
 }
 
 impl ConnectorConfig {
@@ -148,6 +155,13 @@ impl ConnectorConfig {
                 }
                 config.map(ConnectorConfig::Awss3)
             }
+            DatasourceType::Athena => {
+                let config: Result<athena::AthenaConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Athena)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -161,6 +175,7 @@ impl ConnectorConfig {
             ConnectorConfig::Singlestore(_) => DatasourceType::Singlestore,
             ConnectorConfig::Clickhouse(_) => DatasourceType::Clickhouse,
             ConnectorConfig::Awss3(_) => DatasourceType::Awss3,
+            ConnectorConfig::Athena(_) => DatasourceType::Athena,
         }
     }
 
@@ -186,6 +201,7 @@ impl ConnectorConfig {
                 .await
                 .map(Connection::Clickhouse),
             ConnectorConfig::Awss3(c) => awss3::connect(c, egress).await.map(Connection::Awss3),
+            ConnectorConfig::Athena(c) => athena::connect(c, egress).await.map(Connection::Athena),
         }
     }
 }
@@ -196,6 +212,7 @@ pub enum Connection {
     Mysql(mysql::MySession),
     Clickhouse(clickhouse::ChSession),
     Awss3(awss3::client::S3),
+    Athena(athena::AthenaSession),
 }
 
 impl Connection {
@@ -220,6 +237,7 @@ impl Connection {
                 clickhouse::discover::discover(s, c).await
             }
             (Connection::Awss3(s), ConnectorConfig::Awss3(c)) => awss3::discover(s, c).await,
+            (Connection::Athena(s), ConnectorConfig::Athena(c)) => athena::discover(s, c).await,
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -232,6 +250,7 @@ impl Connection {
             Connection::Clickhouse(s) => clickhouse::discover::list_databases(s).await,
             // The API refuses tenancy for files, so this is never asked.
             Connection::Awss3(_) => Ok(Vec::new()),
+            Connection::Athena(s) => athena::list_databases(s).await,
         }
     }
 
@@ -241,6 +260,7 @@ impl Connection {
             Connection::Mysql(s) => s.close().await,
             Connection::Clickhouse(s) => drop(s),
             Connection::Awss3(s) => drop(s),
+            Connection::Athena(s) => drop(s),
         }
     }
 }

@@ -228,48 +228,9 @@ async fn awss3_faults_and_refused_tenancy_each_get_their_own_answer() {
     app.stop().await;
 }
 
-/// A moto server of this test's own that checks every signature after its set-up.
-async fn checking_moto() -> (tokio::process::Child, String, Value) {
-    let port = closed_port().await;
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let child = tokio::process::Command::new("/var/lib/onramp-venv/bin/moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("moto is installed (scripts/test-servers.sh)");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let setup = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/servers/moto/auth_setup.py"
-    );
-    let out = tokio::process::Command::new("/var/lib/onramp-venv/bin/python3")
-        .args([setup, &endpoint, "checked"])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (child, endpoint, keys)
-}
-
 #[tokio::test]
 async fn wrong_keys_are_refused_by_a_server_that_checks_signatures_and_right_ones_work() {
-    let (_moto, endpoint, keys) = checking_moto().await;
+    let (_moto, endpoint, keys) = s3::checking_moto().await;
     let app = spawn_app().await;
     let creds = |name: &str, key: &str, secret: &str| {
         let mut c = s3::credentials(name, "checked", "");

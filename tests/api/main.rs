@@ -1,6 +1,7 @@
 //! Black-box tests: onramp in-process (or as a subprocess) against the machine's real
 //! PostgreSQL, MariaDB, RabbitMQ and Redis.
 
+mod athena;
 mod awss3;
 mod bad_input;
 mod cli;

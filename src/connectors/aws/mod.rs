@@ -1,6 +1,8 @@
 //! What the AWS-based types share: the request signer and the region check.
 
+pub mod json_api;
 pub mod sigv4;
+pub mod xml;
 
 /// AWS region names: letters, digits and dashes (`us-east-1`, `eu-central-2`).
 pub fn valid_region(region: &str) -> bool {

@@ -2,11 +2,11 @@
 //! GetObject, signed with SigV4. Path-style against a given endpoint (S3-compatible
 //! stores), virtual-hosted style against AWS.
 
-use quick_xml::events::Event;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::connectors::aws::sigv4::{self, Signing};
+use crate::connectors::aws::xml::{walk_text, xml_text};
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 
@@ -190,59 +190,6 @@ fn read_error(e: reqwest::Error) -> ConnectorError {
         format!("reading the answer failed: {e}"),
         "retry; check the store's health",
     )
-}
-
-/// Visits each element's full text (entity references resolved) with the path of
-/// element names leading to it.
-fn walk_text(xml: &str, mut visit: impl FnMut(&[String], &str) -> bool) -> Result<(), String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut path: Vec<String> = Vec::new();
-    let mut text = String::new();
-    loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) => {
-                path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
-                text.clear();
-            }
-            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
-            Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| e.to_string())?;
-                let resolved = match name.as_ref() {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    _ => r.resolve_char_ref().ok().flatten(),
-                };
-                if let Some(c) = resolved {
-                    text.push(c);
-                }
-            }
-            Event::End(_) => {
-                if !visit(&path, &text) {
-                    return Ok(());
-                }
-                text.clear();
-                path.pop();
-            }
-            Event::Eof => return Ok(()),
-            _ => {}
-        }
-    }
-}
-
-/// The text of the first `<tag>` in `xml`.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let mut found = None;
-    let _ = walk_text(xml, |path, text| {
-        if path.last().map(String::as_str) == Some(tag) {
-            found = Some(text.to_string());
-            return false;
-        }
-        true
-    });
-    found
 }
 
 /// Keys and sizes of a ListObjectsV2 answer, and its continuation token.

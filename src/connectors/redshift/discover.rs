@@ -91,28 +91,6 @@ fn key_numbers(text: Option<String>) -> Vec<i32> {
         .collect()
 }
 
-/// Maps a Redshift external (Hive) type name onto a type family.
-fn external_family(native: &str) -> TypeFamily {
-    let base = native
-        .split('(')
-        .next()
-        .unwrap_or(native)
-        .trim()
-        .to_ascii_lowercase();
-    match base.as_str() {
-        "tinyint" | "smallint" | "int" | "integer" | "bigint" => TypeFamily::Integer,
-        "float" | "double" | "real" => TypeFamily::Float,
-        "decimal" | "numeric" => TypeFamily::Decimal,
-        "string" | "varchar" | "char" => TypeFamily::String,
-        "boolean" => TypeFamily::Boolean,
-        "date" => TypeFamily::Date,
-        "timestamp" => TypeFamily::Timestamp,
-        "binary" => TypeFamily::Binary,
-        "array" => TypeFamily::Array,
-        _ => TypeFamily::Other,
-    }
-}
-
 pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.schema.as_deref();
@@ -243,7 +221,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
             table.columns.push(Column {
                 name: row.get(2),
                 ordinal: row.get::<_, i32>(4) as u32,
-                family: external_family(&native),
+                family: crate::connectors::aws::json_api::hive_family(&native),
                 native_type: native,
                 nullable: row.get::<_, Option<String>>(6).is_none_or(|n| n != "false"),
                 default: None,

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 pub const MOTO_PORT: u16 = 15000;
 
 pub fn endpoint() -> String {
@@ -41,4 +43,43 @@ pub fn parquet_file(message: &str) -> Vec<u8> {
 pub fn credentials(name: &str, bucket: &str, prefix: &str) -> serde_json::Value {
     serde_json::json!({"name": name, "region": "us-east-1", "bucket": bucket, "prefix": prefix,
         "accessKeyId": "AKIDONRAMPTEST", "secretAccessKey": "not-checked-by-this-server", "endpoint": endpoint()})
+}
+
+/// A moto server of this test's own that checks every signature after its set-up.
+pub async fn checking_moto() -> (tokio::process::Child, String, Value) {
+    let port = crate::helpers::proxy::closed_port().await;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new("/var/lib/onramp-venv/bin/moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("moto is installed (scripts/test-servers.sh)");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let setup = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/servers/moto/auth_setup.py"
+    );
+    let out = tokio::process::Command::new("/var/lib/onramp-venv/bin/python3")
+        .args([setup, &endpoint, "checked"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (child, endpoint, keys)
 }

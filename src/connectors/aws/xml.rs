@@ -1,0 +1,56 @@
+//! Reading AWS's XML answers (S3 listings, error bodies) element by element.
+
+use quick_xml::events::Event;
+
+/// Visits each element's full text (entity references resolved) with the path of
+/// element names leading to it.
+pub fn walk_text(xml: &str, mut visit: impl FnMut(&[String], &str) -> bool) -> Result<(), String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => {
+                path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::GeneralRef(r) => {
+                let name = r.decode().map_err(|e| e.to_string())?;
+                let resolved = match name.as_ref() {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                if let Some(c) = resolved {
+                    text.push(c);
+                }
+            }
+            Event::End(_) => {
+                if !visit(&path, &text) {
+                    return Ok(());
+                }
+                text.clear();
+                path.pop();
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+/// The text of the first `<tag>` in `xml`.
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let mut found = None;
+    let _ = walk_text(xml, |path, text| {
+        if path.last().map(String::as_str) == Some(tag) {
+            found = Some(text.to_string());
+            return false;
+        }
+        true
+    });
+    found
+}
