@@ -45,6 +45,10 @@ pub struct Settings {
     pub egress_deny: String,
     /// Private ranges and loopback are reachable; hosted deployments turn this off.
     pub egress_allow_private: bool,
+    /// Largest file a csv datasource may upload through the API.
+    pub upload_limit_bytes: usize,
+    /// Largest remote file a csv datasource may point at.
+    pub csv_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -73,6 +77,8 @@ impl Default for Settings {
             egress_allow: String::new(),
             egress_deny: String::new(),
             egress_allow_private: true,
+            upload_limit_bytes: 10 * 1024 * 1024,
+            csv_max_bytes: 1024 * 1024 * 1024,
         }
     }
 }

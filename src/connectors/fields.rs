@@ -14,6 +14,11 @@ pub enum FieldKind {
     Host,
     /// An absolute http(s) URL without user information.
     Url,
+    /// A whole number in `min..=max`.
+    Integer {
+        min: i64,
+        max: i64,
+    },
     /// A TCP port, 1–65535.
     Port,
     Bool,
@@ -228,6 +233,13 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
             }
             Ok(value.clone())
         }
+        FieldKind::Integer { min, max } => {
+            let n = value.as_i64().ok_or("must be a whole number")?;
+            if n < min || n > max {
+                return Err(format!("must be between {min} and {max}"));
+            }
+            Ok(json!(n))
+        }
         FieldKind::Port => {
             // Ports arrive as numbers from most clients and as strings from some forms.
             let n = match value {
@@ -285,6 +297,9 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
             }
             FieldKind::Host => json!({"type": "string", "minLength": 1, "maxLength": 253}),
             FieldKind::Url => json!({"type": "string", "format": "uri"}),
+            FieldKind::Integer { min, max } => {
+                json!({"type": "integer", "minimum": min, "maximum": max})
+            }
             FieldKind::Port => json!({"type": "integer", "minimum": 1, "maximum": 65535}),
             FieldKind::Bool => json!({"type": "boolean"}),
             FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),

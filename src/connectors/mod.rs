@@ -7,6 +7,7 @@ pub mod aws;
 pub mod awss3;
 pub mod clickhouse;
 pub mod cockroachdb;
+pub mod csvfile;
 pub mod error;
 pub mod fields;
 pub mod infer;
@@ -37,6 +38,7 @@ pub enum DatasourceType {
     Clickhouse,
     Awss3,
     Athena,
+    Csv,
 }
 
 impl DatasourceType {
@@ -49,6 +51,7 @@ impl DatasourceType {
         DatasourceType::Clickhouse,
         DatasourceType::Awss3,
         DatasourceType::Athena,
+        DatasourceType::Csv,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +64,7 @@ impl DatasourceType {
             DatasourceType::Clickhouse => "clickhouse",
             DatasourceType::Awss3 => "awss3",
             DatasourceType::Athena => "athena",
+            DatasourceType::Csv => "csv",
         }
     }
 
@@ -86,6 +90,7 @@ impl DatasourceType {
             DatasourceType::Clickhouse => clickhouse::FIELDS,
             DatasourceType::Awss3 => awss3::FIELDS,
             DatasourceType::Athena => athena::FIELDS,
+            DatasourceType::Csv => csvfile::FIELDS,
         }
     }
 
@@ -100,7 +105,7 @@ impl DatasourceType {
             | DatasourceType::Clickhouse
             | DatasourceType::Athena => &[tenancy::Level::Table, tenancy::Level::Database],
             // Files have no databases or tables to split tenants by.
-            DatasourceType::Awss3 => &[],
+            DatasourceType::Awss3 | DatasourceType::Csv => &[],
         }
     }
 
@@ -125,6 +130,7 @@ pub enum ConnectorConfig {
     Clickhouse(clickhouse::ClickhouseConfig),
     Awss3(awss3::S3Config),
     Athena(athena::AthenaConfig),
+    Csv(csvfile::CsvConfig),
 }
 
 impl ConnectorConfig {
@@ -162,6 +168,13 @@ impl ConnectorConfig {
                 }
                 config.map(ConnectorConfig::Athena)
             }
+            DatasourceType::Csv => {
+                let config: Result<csvfile::CsvConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Csv)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -176,6 +189,7 @@ impl ConnectorConfig {
             ConnectorConfig::Clickhouse(_) => DatasourceType::Clickhouse,
             ConnectorConfig::Awss3(_) => DatasourceType::Awss3,
             ConnectorConfig::Athena(_) => DatasourceType::Athena,
+            ConnectorConfig::Csv(_) => DatasourceType::Csv,
         }
     }
 
@@ -202,6 +216,7 @@ impl ConnectorConfig {
                 .map(Connection::Clickhouse),
             ConnectorConfig::Awss3(c) => awss3::connect(c, egress).await.map(Connection::Awss3),
             ConnectorConfig::Athena(c) => athena::connect(c, egress).await.map(Connection::Athena),
+            ConnectorConfig::Csv(c) => csvfile::connect(c, egress).await.map(Connection::Csv),
         }
     }
 }
@@ -213,6 +228,7 @@ pub enum Connection {
     Clickhouse(clickhouse::ChSession),
     Awss3(awss3::client::S3),
     Athena(athena::AthenaSession),
+    Csv(csvfile::Sample),
 }
 
 impl Connection {
@@ -238,6 +254,7 @@ impl Connection {
             }
             (Connection::Awss3(s), ConnectorConfig::Awss3(c)) => awss3::discover(s, c).await,
             (Connection::Athena(s), ConnectorConfig::Athena(c)) => athena::discover(s, c).await,
+            (Connection::Csv(s), ConnectorConfig::Csv(c)) => csvfile::discover(s, c),
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -251,6 +268,7 @@ impl Connection {
             // The API refuses tenancy for files, so this is never asked.
             Connection::Awss3(_) => Ok(Vec::new()),
             Connection::Athena(s) => athena::list_databases(s).await,
+            Connection::Csv(_) => Ok(Vec::new()),
         }
     }
 
@@ -261,6 +279,7 @@ impl Connection {
             Connection::Clickhouse(s) => drop(s),
             Connection::Awss3(s) => drop(s),
             Connection::Athena(s) => drop(s),
+            Connection::Csv(s) => drop(s),
         }
     }
 }

@@ -72,15 +72,82 @@ fn accepted_response(status: StatusCode, body: Value) -> Response {
     response
 }
 
+/// A create body: JSON, or multipart with a `request` part (the JSON) and a `file`
+/// part (a csv datasource's file).
+async fn read_create_body(
+    state: &AppState,
+    request: axum::extract::Request,
+) -> Result<(Bytes, Option<(String, Bytes)>), ApiError> {
+    use axum::extract::FromRequest;
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let body = body_bytes(Bytes::from_request(request, state).await)?;
+        if body.len() > state.settings.body_limit_bytes {
+            return Err(super::request::too_large());
+        }
+        return Ok((body, None));
+    }
+    let mut form = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| ApiError::invalid(format!("malformed multipart body: {e}"), vec![]))?;
+    let (mut json, mut file) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            super::request::too_large()
+        } else {
+            ApiError::invalid(format!("malformed multipart body: {e}"), vec![])
+        }
+    })? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                super::request::too_large()
+            } else {
+                ApiError::invalid(format!("malformed multipart part {name}: {e}"), vec![])
+            }
+        })?;
+        match name.as_str() {
+            "request" => json = Some(bytes),
+            "file" if bytes.len() > state.settings.upload_limit_bytes => {
+                return Err(super::request::too_large());
+            }
+            "file" => file = Some((file_name, bytes)),
+            other => {
+                return Err(ApiError::invalid(
+                    "unknown multipart part",
+                    vec![FieldProblem::new(
+                        other,
+                        "unknown part: send `request` (JSON) and `file`",
+                    )],
+                ));
+            }
+        }
+    }
+    let json = json.ok_or_else(|| {
+        ApiError::invalid(
+            "the multipart body has no request part",
+            vec![FieldProblem::new("request", "is required")],
+        )
+    })?;
+    Ok((json, file))
+}
+
 pub async fn create(
     State(state): State<AppState>,
     Org(org): Org,
     Query(q): Query<WaitQuery>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    http_request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let wait = wait_seconds(&q)?;
-    let request = parse_datasource(&body_bytes(body)?, &state.egress.policy)?;
+    let headers = http_request.headers().clone();
+    let (json, upload) = read_create_body(&state, http_request).await?;
+    let request = parse_datasource(&json, &state.egress.policy)?;
+    check_upload(&request, upload.as_ref())?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -96,7 +163,12 @@ pub async fn create(
             }
         },
     };
-    let request_hash = Sha256::digest(&request.canonical).to_vec();
+    let mut hasher = Sha256::new();
+    hasher.update(&request.canonical);
+    if let Some((_, file)) = &upload {
+        hasher.update(Sha256::digest(file));
+    }
+    let request_hash = hasher.finalize().to_vec();
     let (datasource_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
     let trace = trace_parent(&headers);
     let body = accepted(&request.name, datasource_id, job_id);
@@ -110,6 +182,7 @@ pub async fn create(
         tenancy: request.tenancy.as_ref(),
         defaults_used: &request.defaults_used,
         trace_parent: Some(&trace.header()),
+        upload: upload.as_ref().map(|(n, b)| (n.as_str(), b.as_ref())),
     };
     let idem = idempotency_key
         .as_deref()
@@ -148,6 +221,32 @@ pub async fn create(
             format!("a datasource named {:?} already exists", request.name),
         )
         .with_hint("choose another name, or update the existing datasource with PUT")),
+    }
+}
+
+/// A file goes only with a csv datasource that names no URL; a csv datasource
+/// needs one or the other.
+fn check_upload(
+    request: &super::request::DatasourceRequest,
+    upload: Option<&(String, Bytes)>,
+) -> Result<(), ApiError> {
+    let is_csv = request.datasource_type == crate::connectors::DatasourceType::Csv;
+    let has_url = request.credentials.get("url").is_some();
+    let problem = match (is_csv, has_url, upload.is_some()) {
+        (false, _, true) => Some(("file", "only a csv datasource takes an uploaded file")),
+        (true, true, true) => Some(("file", "give a url or upload a file, not both")),
+        (true, false, false) => Some((
+            "credentials.url",
+            "is required unless the file is uploaded (multipart part `file`)",
+        )),
+        _ => None,
+    };
+    match problem {
+        Some((field, why)) => Err(ApiError::invalid(
+            format!("invalid request: check {field}"),
+            vec![FieldProblem::new(field, why)],
+        )),
+        None => Ok(()),
     }
 }
 
@@ -217,6 +316,7 @@ pub async fn update(
         tenancy: request.tenancy.as_ref(),
         defaults_used: &request.defaults_used,
         trace_parent: Some(&trace.header()),
+        upload: None,
     };
     match datasources::update(&state.pool, &state.settings, &state.key, &sub).await? {
         Some(id) => {

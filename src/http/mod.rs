@@ -39,7 +39,11 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let limit = state.settings.body_limit_bytes;
+    // Room for an uploaded file; plain JSON bodies are held to body_limit_bytes by the handler.
+    let limit = state
+        .settings
+        .body_limit_bytes
+        .max(state.settings.upload_limit_bytes + 64 * 1024);
     let api = Router::new()
         .route(
             "/datasource",

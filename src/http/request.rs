@@ -26,15 +26,21 @@ pub struct DatasourceRequest {
 pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "the request body is over the size limit",
-            )
-            .with_hint("credentials and settings fit in a few kilobytes; see body_limit_bytes")
+            too_large()
         } else {
             ApiError::invalid(format!("the request body could not be read: {e}"), vec![])
         }
     })
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        "the request body is over the size limit",
+    )
+    .with_hint(
+        "credentials and settings fit in a few kilobytes; files are limited by upload_limit_bytes",
+    )
 }
 
 pub fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {

@@ -44,6 +44,8 @@ pub struct Submission<'a> {
     pub tenancy: Option<&'a Value>,
     pub defaults_used: &'a [String],
     pub trace_parent: Option<&'a str>,
+    /// A file uploaded with the request (csv): its name and content.
+    pub upload: Option<(&'a str, &'a [u8])>,
 }
 
 pub enum CreateOutcome {
@@ -123,6 +125,15 @@ pub async fn create(
     .rows_affected();
     if inserted == 0 {
         return Ok(CreateOutcome::NameTaken);
+    }
+    if let Some((file_name, content)) = sub.upload {
+        sqlx::query("INSERT INTO uploads (datasource_id, org_id, file_name, content) VALUES ($1, $2, $3, $4)")
+            .bind(sub.datasource_id)
+            .bind(sub.org_id)
+            .bind(file_name)
+            .bind(content)
+            .execute(&mut *tx)
+            .await?;
     }
     insert_job(
         &mut tx,
@@ -398,4 +409,17 @@ pub fn enum_text<T: serde::Serialize>(value: &T) -> String {
         Ok(Value::String(s)) => s,
         _ => unreachable!("unit enum variants serialise to strings"),
     }
+}
+
+/// The file uploaded with a datasource, for the worker.
+pub async fn load_upload(
+    pool: &PgPool,
+    datasource_id: Uuid,
+) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT file_name, content FROM uploads WHERE datasource_id = $1")
+            .bind(datasource_id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }

@@ -153,7 +153,7 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
                 .map(|n| (ty, n))
         })
         .and_then(|(ty, normalised)| ConnectorConfig::from_validated(ty, &normalised));
-    let config = match config {
+    let mut config = match config {
         Ok(c) => c,
         Err(problems) => {
             let detail: Vec<String> = problems
@@ -171,6 +171,29 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
             return fail(&mut p, StepName::Validate, error).await;
         }
     };
+    // A csv datasource's uploaded file lives beside its record; the limit is the operator's.
+    if let ConnectorConfig::Csv(c) = &mut config {
+        c.max_bytes = Some(s.csv_max_bytes);
+        if !c.has_url() {
+            match datasources::load_upload(&deps.pool, job.datasource_id).await {
+                Ok(Some((file_name, content))) => {
+                    c.upload = Some(std::sync::Arc::new(crate::connectors::csvfile::Upload {
+                        file_name,
+                        content,
+                    }))
+                }
+                Ok(None) => {
+                    let error = JobError {
+                        code: ErrorCode::CredentialTestFailed,
+                        message: "validate: the datasource has no url and no uploaded file".into(),
+                        hint: Some("update it with a url, or create it again with the file".into()),
+                    };
+                    return fail(&mut p, StepName::Validate, error).await;
+                }
+                Err(e) => return Err(p.infra(StepName::Validate, e)),
+            }
+        }
+    }
     let tenancy_settings: Option<tenancy::TenancySettings> = record
         .tenancy_settings
         .clone()

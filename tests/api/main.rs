@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod clickhouse;
 mod create;
+mod csv;
 mod delivery;
 mod egress;
 mod helpers;

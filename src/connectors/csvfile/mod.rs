@@ -1,0 +1,363 @@
+//! csv: one CSV file — at an http(s) URL, at an s3:// URL, or uploaded with the
+//! request — as one table. Header, delimiter and quoting are sniffed and column
+//! types inferred over `sampleRows` rows; a malformed row fails the job with its
+//! line number; files over the size limit are refused.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::connectors::awss3::client::S3;
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME};
+use crate::connectors::infer;
+use crate::connectors::{ConnectorError, Fault, FieldProblem};
+use crate::egress::Egress;
+use crate::egress::http::GuardedClient;
+use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
+
+/// Bytes read from the start of the file for inference.
+pub const SAMPLE_BYTES: u64 = 1024 * 1024;
+
+const fn optional(
+    name: &'static str,
+    max: usize,
+    secret: bool,
+    description: &'static str,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind: FieldKind::Text { min: 1, max },
+        required: false,
+        default: None,
+        secret,
+        description,
+    }
+}
+
+pub const FIELDS: &[FieldSpec] = &[
+    NAME,
+    optional(
+        "url",
+        2048,
+        false,
+        "http(s):// or s3://bucket/key of the file; absent when the file is uploaded with the request",
+    ),
+    optional("region", 32, false, "for s3:// URLs: the bucket's region"),
+    optional("accessKeyId", 128, false, "for s3:// URLs: access key id"),
+    optional(
+        "secretAccessKey",
+        256,
+        true,
+        "for s3:// URLs: secret access key",
+    ),
+    FieldSpec {
+        name: "endpoint",
+        kind: FieldKind::Url,
+        required: false,
+        default: None,
+        secret: false,
+        description: "for s3:// URLs: endpoint of an S3-compatible store",
+    },
+    FieldSpec {
+        name: "sampleRows",
+        kind: FieldKind::Integer {
+            min: 1,
+            max: 100_000,
+        },
+        required: false,
+        default: Some("1000"),
+        secret: false,
+        description: "rows read to infer column types",
+    },
+];
+
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CsvConfig {
+    pub url: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub endpoint: Option<String>,
+    pub sample_rows: usize,
+    /// The uploaded file, put here by the worker (never part of the credentials).
+    #[serde(skip)]
+    pub upload: Option<Arc<Upload>>,
+    /// The size limit for remote files, from the worker's settings.
+    #[serde(skip)]
+    pub max_bytes: Option<u64>,
+}
+
+pub struct Upload {
+    pub file_name: String,
+    pub content: Vec<u8>,
+}
+
+enum Source {
+    Http(reqwest::Url),
+    S3 { bucket: String, key: String },
+}
+
+impl CsvConfig {
+    fn source(&self) -> Result<Option<Source>, String> {
+        let Some(url) = &self.url else {
+            return Ok(None);
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|_| "must be an absolute URL".to_string())?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err("must not carry a user name or password".into());
+        }
+        match parsed.scheme() {
+            "http" | "https" => Ok(Some(Source::Http(parsed))),
+            "s3" => {
+                let bucket = parsed.host_str().ok_or("must name a bucket")?.to_string();
+                let key = parsed.path().trim_start_matches('/').to_string();
+                if key.is_empty() {
+                    return Err("must name an object: s3://bucket/key".into());
+                }
+                Ok(Some(Source::S3 { bucket, key }))
+            }
+            _ => Err("must be an http, https or s3 URL".into()),
+        }
+    }
+
+    /// Checks what the field table cannot: the URL, and the keys an s3:// URL needs.
+    pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        match self.source() {
+            Err(e) => problems.push(FieldProblem::new("credentials.url", e)),
+            Ok(Some(Source::S3 { .. })) => {
+                for (field, present) in [
+                    ("region", self.region.is_some()),
+                    ("accessKeyId", self.access_key_id.is_some()),
+                    ("secretAccessKey", self.secret_access_key.is_some()),
+                ] {
+                    if !present {
+                        problems.push(FieldProblem::new(
+                            format!("credentials.{field}"),
+                            "is required for an s3:// URL",
+                        ));
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn has_url(&self) -> bool {
+        self.url.is_some()
+    }
+}
+
+/// The first bytes of the file and whether there is more.
+pub struct Sample {
+    name: String,
+    bytes: Vec<u8>,
+    truncated: bool,
+    size: Option<u64>,
+}
+
+fn too_large(size: u64, limit: u64) -> ConnectorError {
+    ConnectorError::new(
+        Fault::Protocol,
+        format!("the file is {size} bytes, over the limit of {limit} bytes"),
+        "point at a smaller file, or ask the operator to raise ONRAMP_CSV_MAX_BYTES",
+    )
+}
+
+/// Reaches the file and reads its sample: proves the URL, the keys and the size.
+pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, ConnectorError> {
+    let limit = cfg.max_bytes.unwrap_or(u64::MAX);
+    let source = cfg
+        .source()
+        .map_err(|e| ConnectorError::new(Fault::Protocol, format!("url: {e}"), "fix the URL"))?;
+    match source {
+        None => {
+            let upload = cfg.upload.as_ref().ok_or_else(|| {
+                ConnectorError::new(
+                    Fault::Protocol,
+                    "no url and no uploaded file",
+                    "give a url, or upload the file with the request",
+                )
+            })?;
+            let end = upload.content.len().min(SAMPLE_BYTES as usize);
+            Ok(Sample {
+                name: upload.file_name.clone(),
+                bytes: upload.content[..end].to_vec(),
+                truncated: upload.content.len() > end,
+                size: Some(upload.content.len() as u64),
+            })
+        }
+        Some(Source::Http(url)) => {
+            let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+            let request = client
+                .request(reqwest::Method::GET, url.as_str())?
+                .header("range", format!("bytes=0-{}", SAMPLE_BYTES - 1));
+            let response = client.send(request).await?;
+            let status = response.status().as_u16();
+            if status == 404 {
+                return Err(ConnectorError::new(
+                    Fault::UnknownDatabase,
+                    format!("{url} does not exist (http 404)"),
+                    "check the URL",
+                ));
+            }
+            if status == 401 || status == 403 {
+                return Err(ConnectorError::new(
+                    Fault::Authentication,
+                    format!("{url} refused access (http {status})"),
+                    "make the file readable at this URL, or upload it",
+                ));
+            }
+            if !(200..300).contains(&status) {
+                return Err(ConnectorError::new(
+                    Fault::Protocol,
+                    format!("{url} answered http {status}"),
+                    "check the URL",
+                ));
+            }
+            // 206 carries the total in Content-Range; 200 (no range support) in Content-Length.
+            let size = response
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit('/').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .or(response.content_length());
+            if let Some(size) = size.filter(|s| *s > limit) {
+                return Err(too_large(size, limit));
+            }
+            let mut bytes = Vec::new();
+            let mut stream = response.bytes_stream();
+            use futures::StreamExt;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ConnectorError::new(
+                        Fault::Protocol,
+                        format!("reading {url} failed: {e}"),
+                        "retry",
+                    )
+                })?;
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as u64 >= SAMPLE_BYTES {
+                    break;
+                }
+            }
+            let truncated = size.map_or(bytes.len() as u64 >= SAMPLE_BYTES, |s| {
+                s > bytes.len() as u64
+            });
+            bytes.truncate(SAMPLE_BYTES as usize);
+            let name = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .unwrap_or("file")
+                .to_string();
+            Ok(Sample {
+                name,
+                bytes,
+                truncated,
+                size,
+            })
+        }
+        Some(Source::S3 { bucket, key }) => {
+            let region = cfg.region.clone().unwrap_or_default();
+            let (base, path_style) = match &cfg.endpoint {
+                Some(e) => (e.parse().expect("validated url"), true),
+                None => (
+                    format!("https://{bucket}.s3.{region}.amazonaws.com/")
+                        .parse()
+                        .map_err(|_| {
+                            ConnectorError::new(
+                                Fault::Protocol,
+                                "bad bucket or region",
+                                "check both",
+                            )
+                        })?,
+                    false,
+                ),
+            };
+            let s3 = S3 {
+                client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+                base,
+                path_style,
+                bucket: bucket.clone(),
+                region,
+                access_key_id: cfg.access_key_id.clone().unwrap_or_default(),
+                secret_access_key: cfg
+                    .secret_access_key
+                    .clone()
+                    .unwrap_or_else(|| SecretString::from(String::new())),
+            };
+            let page = s3.list(&key, None, 1).await?;
+            let object = page
+                .objects
+                .into_iter()
+                .find(|o| o.key == key)
+                .ok_or_else(|| {
+                    ConnectorError::new(
+                        Fault::UnknownDatabase,
+                        format!("s3://{bucket}/{key} does not exist"),
+                        "check the bucket and key",
+                    )
+                })?;
+            if object.size > limit {
+                return Err(too_large(object.size, limit));
+            }
+            let end = object.size.min(SAMPLE_BYTES).saturating_sub(1);
+            let bytes = if object.size == 0 {
+                Vec::new()
+            } else {
+                s3.get(&key, Some((0, end))).await?
+            };
+            let name = key.rsplit('/').next().unwrap_or(&key).to_string();
+            Ok(Sample {
+                name,
+                bytes,
+                truncated: object.size > SAMPLE_BYTES,
+                size: Some(object.size),
+            })
+        }
+    }
+}
+
+pub fn discover(sample: &Sample, cfg: &CsvConfig) -> Result<Snapshot, ConnectorError> {
+    let started = Instant::now();
+    let columns =
+        infer::csv_columns(&sample.bytes, sample.truncated, cfg.sample_rows).map_err(|p| {
+            ConnectorError::new(
+                Fault::Protocol,
+                format!("the file is not valid CSV: {p}"),
+                "fix that row, then sync the datasource",
+            )
+        })?;
+    let mut properties = std::collections::BTreeMap::new();
+    properties.insert("format".to_string(), "csv".to_string());
+    if let Some(size) = sample.size {
+        properties.insert("bytes".to_string(), size.to_string());
+    }
+    let table = Table {
+        name: sample.name.clone(),
+        kind: TableKind::File,
+        comment: None,
+        row_estimate: None,
+        primary_key: Vec::new(),
+        foreign_keys: Vec::new(),
+        columns,
+        properties,
+    };
+    let databases = vec![Database {
+        name: "file".into(),
+        schemas: vec![Schema {
+            name: "file".into(),
+            tables: vec![table],
+        }],
+    }];
+    Ok(Snapshot::new("csv", databases, started))
+}
