@@ -267,6 +267,30 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
     }
 }
 
+/// The fields of `credentials` that pass their checks, with defaults for the rest:
+/// enough to run a type's own cross-field checks while other fields are wrong, so
+/// that one answer names every bad field.
+pub fn lenient(specs: &[FieldSpec], credentials: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(object) = credentials.as_object() else {
+        return out;
+    };
+    for spec in specs {
+        let checked = object
+            .get(spec.name)
+            .filter(|v| !v.is_null())
+            .and_then(|v| check(spec.kind, v).ok());
+        let value = checked.or_else(|| {
+            spec.default
+                .map(|d| serde_json::from_str(d).expect("valid default"))
+        });
+        if let Some(v) = value {
+            out.insert(spec.name.into(), v);
+        }
+    }
+    out
+}
+
 /// Removes secret fields, for records and answers that must never carry them.
 pub fn redact(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Map<String, Value> {
     credentials

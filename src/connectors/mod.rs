@@ -111,10 +111,27 @@ impl DatasourceType {
 
     /// Pure validation: names every bad field, fills defaults, never touches the network.
     pub fn validate(self, credentials: &Value) -> Result<Map<String, Value>, Vec<FieldProblem>> {
-        let normalised = fields::validate(self.fields(), "credentials", credentials)?;
-        // Parsing into the typed config proves the normalised object is complete.
-        ConnectorConfig::from_validated(self, &normalised)?;
-        Ok(normalised)
+        match fields::validate(self.fields(), "credentials", credentials) {
+            Ok(normalised) => {
+                // Parsing into the typed config proves the object complete and runs
+                // the type's own checks (a region's form, the keys an s3:// URL needs).
+                ConnectorConfig::from_validated(self, &normalised)?;
+                Ok(normalised)
+            }
+            Err(mut problems) => {
+                // The type's own checks still run on the fields that passed.
+                let passed = fields::lenient(self.fields(), credentials);
+                if let Err(more) = ConnectorConfig::from_validated(self, &passed) {
+                    for p in more {
+                        if p.field != "credentials" && !problems.iter().any(|q| q.field == p.field)
+                        {
+                            problems.push(p);
+                        }
+                    }
+                }
+                Err(problems)
+            }
+        }
     }
 }
 

@@ -48,6 +48,7 @@ async fn the_glue_catalog_behind_athena_is_discovered_with_partition_keys() {
     let app = spawn_app().await;
     let (database, workgroup) = (unique("g"), unique("w"));
     glue_fixture(&endpoint(), &database, &workgroup).await;
+    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
     let mut request = body("athena", credentials("lake", &database, &workgroup));
     request["tenancySettings"] = json!({"tenancyLevel": "DATABASE"});
     let job = app.create_and_wait(&request).await;
@@ -74,6 +75,11 @@ async fn the_glue_catalog_behind_athena_is_discovered_with_partition_keys() {
         .await
         .unwrap();
     assert_eq!(snapshot["datasourceType"], "athena");
+    let ready = events
+        .next_of("datasource.ready", std::time::Duration::from_secs(10))
+        .await
+        .expect("ready event");
+    assert_eq!(ready.body["data"]["datasourceType"], "athena");
     assert_eq!(snapshot["databases"][0]["name"], "AwsDataCatalog");
     assert_eq!(snapshot["databases"][0]["schemas"][0]["name"], database);
     let clicks = table(&snapshot, "clicks");

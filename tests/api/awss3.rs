@@ -70,6 +70,7 @@ async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
     let app = spawn_app().await;
     let bucket = unique("b");
     fill(&bucket).await;
+    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
 
     let job = app
         .create_and_wait(&body("awss3", s3::credentials("files", &bucket, "data/")))
@@ -89,6 +90,11 @@ async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
         .await
         .unwrap();
     assert_eq!(snapshot["datasourceType"], "awss3");
+    let ready = events
+        .next_of("datasource.ready", std::time::Duration::from_secs(10))
+        .await
+        .expect("ready event");
+    assert_eq!(ready.body["data"]["datasourceName"], "files");
     assert_eq!(snapshot["databases"][0]["name"], bucket);
     assert_eq!(
         snapshot["stats"]["tables"], 6,
@@ -224,7 +230,15 @@ async fn awss3_faults_and_refused_tenancy_each_get_their_own_answer() {
         .iter()
         .map(|d| d["field"].as_str().unwrap())
         .collect();
-    assert!(fields.contains(&"credentials.endpoint"), "{answer}");
+    assert_eq!(
+        fields,
+        [
+            "credentials.endpoint",
+            "credentials.region",
+            "credentials.bucket"
+        ],
+        "{answer}"
+    );
     app.stop().await;
 }
 

@@ -63,6 +63,7 @@ fn expected() -> Vec<(String, String, bool)> {
 #[tokio::test]
 async fn a_csv_file_is_read_from_an_upload_an_http_url_and_an_s3_url() {
     let app = spawn_app().await;
+    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
     let r = upload(
         &app,
         &json!({"datasourceType": "csv", "credentials": {"name": "uploaded"}}),
@@ -89,6 +90,11 @@ async fn a_csv_file_is_read_from_an_upload_an_http_url_and_an_s3_url() {
         "people.csv"
     );
     assert_eq!(columns(&snapshot), expected());
+    let ready = events
+        .next_of("datasource.ready", std::time::Duration::from_secs(10))
+        .await
+        .expect("ready event");
+    assert_eq!(ready.body["data"]["datasourceType"], "csv");
 
     let base = file_server(PEOPLE).await;
     let job = app
@@ -226,6 +232,69 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
         app.count("uploads").await,
         1,
         "only the accepted upload is stored"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_silent_and_wrongly_keyed_csv_sources_fail_with_their_own_message() {
+    let app = spawn_app().await;
+    let port = crate::helpers::proxy::closed_port().await;
+    let job = app
+        .create_and_wait(&body(
+            "csv",
+            json!({"name": "refused", "url": format!("http://127.0.0.1:{port}/a.csv")}),
+        ))
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("connect: request to 127.0.0.1 failed"),
+        "{job}"
+    );
+    let (silent, _server) = crate::helpers::proxy::silent_server().await;
+    let job = app
+        .create_and_wait(&body(
+            "csv",
+            json!({"name": "silent", "url": format!("http://127.0.0.1:{silent}/a.csv")}),
+        ))
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connect timed out after 2000 ms"),
+        "{job}"
+    );
+
+    let (_moto, endpoint, keys) = s3::checking_moto().await;
+    let creds = |name: &str, secret: &str| {
+        json!({"name": name, "url": "s3://checked/people.csv", "region": "us-east-1", "endpoint": endpoint,
+               "accessKeyId": keys["accessKeyId"], "secretAccessKey": secret})
+    };
+    let job = app
+        .create_and_wait(&body("csv", creds("wrong-keys", "not-the-secret")))
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the access key was refused: SignatureDoesNotMatch"),
+        "{job}"
+    );
+    let job = app
+        .create_and_wait(&body(
+            "csv",
+            creds("missing-object", keys["secretAccessKey"].as_str().unwrap()),
+        ))
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("s3://checked/people.csv does not exist"),
+        "{job}"
     );
     app.stop().await;
 }
