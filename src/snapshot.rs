@@ -115,6 +115,24 @@ pub struct Summary {
     pub hash: String,
 }
 
+impl Schema {
+    /// Groups tables by schema name, both sorted by name, so that snapshots of an
+    /// unchanged catalog are identical (and hash alike) whatever order rows came in.
+    pub fn group(tables: impl IntoIterator<Item = (String, Table)>) -> Vec<Schema> {
+        let mut by_schema: std::collections::BTreeMap<String, Vec<Table>> = Default::default();
+        for (schema, table) in tables {
+            by_schema.entry(schema).or_default().push(table);
+        }
+        by_schema
+            .into_iter()
+            .map(|(name, mut tables)| {
+                tables.sort_by(|a, b| a.name.cmp(&b.name));
+                Schema { name, tables }
+            })
+            .collect()
+    }
+}
+
 impl Snapshot {
     /// Builds a snapshot, computing stats and a content hash that ignores timing,
     /// so that an unchanged schema keeps its hash (and its HTTP ETag) across syncs.

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::proxy::{closed_port, silent_server};
 use crate::helpers::s3::endpoint;
-use crate::helpers::{body, spawn_app, unique};
+use crate::helpers::{body, spawn_app, table, unique};
 
 async fn glue_fixture(endpoint: &str, database: &str, workgroup: &str) {
     glue_fixture_as(endpoint, database, workgroup, &[]).await
@@ -32,15 +32,6 @@ async fn glue_fixture_as(endpoint: &str, database: &str, workgroup: &str, keys: 
 pub fn credentials(name: &str, database: &str, workgroup: &str) -> Value {
     json!({"name": name, "region": "us-east-1", "accessKeyId": "AKIDONRAMPTEST", "secretAccessKey": "not-checked",
            "workgroup": workgroup, "database": database, "endpoint": endpoint()})
-}
-
-fn table<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
-    snapshot["databases"][0]["schemas"][0]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from {snapshot}"))
 }
 
 #[tokio::test]

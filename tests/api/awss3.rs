@@ -4,16 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::proxy::{closed_port, silent_server};
 use crate::helpers::s3;
-use crate::helpers::{body, spawn_app, unique};
-
-fn table<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
-    snapshot["databases"][0]["schemas"][0]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from {snapshot}"))
-}
+use crate::helpers::{body, spawn_app, table, unique};
 
 fn shape(table: &Value) -> Vec<(String, String, bool)> {
     table["columns"]

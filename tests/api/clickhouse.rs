@@ -7,16 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::events::Subscriber;
 use crate::helpers::proxy::{closed_port, silent_server};
 use crate::helpers::targets::*;
-use crate::helpers::{body, spawn_app, unique};
-
-fn table<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
-    snapshot["databases"][0]["schemas"][0]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from {snapshot}"))
-}
+use crate::helpers::{body, spawn_app, table, unique};
 
 #[tokio::test]
 async fn a_clickhouse_database_is_discovered_with_engines_keys_and_comments() {

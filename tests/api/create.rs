@@ -4,16 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
 use crate::helpers::targets::*;
-use crate::helpers::{body, spawn_app, unique};
-
-fn table<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
-    snapshot["databases"][0]["schemas"][0]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("table {name} missing from {snapshot}"))
-}
+use crate::helpers::{body, spawn_app, table, unique};
 
 #[tokio::test]
 async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {

@@ -159,18 +159,7 @@ pub async fn discover(
         }
     }
 
-    let mut by_schema: HashMap<String, Vec<Table>> = HashMap::new();
-    for (_, (schema, table)) in tables {
-        by_schema.entry(schema).or_default().push(table);
-    }
-    let mut schemas: Vec<Schema> = by_schema
-        .into_iter()
-        .map(|(name, mut tables)| {
-            tables.sort_by(|a, b| a.name.cmp(&b.name));
-            Schema { name, tables }
-        })
-        .collect();
-    schemas.sort_by(|a, b| a.name.cmp(&b.name));
+    let schemas = Schema::group(tables.into_values());
     let databases = vec![Database {
         name: s.database.clone(),
         schemas,

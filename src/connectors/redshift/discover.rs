@@ -272,19 +272,15 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
         }
     }
 
-    let mut by_schema: HashMap<String, Vec<Table>> = HashMap::new();
-    for (schema_name, mut table) in tables.into_values().chain(extra) {
-        table.columns.sort_by_key(|c| c.ordinal);
-        by_schema.entry(schema_name).or_default().push(table);
-    }
-    let mut schemas: Vec<Schema> = by_schema
-        .into_iter()
-        .map(|(name, mut tables)| {
-            tables.sort_by(|a, b| a.name.cmp(&b.name));
-            Schema { name, tables }
-        })
-        .collect();
-    schemas.sort_by(|a, b| a.name.cmp(&b.name));
+    let schemas = Schema::group(
+        tables
+            .into_values()
+            .chain(extra)
+            .map(|(schema, mut table)| {
+                table.columns.sort_by_key(|c| c.ordinal);
+                (schema, table)
+            }),
+    );
     let databases = vec![Database {
         name: s.database.clone(),
         schemas,

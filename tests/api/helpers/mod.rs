@@ -266,3 +266,13 @@ pub async fn cleanup(id: &str, settings: &Settings) {
 pub fn body(datasource_type: &str, credentials: Value) -> Value {
     json!({"datasourceType": datasource_type, "credentials": credentials})
 }
+
+/// A table of a snapshot's first schema, by name.
+pub fn table<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
+    snapshot["databases"][0]["schemas"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("table {name} missing from {snapshot}"))
+}
