@@ -45,7 +45,16 @@ if ! up 15000; then
     --exec "$venv/bin/python3" -- "$venv/bin/moto_server" -H 127.0.0.1 -p 15000
 fi
 
-for port in 5432 3306 6379 5672 5433 18123 15000; do
+# osmem-server (an OpenSearch API server, a Go binary inside a PyPI wheel) for elasticsearch/opensearch.
+if [ ! -x "$venv/lib/python3.11/site-packages/osmem_server/bin/osmem-server" ]; then
+  "$venv/bin/pip" install -q "osmem-server==0.1.6"
+fi
+if ! up 19200; then
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-osmem.pid \
+    --exec "$venv/lib/python3.11/site-packages/osmem_server/bin/osmem-server" -- -addr 127.0.0.1:19200 -no-stdin-watch
+fi
+
+for port in 5432 3306 6379 5672 5433 18123 15000 19200; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done

@@ -14,6 +14,7 @@ pub mod infer;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;
+pub mod search;
 pub mod singlestore;
 pub mod tenancy;
 pub mod tls;
@@ -39,6 +40,8 @@ pub enum DatasourceType {
     Awss3,
     Athena,
     Csv,
+    Elasticsearch,
+    Opensearch,
 }
 
 impl DatasourceType {
@@ -52,6 +55,8 @@ impl DatasourceType {
         DatasourceType::Awss3,
         DatasourceType::Athena,
         DatasourceType::Csv,
+        DatasourceType::Elasticsearch,
+        DatasourceType::Opensearch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +70,8 @@ impl DatasourceType {
             DatasourceType::Awss3 => "awss3",
             DatasourceType::Athena => "athena",
             DatasourceType::Csv => "csv",
+            DatasourceType::Elasticsearch => "elasticsearch",
+            DatasourceType::Opensearch => "opensearch",
         }
     }
 
@@ -91,6 +98,7 @@ impl DatasourceType {
             DatasourceType::Awss3 => awss3::FIELDS,
             DatasourceType::Athena => athena::FIELDS,
             DatasourceType::Csv => csvfile::FIELDS,
+            DatasourceType::Elasticsearch | DatasourceType::Opensearch => search::FIELDS,
         }
     }
 
@@ -104,6 +112,8 @@ impl DatasourceType {
             | DatasourceType::Singlestore
             | DatasourceType::Clickhouse
             | DatasourceType::Athena => &[tenancy::Level::Table, tenancy::Level::Database],
+            // An index is a table; a cluster has no databases to split tenants by.
+            DatasourceType::Elasticsearch | DatasourceType::Opensearch => &[tenancy::Level::Table],
             // Files have no databases or tables to split tenants by.
             DatasourceType::Awss3 | DatasourceType::Csv => &[],
         }
@@ -148,6 +158,8 @@ pub enum ConnectorConfig {
     Awss3(awss3::S3Config),
     Athena(athena::AthenaConfig),
     Csv(csvfile::CsvConfig),
+    Elasticsearch(search::SearchConfig),
+    Opensearch(search::SearchConfig),
 }
 
 impl ConnectorConfig {
@@ -192,6 +204,16 @@ impl ConnectorConfig {
                 }
                 config.map(ConnectorConfig::Csv)
             }
+            DatasourceType::Elasticsearch | DatasourceType::Opensearch => {
+                let config: Result<search::SearchConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(|c| match ty {
+                    DatasourceType::Elasticsearch => ConnectorConfig::Elasticsearch(c),
+                    _ => ConnectorConfig::Opensearch(c),
+                })
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -207,6 +229,8 @@ impl ConnectorConfig {
             ConnectorConfig::Awss3(_) => DatasourceType::Awss3,
             ConnectorConfig::Athena(_) => DatasourceType::Athena,
             ConnectorConfig::Csv(_) => DatasourceType::Csv,
+            ConnectorConfig::Elasticsearch(_) => DatasourceType::Elasticsearch,
+            ConnectorConfig::Opensearch(_) => DatasourceType::Opensearch,
         }
     }
 
@@ -234,6 +258,9 @@ impl ConnectorConfig {
             ConnectorConfig::Awss3(c) => awss3::connect(c, egress).await.map(Connection::Awss3),
             ConnectorConfig::Athena(c) => athena::connect(c, egress).await.map(Connection::Athena),
             ConnectorConfig::Csv(c) => csvfile::connect(c, egress).await.map(Connection::Csv),
+            ConnectorConfig::Elasticsearch(c) | ConnectorConfig::Opensearch(c) => {
+                search::connect(c, egress).await.map(Connection::Search)
+            }
         }
     }
 }
@@ -246,6 +273,7 @@ pub enum Connection {
     Awss3(awss3::client::S3),
     Athena(athena::AthenaSession),
     Csv(csvfile::Sample),
+    Search(search::SearchSession),
 }
 
 impl Connection {
@@ -272,6 +300,12 @@ impl Connection {
             (Connection::Awss3(s), ConnectorConfig::Awss3(c)) => awss3::discover(s, c).await,
             (Connection::Athena(s), ConnectorConfig::Athena(c)) => athena::discover(s, c).await,
             (Connection::Csv(s), ConnectorConfig::Csv(c)) => csvfile::discover(s, c),
+            (Connection::Search(s), ConnectorConfig::Elasticsearch(c)) => {
+                search::discover(s, c, "elasticsearch").await
+            }
+            (Connection::Search(s), ConnectorConfig::Opensearch(c)) => {
+                search::discover(s, c, "opensearch").await
+            }
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -285,7 +319,7 @@ impl Connection {
             // The API refuses tenancy for files, so this is never asked.
             Connection::Awss3(_) => Ok(Vec::new()),
             Connection::Athena(s) => athena::list_databases(s).await,
-            Connection::Csv(_) => Ok(Vec::new()),
+            Connection::Csv(_) | Connection::Search(_) => Ok(Vec::new()),
         }
     }
 
@@ -297,6 +331,7 @@ impl Connection {
             Connection::Awss3(s) => drop(s),
             Connection::Athena(s) => drop(s),
             Connection::Csv(s) => drop(s),
+            Connection::Search(s) => drop(s),
         }
     }
 }

@@ -13,6 +13,7 @@ mod egress;
 mod helpers;
 mod lifecycle;
 mod operations;
+mod search;
 mod target_faults;
 mod trace_propagation;
 mod wire_types;

@@ -1,0 +1,221 @@
+//! elasticsearch and opensearch against osmem-server (the OpenSearch REST API);
+//! credentials against an authenticating front the test runs before it, since
+//! osmem-server checks none.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::proxy::{closed_port, silent_server};
+use crate::helpers::{body, spawn_app, table, unique};
+
+const OSMEM: &str = "http://127.0.0.1:19200";
+
+async fn put(path: &str, doc: Value) {
+    let r = reqwest::Client::new()
+        .request(reqwest::Method::PUT, format!("{OSMEM}/{path}"))
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "PUT {path}: {}",
+        r.text().await.unwrap()
+    );
+}
+
+/// Two indices and an alias, all named under `prefix`.
+async fn fixture(prefix: &str) {
+    put(
+        &format!("{prefix}-people"),
+        json!({"mappings": {"properties": {"name": {"type": "text"}, "age": {"type": "integer"}, "joined": {"type": "date"},
+               "address": {"properties": {"city": {"type": "keyword"}, "geo": {"type": "geo_point"}}}, "tags": {"type": "nested"}}}}),
+    )
+    .await;
+    put(
+        &format!("{prefix}-logs"),
+        json!({"mappings": {"properties": {"msg": {"type": "text"}, "took": {"type": "float"}}}}),
+    )
+    .await;
+    let r = reqwest::Client::new()
+        .post(format!("{OSMEM}/_aliases"))
+        .json(&json!({"actions": [{"add": {"index": format!("{prefix}-people"), "alias": format!("{prefix}-humans")}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+fn credentials(name: &str, url: &str, prefix: &str) -> Value {
+    json!({"name": name, "url": url, "indexPattern": format!("{prefix}-*")})
+}
+
+#[tokio::test]
+async fn indices_and_aliases_become_tables_for_both_types() {
+    let app = spawn_app().await;
+    let prefix = unique("x");
+    fixture(&prefix).await;
+    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
+    for ty in ["opensearch", "elasticsearch"] {
+        let job = app
+            .create_and_wait(&body(ty, credentials(ty, OSMEM, &prefix)))
+            .await;
+        assert_eq!(job["status"], "succeeded", "{ty}: {job}");
+        let snapshot: Value = app
+            .get(&format!("/api/v2/datasource/{ty}/schema"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(snapshot["datasourceType"], ty);
+        assert_eq!(snapshot["stats"]["tables"], 3, "{snapshot}");
+        let people = table(&snapshot, &format!("{prefix}-people"));
+        assert_eq!(people["kind"], "index");
+        let columns: Vec<(&str, &str)> = people["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                ("address.city", "string"),
+                ("address.geo", "other"),
+                ("age", "integer"),
+                ("joined", "timestamp"),
+                ("name", "string"),
+                ("tags", "array")
+            ]
+        );
+        let humans = table(&snapshot, &format!("{prefix}-humans"));
+        assert_eq!(
+            (humans["kind"].as_str(), humans["comment"].as_str()),
+            (
+                Some("view"),
+                Some(format!("alias of {prefix}-people").as_str())
+            )
+        );
+        assert_eq!(humans["columns"], people["columns"]);
+        let ready = events
+            .next_of("datasource.ready", std::time::Duration::from_secs(10))
+            .await
+            .expect("ready event");
+        assert_eq!(ready.body["data"]["datasourceType"], ty);
+    }
+    app.stop().await;
+}
+
+/// An authenticating front for osmem-server that answers as Elasticsearch's security
+/// layer does: 401 with a security_exception unless the credentials are right.
+async fn authenticating_front() -> String {
+    let good_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("elastic:right-password")
+    );
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let good_basic = good_basic.clone();
+        async move {
+            let auth = request.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if auth != good_basic && auth != "ApiKey good-api-key" {
+                let body = json!({"error": {"type": "security_exception", "reason": "unable to authenticate user for REST request"}, "status": 401});
+                return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+            }
+            let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            let answer = reqwest::get(format!("{OSMEM}{path}")).await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, [("content-type", "application/json")], answer.bytes().await.unwrap()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn search_faults_each_end_the_job_with_their_own_message() {
+    let app = spawn_app().await;
+    let prefix = unique("x");
+    fixture(&prefix).await;
+    let front = authenticating_front().await;
+    let with = |name: &str, url: &str, extra: Value| {
+        let mut c = credentials(name, url, &prefix);
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        body("elasticsearch", c)
+    };
+    let job = app
+        .create_and_wait(&with(
+            "wrong",
+            &front,
+            json!({"username": "elastic", "password": "wrong"}),
+        ))
+        .await;
+    assert_eq!(job["error"]["code"], "CREDENTIAL_TEST_FAILED", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the cluster refused the credentials"),
+        "{job}"
+    );
+    let job = app
+        .create_and_wait(&with(
+            "right",
+            &front,
+            json!({"username": "elastic", "password": "right-password"}),
+        ))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let job = app
+        .create_and_wait(&with("key", &front, json!({"apiKey": "good-api-key"})))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+
+    let refused = format!("http://127.0.0.1:{}", closed_port().await);
+    let job = app
+        .create_and_wait(&with("refused", &refused, json!({})))
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("connect: request to 127.0.0.1 failed"),
+        "{job}"
+    );
+    let (port, _server) = silent_server().await;
+    let job = app
+        .create_and_wait(&with(
+            "silent",
+            &format!("http://127.0.0.1:{port}"),
+            json!({}),
+        ))
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connect timed out after 2000 ms"),
+        "{job}"
+    );
+
+    let r = app.post_datasource(&body("opensearch", json!({"name": "cloud", "deploymentType": "elastic-cloud", "apiKey": "k", "username": "u"}))).await;
+    let answer: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = answer["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["credentials.cloudId", "credentials.apiKey"],
+        "{answer}"
+    );
+    app.stop().await;
+}
