@@ -54,6 +54,44 @@ pub const NAME: FieldSpec = FieldSpec {
     description: "the datasource's name, unique within the organisation",
 };
 
+/// A text field of 1 to `max` characters, optional unless marked: built as
+/// `text("region", 32, "...").required()`, `.secret()`, `.or(default)`, `.at_least(0)`.
+pub const fn text(name: &'static str, max: usize, description: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind: FieldKind::Text { min: 1, max },
+        required: false,
+        default: None,
+        secret: false,
+        description,
+    }
+}
+
+impl FieldSpec {
+    pub const fn required(mut self) -> FieldSpec {
+        self.required = true;
+        self
+    }
+
+    pub const fn secret(mut self) -> FieldSpec {
+        self.secret = true;
+        self
+    }
+
+    /// JSON text of the default.
+    pub const fn or(mut self, default: &'static str) -> FieldSpec {
+        self.default = Some(default);
+        self
+    }
+
+    pub const fn at_least(mut self, min: usize) -> FieldSpec {
+        if let FieldKind::Text { max, .. } = self.kind {
+            self.kind = FieldKind::Text { min, max };
+        }
+        self
+    }
+}
+
 /// Fields shared by the database types: host, port (with the type's default), user,
 /// password and database.
 pub const HOST: FieldSpec = FieldSpec {

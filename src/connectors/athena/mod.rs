@@ -10,75 +10,37 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::connectors::aws::json_api::{ApiError, AwsJson, common_error, hive_family};
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
-
-const fn text(
-    name: &'static str,
-    max: usize,
-    required: bool,
-    default: Option<&'static str>,
-    description: &'static str,
-) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind: FieldKind::Text { min: 1, max },
-        required,
-        default,
-        secret: false,
-        description,
-    }
-}
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
     text(
         "region",
         32,
-        true,
-        None,
         "the region of the workgroup and catalog, e.g. us-east-1",
-    ),
-    text("accessKeyId", 128, true, None, "access key id"),
-    FieldSpec {
-        name: "secretAccessKey",
-        kind: FieldKind::Text { min: 1, max: 256 },
-        required: true,
-        default: None,
-        secret: true,
-        description: "secret access key",
-    },
-    text(
-        "workgroup",
-        128,
-        false,
-        Some("\"primary\""),
-        "Athena workgroup",
-    ),
+    )
+    .required(),
+    text("accessKeyId", 128, "access key id").required(),
+    text("secretAccessKey", 256, "secret access key")
+        .required()
+        .secret(),
+    text("workgroup", 128, "Athena workgroup").or("\"primary\""),
     text(
         "outputLocation",
         1024,
-        false,
-        None,
         "s3:// location for query results, when the workgroup sets none",
     ),
     text(
         "catalog",
         128,
-        false,
-        Some("\"AwsDataCatalog\""),
         "data catalog; AwsDataCatalog is the Glue Data Catalog",
-    ),
-    text(
-        "database",
-        255,
-        true,
-        None,
-        "database (Glue database) to discover",
-    ),
+    )
+    .or("\"AwsDataCatalog\""),
+    text("database", 255, "database (Glue database) to discover").required(),
     FieldSpec {
         name: "endpoint",
         kind: FieldKind::Url,

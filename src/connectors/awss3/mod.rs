@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use self::client::{Object, S3};
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
 use crate::connectors::infer::{self, FileProblem};
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::Egress;
@@ -30,45 +30,15 @@ pub const MAX_OBJECTS: usize = 20_000;
 /// Objects sampled at once.
 const CONCURRENCY: usize = 8;
 
-const fn text(
-    name: &'static str,
-    min: usize,
-    max: usize,
-    required: bool,
-    secret: bool,
-    description: &'static str,
-) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind: FieldKind::Text { min, max },
-        required,
-        default: None,
-        secret,
-        description,
-    }
-}
-
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
-    text(
-        "region",
-        1,
-        32,
-        true,
-        false,
-        "the bucket's region, e.g. us-east-1",
-    ),
-    text("bucket", 3, 63, true, false, "bucket name"),
-    text(
-        "prefix",
-        0,
-        1024,
-        false,
-        false,
-        "discover only keys under this prefix",
-    ),
-    text("accessKeyId", 1, 128, true, false, "access key id"),
-    text("secretAccessKey", 1, 256, true, true, "secret access key"),
+    text("region", 32, "the bucket's region, e.g. us-east-1").required(),
+    text("bucket", 63, "bucket name").at_least(3).required(),
+    text("prefix", 1024, "discover only keys under this prefix").at_least(0),
+    text("accessKeyId", 128, "access key id").required(),
+    text("secretAccessKey", 256, "secret access key")
+        .required()
+        .secret(),
     FieldSpec {
         name: "endpoint",
         kind: FieldKind::Url,

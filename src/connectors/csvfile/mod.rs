@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::connectors::awss3::client::S3;
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
 use crate::connectors::infer;
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::Egress;
@@ -20,38 +20,16 @@ use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 /// Bytes read from the start of the file for inference.
 pub const SAMPLE_BYTES: u64 = 1024 * 1024;
 
-const fn optional(
-    name: &'static str,
-    max: usize,
-    secret: bool,
-    description: &'static str,
-) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind: FieldKind::Text { min: 1, max },
-        required: false,
-        default: None,
-        secret,
-        description,
-    }
-}
-
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
-    optional(
+    text(
         "url",
         2048,
-        false,
         "http(s):// or s3://bucket/key of the file; absent when the file is uploaded with the request",
     ),
-    optional("region", 32, false, "for s3:// URLs: the bucket's region"),
-    optional("accessKeyId", 128, false, "for s3:// URLs: access key id"),
-    optional(
-        "secretAccessKey",
-        256,
-        true,
-        "for s3:// URLs: secret access key",
-    ),
+    text("region", 32, "for s3:// URLs: the bucket's region"),
+    text("accessKeyId", 128, "for s3:// URLs: access key id"),
+    text("secretAccessKey", 256, "for s3:// URLs: secret access key").secret(),
     FieldSpec {
         name: "endpoint",
         kind: FieldKind::Url,

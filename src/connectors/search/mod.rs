@@ -11,27 +11,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
-
-const fn optional(
-    name: &'static str,
-    max: usize,
-    secret: bool,
-    description: &'static str,
-) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind: FieldKind::Text { min: 1, max },
-        required: false,
-        default: None,
-        secret,
-        description,
-    }
-}
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -51,15 +35,15 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "the cluster's URL (self-managed, open-cloud)",
     },
-    optional("cloudId", 1024, false, "Elastic Cloud ID (elastic-cloud)"),
-    optional("username", 128, false, "user for basic authentication"),
-    optional("password", 1024, true, "password of that user"),
-    optional(
+    text("cloudId", 1024, "Elastic Cloud ID (elastic-cloud)"),
+    text("username", 128, "user for basic authentication"),
+    text("password", 1024, "password of that user").secret(),
+    text(
         "apiKey",
         1024,
-        true,
         "API key (the encoded form), instead of user and password",
-    ),
+    )
+    .secret(),
     FieldSpec {
         name: "indexPattern",
         kind: FieldKind::Text { min: 1, max: 255 },
