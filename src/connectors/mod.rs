@@ -8,6 +8,7 @@ pub mod awss3;
 pub mod clickhouse;
 pub mod cockroachdb;
 pub mod csvfile;
+pub mod databricks;
 pub mod error;
 pub mod fields;
 pub mod infer;
@@ -42,6 +43,7 @@ pub enum DatasourceType {
     Csv,
     Elasticsearch,
     Opensearch,
+    Databricks,
 }
 
 impl DatasourceType {
@@ -57,6 +59,7 @@ impl DatasourceType {
         DatasourceType::Csv,
         DatasourceType::Elasticsearch,
         DatasourceType::Opensearch,
+        DatasourceType::Databricks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl DatasourceType {
             DatasourceType::Csv => "csv",
             DatasourceType::Elasticsearch => "elasticsearch",
             DatasourceType::Opensearch => "opensearch",
+            DatasourceType::Databricks => "databricks",
         }
     }
 
@@ -99,6 +103,7 @@ impl DatasourceType {
             DatasourceType::Athena => athena::FIELDS,
             DatasourceType::Csv => csvfile::FIELDS,
             DatasourceType::Elasticsearch | DatasourceType::Opensearch => search::FIELDS,
+            DatasourceType::Databricks => databricks::FIELDS,
         }
     }
 
@@ -111,7 +116,8 @@ impl DatasourceType {
             | DatasourceType::Cockroachdb
             | DatasourceType::Singlestore
             | DatasourceType::Clickhouse
-            | DatasourceType::Athena => &[tenancy::Level::Table, tenancy::Level::Database],
+            | DatasourceType::Athena
+            | DatasourceType::Databricks => &[tenancy::Level::Table, tenancy::Level::Database],
             // An index is a table; a cluster has no databases to split tenants by.
             DatasourceType::Elasticsearch | DatasourceType::Opensearch => &[tenancy::Level::Table],
             // Files have no databases or tables to split tenants by.
@@ -160,6 +166,7 @@ pub enum ConnectorConfig {
     Csv(csvfile::CsvConfig),
     Elasticsearch(search::SearchConfig),
     Opensearch(search::SearchConfig),
+    Databricks(databricks::DatabricksConfig),
 }
 
 impl ConnectorConfig {
@@ -214,6 +221,13 @@ impl ConnectorConfig {
                     _ => ConnectorConfig::Opensearch(c),
                 })
             }
+            DatasourceType::Databricks => {
+                let config: Result<databricks::DatabricksConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Databricks)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -231,6 +245,7 @@ impl ConnectorConfig {
             ConnectorConfig::Csv(_) => DatasourceType::Csv,
             ConnectorConfig::Elasticsearch(_) => DatasourceType::Elasticsearch,
             ConnectorConfig::Opensearch(_) => DatasourceType::Opensearch,
+            ConnectorConfig::Databricks(_) => DatasourceType::Databricks,
         }
     }
 
@@ -261,6 +276,9 @@ impl ConnectorConfig {
             ConnectorConfig::Elasticsearch(c) | ConnectorConfig::Opensearch(c) => {
                 search::connect(c, egress).await.map(Connection::Search)
             }
+            ConnectorConfig::Databricks(c) => databricks::connect(c, egress)
+                .await
+                .map(Connection::Databricks),
         }
     }
 }
@@ -274,6 +292,7 @@ pub enum Connection {
     Athena(athena::AthenaSession),
     Csv(csvfile::Sample),
     Search(search::SearchSession),
+    Databricks(databricks::DatabricksSession),
 }
 
 impl Connection {
@@ -306,6 +325,9 @@ impl Connection {
             (Connection::Search(s), ConnectorConfig::Opensearch(c)) => {
                 search::discover(s, c, "opensearch").await
             }
+            (Connection::Databricks(s), ConnectorConfig::Databricks(c)) => {
+                databricks::discover(s, c).await
+            }
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -320,6 +342,7 @@ impl Connection {
             Connection::Awss3(_) => Ok(Vec::new()),
             Connection::Athena(s) => athena::list_databases(s).await,
             Connection::Csv(_) | Connection::Search(_) => Ok(Vec::new()),
+            Connection::Databricks(s) => databricks::list_databases(s).await,
         }
     }
 
@@ -332,6 +355,7 @@ impl Connection {
             Connection::Athena(s) => drop(s),
             Connection::Csv(s) => drop(s),
             Connection::Search(s) => drop(s),
+            Connection::Databricks(s) => drop(s),
         }
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod clickhouse;
 mod create;
 mod csv;
+mod databricks;
 mod delivery;
 mod egress;
 mod helpers;

@@ -1,0 +1,342 @@
+//! Databricks: the SQL Statement Execution API on a SQL warehouse (submit, poll,
+//! follow result chunks), discovery from Unity Catalog's information_schema, all
+//! through the egress guard with a bearer token.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::connectors::aws::json_api::hive_family;
+use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, text};
+use crate::connectors::{ConnectorError, Fault, FieldProblem};
+use crate::egress::Egress;
+use crate::egress::http::GuardedClient;
+use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
+
+pub const FIELDS: &[FieldSpec] = &[
+    NAME,
+    FieldSpec {
+        description: "workspace host name, e.g. dbc-1234.cloud.databricks.com",
+        ..HOST
+    },
+    text(
+        "httpPath",
+        512,
+        "the SQL warehouse's HTTP path, /sql/1.0/warehouses/<id>",
+    )
+    .required(),
+    text("accessToken", 1024, "personal access token")
+        .required()
+        .secret(),
+    text("catalog", 255, "Unity Catalog catalog to discover").required(),
+    text(
+        "schema",
+        255,
+        "limit discovery to this schema; all schemas of the catalog when absent",
+    ),
+    FieldSpec {
+        name: "endpoint",
+        kind: FieldKind::Url,
+        required: false,
+        default: None,
+        secret: false,
+        description: "the workspace URL when it is not https://<host> (a proxy or a compatible server)",
+    },
+];
+
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabricksConfig {
+    pub host: String,
+    pub http_path: String,
+    pub access_token: SecretString,
+    pub catalog: String,
+    pub schema: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+impl DatabricksConfig {
+    /// The warehouse id from the HTTP path `/sql/1.0/warehouses/<id>`.
+    pub fn warehouse_id(&self) -> Option<&str> {
+        self.http_path
+            .trim_end_matches('/')
+            .strip_prefix("/sql/1.0/warehouses/")
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+
+    pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
+        if self.warehouse_id().is_none() {
+            return Err(vec![FieldProblem::new(
+                "credentials.httpPath",
+                "must be /sql/1.0/warehouses/<warehouse id>",
+            )]);
+        }
+        Ok(())
+    }
+}
+
+pub struct DatabricksSession {
+    client: GuardedClient,
+    base: String,
+    cfg: DatabricksConfig,
+}
+
+/// A backtick-quoted identifier.
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// A single-quoted SQL string.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl DatabricksSession {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ConnectorError> {
+        let mut request = self
+            .client
+            .request(method, &format!("{}{path}", self.base))?
+            .bearer_auth(self.cfg.access_token.expose_secret());
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = self.client.send(request).await?;
+        let status = response.status().as_u16();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value["message"].as_str().unwrap_or("").to_string();
+        Err(match status {
+            401 | 403 => ConnectorError::new(
+                Fault::Authentication,
+                format!("the access token was refused: {message}"),
+                "check the access token, and that it may use this warehouse",
+            ),
+            404 => ConnectorError::new(
+                Fault::UnknownDatabase,
+                format!("the warehouse or API was not found: {message}"),
+                "check the host and the HTTP path",
+            ),
+            _ => ConnectorError::new(
+                Fault::Protocol,
+                format!("{path} answered http {status}: {message}"),
+                "check the host",
+            ),
+        })
+    }
+
+    /// Runs `sql` to completion: submits it, polls while it runs, gathers every chunk.
+    pub async fn query(&self, sql: &str) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        let warehouse = self.cfg.warehouse_id().expect("checked at validation");
+        let mut statement = self
+            .call(
+                reqwest::Method::POST,
+                "api/2.0/sql/statements/",
+                Some(
+                    json!({"warehouse_id": warehouse, "statement": sql, "catalog": self.cfg.catalog,
+                            "wait_timeout": "10s", "on_wait_timeout": "CONTINUE",
+                            "disposition": "INLINE", "format": "JSON_ARRAY"}),
+                ),
+            )
+            .await?;
+        let id = statement["statement_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match statement["status"]["state"].as_str() {
+                Some("SUCCEEDED") => break,
+                Some("PENDING" | "RUNNING") => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                    statement = self
+                        .call(
+                            reqwest::Method::GET,
+                            &format!("api/2.0/sql/statements/{id}"),
+                            None,
+                        )
+                        .await?;
+                }
+                state => {
+                    return Err(statement_error(
+                        &statement,
+                        state.unwrap_or("unknown"),
+                        &self.cfg,
+                    ));
+                }
+            }
+        }
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        let mut chunk = statement["result"].clone();
+        loop {
+            for row in chunk["data_array"].as_array().into_iter().flatten() {
+                rows.push(row.as_array().cloned().unwrap_or_default());
+            }
+            let Some(next) = chunk["next_chunk_internal_link"]
+                .as_str()
+                .map(|l| l.trim_start_matches('/').to_string())
+            else {
+                return Ok(rows);
+            };
+            chunk = self.call(reqwest::Method::GET, &next, None).await?;
+        }
+    }
+}
+
+fn statement_error(statement: &Value, state: &str, cfg: &DatabricksConfig) -> ConnectorError {
+    let error = &statement["status"]["error"];
+    let code = error["error_code"].as_str().unwrap_or("");
+    let message = error["message"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect::<String>();
+    if message.contains("NO_SUCH_CATALOG")
+        || message.contains("SCHEMA_NOT_FOUND")
+        || code == "NOT_FOUND"
+    {
+        return ConnectorError::new(
+            Fault::UnknownDatabase,
+            format!(
+                "catalog {} (or its schema) does not exist: {message}",
+                cfg.catalog
+            ),
+            "check the catalog and schema names, and that the token's user may see them",
+        );
+    }
+    if code == "PERMISSION_DENIED" {
+        return ConnectorError::new(
+            Fault::Permission,
+            format!("the user lacks a privilege: {message}"),
+            "grant USE CATALOG and USE SCHEMA",
+        );
+    }
+    ConnectorError::new(
+        Fault::Protocol,
+        format!("the statement ended {state}: {code} {message}"),
+        "see the query history of the warehouse",
+    )
+}
+
+pub async fn connect(
+    cfg: &DatabricksConfig,
+    egress: &Egress,
+) -> Result<DatabricksSession, ConnectorError> {
+    let base = match &cfg.endpoint {
+        Some(e) => format!("{}/", e.trim_end_matches('/')),
+        None => format!("https://{}/", cfg.host),
+    };
+    let session = DatabricksSession {
+        client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+        base,
+        cfg: cfg.clone(),
+    };
+    // Proves the token, the warehouse and the catalog.
+    session
+        .query(&format!(
+            "SELECT schema_name FROM {}.information_schema.schemata LIMIT 1",
+            ident(&cfg.catalog)
+        ))
+        .await?;
+    Ok(session)
+}
+
+pub async fn discover(
+    s: &DatabricksSession,
+    cfg: &DatabricksConfig,
+) -> Result<Snapshot, ConnectorError> {
+    let started = Instant::now();
+    let catalog = ident(&cfg.catalog);
+    let filter = match &cfg.schema {
+        Some(schema) => format!("table_schema = {}", literal(schema)),
+        None => "table_schema <> 'information_schema'".to_string(),
+    };
+    let tables_sql = format!(
+        "SELECT table_schema, table_name, table_type, comment FROM {catalog}.information_schema.tables WHERE {filter}"
+    );
+    let columns_sql = format!(
+        "SELECT table_schema, table_name, column_name, ordinal_position, full_data_type, is_nullable, column_default, comment \
+         FROM {catalog}.information_schema.columns WHERE {filter}"
+    );
+    let (tables, columns) = tokio::try_join!(s.query(&tables_sql), s.query(&columns_sql))?;
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let mut by_name: BTreeMap<(String, String), Table> = BTreeMap::new();
+    for row in &tables {
+        let (Some(schema), Some(name)) = (text(&row[0]), text(&row[1])) else {
+            continue;
+        };
+        let kind = match row[2].as_str() {
+            Some("VIEW") => TableKind::View,
+            Some("MATERIALIZED_VIEW") => TableKind::MaterializedView,
+            Some("EXTERNAL") | Some("FOREIGN") => TableKind::External,
+            _ => TableKind::Table,
+        };
+        by_name.insert(
+            (schema, name.clone()),
+            Table {
+                name,
+                kind,
+                comment: text(&row[3]).filter(|c| !c.is_empty()),
+                row_estimate: None,
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                columns: Vec::new(),
+                properties: BTreeMap::new(),
+            },
+        );
+    }
+    for row in &columns {
+        let (Some(schema), Some(table)) = (text(&row[0]), text(&row[1])) else {
+            continue;
+        };
+        let Some(t) = by_name.get_mut(&(schema, table)) else {
+            continue;
+        };
+        let native = text(&row[4]).unwrap_or_default();
+        // JSON_ARRAY results carry every value as a string.
+        let ordinal = row[3]
+            .as_str()
+            .and_then(|n| n.parse::<u32>().ok())
+            .or(row[3].as_u64().map(|n| n as u32))
+            .unwrap_or(0);
+        t.columns.push(Column {
+            name: text(&row[2]).unwrap_or_default(),
+            ordinal: ordinal + 1,
+            family: hive_family(&native),
+            native_type: native,
+            nullable: row[5].as_str() != Some("NO"),
+            default: text(&row[6]),
+            comment: text(&row[7]).filter(|c| !c.is_empty()),
+        });
+    }
+    let schemas = Schema::group(by_name.into_iter().map(|((schema, _), mut table)| {
+        table.columns.sort_by_key(|c| c.ordinal);
+        (schema, table)
+    }));
+    let databases = vec![Database {
+        name: cfg.catalog.clone(),
+        schemas,
+    }];
+    Ok(Snapshot::new("databricks", databases, started))
+}
+
+pub async fn list_databases(s: &DatabricksSession) -> Result<Vec<String>, ConnectorError> {
+    let rows = s
+        .query("SELECT catalog_name FROM system.information_schema.catalogs ORDER BY catalog_name")
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
+        .collect())
+}

@@ -1,0 +1,284 @@
+//! databricks against a fake of the SQL Statement Execution API written from its
+//! public reference: statements answer PENDING first (so the client polls), results
+//! come in two chunks (so it follows next_chunk_internal_link), tokens are checked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::helpers::proxy::{closed_port, silent_server};
+use crate::helpers::{body, spawn_app, table};
+
+#[derive(Clone, Default)]
+struct Fake {
+    statements: Arc<Mutex<HashMap<String, String>>>,
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer dapi-good")
+}
+
+fn unauthorized() -> axum::response::Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})),
+    )
+        .into_response()
+}
+
+fn rows(sql: &str) -> Result<(Vec<Value>, Vec<Value>), String> {
+    if sql.contains("`missing`") {
+        return Err("[NO_SUCH_CATALOG_EXCEPTION] Catalog 'missing' was not found.".into());
+    }
+    let all: Vec<Value> = if sql.contains("information_schema.schemata") {
+        vec![json!(["sales"])]
+    } else if sql.contains("information_schema.tables") {
+        vec![
+            json!(["sales", "orders", "MANAGED", "what was bought"]),
+            json!(["sales", "v_orders", "VIEW", null]),
+        ]
+    } else if sql.contains("information_schema.columns") {
+        vec![
+            json!([
+                "sales", "orders", "id", "0", "bigint", "NO", null, "order id"
+            ]),
+            json!([
+                "sales",
+                "orders",
+                "amount",
+                "1",
+                "decimal(10,2)",
+                "YES",
+                null,
+                null
+            ]),
+            json!([
+                "sales",
+                "orders",
+                "tags",
+                "2",
+                "array<string>",
+                "YES",
+                null,
+                null
+            ]),
+            json!([
+                "sales",
+                "orders",
+                "placed",
+                "3",
+                "timestamp",
+                "YES",
+                "current_timestamp()",
+                null
+            ]),
+            json!(["sales", "v_orders", "id", "0", "bigint", "YES", null, null]),
+        ]
+    } else {
+        return Err(format!("[PARSE_SYNTAX_ERROR] unexpected statement: {sql}"));
+    };
+    let half = all.len().div_ceil(2);
+    Ok((all[..half].to_vec(), all[half..].to_vec()))
+}
+
+async fn submit(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    axum::Json(request): axum::Json<Value>,
+) -> axum::response::Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    if request["warehouse_id"] != "abc123" || request["disposition"] != "INLINE" {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"error_code": "INVALID_PARAMETER_VALUE", "message": "unknown warehouse"}),
+            ),
+        )
+            .into_response();
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    fake.statements.lock().unwrap().insert(
+        id.clone(),
+        request["statement"].as_str().unwrap_or("").to_string(),
+    );
+    axum::Json(json!({"statement_id": id, "status": {"state": "PENDING"}})).into_response()
+}
+
+async fn status(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> axum::response::Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    let sql = fake
+        .statements
+        .lock()
+        .unwrap()
+        .get(&id)
+        .cloned()
+        .unwrap_or_default();
+    match rows(&sql) {
+        Err(message) => axum::Json(json!({"statement_id": id, "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST", "message": message}}})).into_response(),
+        Ok((first, rest)) => {
+            let mut result = json!({"chunk_index": 0, "row_offset": 0, "row_count": first.len(), "data_array": first});
+            if !rest.is_empty() {
+                result["next_chunk_internal_link"] = json!(format!("/api/2.0/sql/statements/{id}/result/chunks/1"));
+            }
+            axum::Json(json!({"statement_id": id, "status": {"state": "SUCCEEDED"}, "manifest": {"total_chunk_count": 2}, "result": result})).into_response()
+        }
+    }
+}
+
+async fn chunk(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Path((id, _n)): Path<(String, u32)>,
+) -> axum::response::Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    let sql = fake
+        .statements
+        .lock()
+        .unwrap()
+        .get(&id)
+        .cloned()
+        .unwrap_or_default();
+    let (_, rest) = rows(&sql).unwrap();
+    axum::Json(
+        json!({"chunk_index": 1, "row_offset": 0, "row_count": rest.len(), "data_array": rest}),
+    )
+    .into_response()
+}
+
+async fn fake_workspace() -> String {
+    let app = axum::Router::new()
+        .route("/api/2.0/sql/statements/", post(submit))
+        .route("/api/2.0/sql/statements/{id}", get(status))
+        .route("/api/2.0/sql/statements/{id}/result/chunks/{n}", get(chunk))
+        .with_state(Fake::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn credentials(name: &str, endpoint: &str) -> Value {
+    json!({"name": name, "host": "dbc-test.cloud.databricks.com", "httpPath": "/sql/1.0/warehouses/abc123",
+           "accessToken": "dapi-good", "catalog": "main", "endpoint": endpoint})
+}
+
+#[tokio::test]
+async fn a_unity_catalog_is_discovered_through_statements_polls_and_chunks() {
+    let app = spawn_app().await;
+    let endpoint = fake_workspace().await;
+    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
+    let job = app
+        .create_and_wait(&body("databricks", credentials("dbx", &endpoint)))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let snapshot: Value = app
+        .get("/api/v2/datasource/dbx/schema")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(snapshot["datasourceType"], "databricks");
+    assert_eq!(snapshot["databases"][0]["name"], "main");
+    let orders = table(&snapshot, "orders");
+    assert_eq!(orders["comment"], "what was bought");
+    let columns: Vec<(&str, &str, u64, bool)> = orders["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["type"].as_str().unwrap(),
+                c["ordinal"].as_u64().unwrap(),
+                c["nullable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("id", "integer", 1, false),
+            ("amount", "decimal", 2, true),
+            ("tags", "array", 3, true),
+            ("placed", "timestamp", 4, true)
+        ]
+    );
+    assert_eq!(orders["columns"][3]["default"], "current_timestamp()");
+    assert_eq!(table(&snapshot, "v_orders")["kind"], "view");
+    let ready = events
+        .next_of("datasource.ready", std::time::Duration::from_secs(10))
+        .await
+        .expect("ready event");
+    assert_eq!(ready.body["data"]["datasourceType"], "databricks");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn databricks_faults_each_end_the_job_with_their_own_message() {
+    let app = spawn_app().await;
+    let endpoint = fake_workspace().await;
+    let message = |job: &Value| job["error"]["message"].as_str().unwrap().to_string();
+    let mut bad_token = credentials("token", &endpoint);
+    bad_token["accessToken"] = json!("dapi-wrong");
+    let job = app.create_and_wait(&body("databricks", bad_token)).await;
+    assert_eq!(job["error"]["code"], "CREDENTIAL_TEST_FAILED");
+    assert!(
+        message(&job).contains("the access token was refused: Invalid access token."),
+        "{job}"
+    );
+    let mut missing = credentials("catalog", &endpoint);
+    missing["catalog"] = json!("missing");
+    let job = app.create_and_wait(&body("databricks", missing)).await;
+    assert!(
+        message(&job).contains("catalog missing (or its schema) does not exist"),
+        "{job}"
+    );
+    let job = app
+        .create_and_wait(&body(
+            "databricks",
+            credentials(
+                "refused",
+                &format!("http://127.0.0.1:{}", closed_port().await),
+            ),
+        ))
+        .await;
+    assert!(
+        message(&job).starts_with("connect: request to 127.0.0.1 failed"),
+        "{job}"
+    );
+    let (port, _server) = silent_server().await;
+    let job = app
+        .create_and_wait(&body(
+            "databricks",
+            credentials("silent", &format!("http://127.0.0.1:{port}")),
+        ))
+        .await;
+    assert!(
+        message(&job).contains("connect timed out after 2000 ms"),
+        "{job}"
+    );
+    let mut bad_path = credentials("path", &endpoint);
+    bad_path["httpPath"] = json!("/sql/protocolv1/o/123/0123-456");
+    assert_eq!(
+        app.post_datasource(&body("databricks", bad_path))
+            .await
+            .status(),
+        400
+    );
+    app.stop().await;
+}
