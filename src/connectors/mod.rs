@@ -19,6 +19,7 @@ pub mod search;
 pub mod singlestore;
 pub mod tenancy;
 pub mod tls;
+pub mod trino;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -44,6 +45,7 @@ pub enum DatasourceType {
     Elasticsearch,
     Opensearch,
     Databricks,
+    Trino,
 }
 
 impl DatasourceType {
@@ -60,6 +62,7 @@ impl DatasourceType {
         DatasourceType::Elasticsearch,
         DatasourceType::Opensearch,
         DatasourceType::Databricks,
+        DatasourceType::Trino,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +79,7 @@ impl DatasourceType {
             DatasourceType::Elasticsearch => "elasticsearch",
             DatasourceType::Opensearch => "opensearch",
             DatasourceType::Databricks => "databricks",
+            DatasourceType::Trino => "trino",
         }
     }
 
@@ -104,6 +108,7 @@ impl DatasourceType {
             DatasourceType::Csv => csvfile::FIELDS,
             DatasourceType::Elasticsearch | DatasourceType::Opensearch => search::FIELDS,
             DatasourceType::Databricks => databricks::FIELDS,
+            DatasourceType::Trino => trino::FIELDS,
         }
     }
 
@@ -117,7 +122,8 @@ impl DatasourceType {
             | DatasourceType::Singlestore
             | DatasourceType::Clickhouse
             | DatasourceType::Athena
-            | DatasourceType::Databricks => &[tenancy::Level::Table, tenancy::Level::Database],
+            | DatasourceType::Databricks
+            | DatasourceType::Trino => &[tenancy::Level::Table, tenancy::Level::Database],
             // An index is a table; a cluster has no databases to split tenants by.
             DatasourceType::Elasticsearch | DatasourceType::Opensearch => &[tenancy::Level::Table],
             // Files have no databases or tables to split tenants by.
@@ -167,6 +173,7 @@ pub enum ConnectorConfig {
     Elasticsearch(search::SearchConfig),
     Opensearch(search::SearchConfig),
     Databricks(databricks::DatabricksConfig),
+    Trino(trino::TrinoConfig),
 }
 
 impl ConnectorConfig {
@@ -228,6 +235,13 @@ impl ConnectorConfig {
                 }
                 config.map(ConnectorConfig::Databricks)
             }
+            DatasourceType::Trino => {
+                let config: Result<trino::TrinoConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Trino)
+            }
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -246,6 +260,7 @@ impl ConnectorConfig {
             ConnectorConfig::Elasticsearch(_) => DatasourceType::Elasticsearch,
             ConnectorConfig::Opensearch(_) => DatasourceType::Opensearch,
             ConnectorConfig::Databricks(_) => DatasourceType::Databricks,
+            ConnectorConfig::Trino(_) => DatasourceType::Trino,
         }
     }
 
@@ -279,6 +294,7 @@ impl ConnectorConfig {
             ConnectorConfig::Databricks(c) => databricks::connect(c, egress)
                 .await
                 .map(Connection::Databricks),
+            ConnectorConfig::Trino(c) => trino::connect(c, egress).await.map(Connection::Trino),
         }
     }
 }
@@ -293,6 +309,7 @@ pub enum Connection {
     Csv(csvfile::Sample),
     Search(search::SearchSession),
     Databricks(databricks::DatabricksSession),
+    Trino(trino::TrinoSession),
 }
 
 impl Connection {
@@ -328,6 +345,7 @@ impl Connection {
             (Connection::Databricks(s), ConnectorConfig::Databricks(c)) => {
                 databricks::discover(s, c).await
             }
+            (Connection::Trino(s), ConnectorConfig::Trino(c)) => trino::discover(s, c).await,
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -343,6 +361,7 @@ impl Connection {
             Connection::Athena(s) => athena::list_databases(s).await,
             Connection::Csv(_) | Connection::Search(_) => Ok(Vec::new()),
             Connection::Databricks(s) => databricks::list_databases(s).await,
+            Connection::Trino(s) => trino::list_databases(s).await,
         }
     }
 
@@ -356,6 +375,7 @@ impl Connection {
             Connection::Csv(s) => drop(s),
             Connection::Search(s) => drop(s),
             Connection::Databricks(s) => drop(s),
+            Connection::Trino(s) => drop(s),
         }
     }
 }

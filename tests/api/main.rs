@@ -17,6 +17,7 @@ mod operations;
 mod search;
 mod target_faults;
 mod trace_propagation;
+mod trino;
 mod wire_types;
 
 #[path = "../common/egress.rs"]
