@@ -12,6 +12,7 @@ pub mod databricks;
 pub mod error;
 pub mod fields;
 pub mod infer;
+pub mod info_schema;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;

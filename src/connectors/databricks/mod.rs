@@ -2,7 +2,6 @@
 //! follow result chunks), discovery from Unity Catalog's information_schema, all
 //! through the egress guard with a bearer token.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -11,10 +10,11 @@ use serde_json::{Value, json};
 
 use crate::connectors::aws::json_api::hive_family;
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, text};
+use crate::connectors::info_schema::{self, Layout};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
-use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
+use crate::snapshot::{Database, Snapshot};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -270,60 +270,14 @@ pub async fn discover(
          FROM {catalog}.information_schema.columns WHERE {filter}"
     );
     let (tables, columns) = tokio::try_join!(s.query(&tables_sql), s.query(&columns_sql))?;
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let mut by_name: BTreeMap<(String, String), Table> = BTreeMap::new();
-    for row in &tables {
-        let (Some(schema), Some(name)) = (text(&row[0]), text(&row[1])) else {
-            continue;
-        };
-        let kind = match row[2].as_str() {
-            Some("VIEW") => TableKind::View,
-            Some("MATERIALIZED_VIEW") => TableKind::MaterializedView,
-            Some("EXTERNAL") | Some("FOREIGN") => TableKind::External,
-            _ => TableKind::Table,
-        };
-        by_name.insert(
-            (schema, name.clone()),
-            Table {
-                name,
-                kind,
-                comment: text(&row[3]).filter(|c| !c.is_empty()),
-                row_estimate: None,
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                columns: Vec::new(),
-                properties: BTreeMap::new(),
-            },
-        );
-    }
-    for row in &columns {
-        let (Some(schema), Some(table)) = (text(&row[0]), text(&row[1])) else {
-            continue;
-        };
-        let Some(t) = by_name.get_mut(&(schema, table)) else {
-            continue;
-        };
-        let native = text(&row[4]).unwrap_or_default();
-        // JSON_ARRAY results carry every value as a string.
-        let ordinal = row[3]
-            .as_str()
-            .and_then(|n| n.parse::<u32>().ok())
-            .or(row[3].as_u64().map(|n| n as u32))
-            .unwrap_or(0);
-        t.columns.push(Column {
-            name: text(&row[2]).unwrap_or_default(),
-            ordinal: ordinal + 1,
-            family: hive_family(&native),
-            native_type: native,
-            nullable: row[5].as_str() != Some("NO"),
-            default: text(&row[6]),
-            comment: text(&row[7]).filter(|c| !c.is_empty()),
-        });
-    }
-    let schemas = Schema::group(by_name.into_iter().map(|((schema, _), mut table)| {
-        table.columns.sort_by_key(|c| c.ordinal);
-        (schema, table)
-    }));
+    let schemas = info_schema::schemas(
+        &tables,
+        &columns,
+        &Layout {
+            first_ordinal: 0,
+            family: hive_family,
+        },
+    );
     let databases = vec![Database {
         name: cfg.catalog.clone(),
         schemas,

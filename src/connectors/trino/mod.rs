@@ -2,7 +2,6 @@
 //! the query ends, gathering `data`; every request through the egress guard.
 //! Discovery from the catalog's information_schema in two queries.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -10,10 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
+use crate::connectors::info_schema::{self, Layout};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
-use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
+use crate::snapshot::{Database, Snapshot, TypeFamily};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -220,52 +220,14 @@ pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, C
          FROM {catalog}.information_schema.columns WHERE {filter}"
     );
     let (tables, columns) = tokio::try_join!(s.query(&tables_sql), s.query(&columns_sql))?;
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let mut by_name: BTreeMap<(String, String), Table> = BTreeMap::new();
-    for row in &tables {
-        let (Some(schema), Some(name)) = (text(&row[0]), text(&row[1])) else {
-            continue;
-        };
-        by_name.insert(
-            (schema, name.clone()),
-            Table {
-                name,
-                kind: if row[2].as_str() == Some("VIEW") {
-                    TableKind::View
-                } else {
-                    TableKind::Table
-                },
-                comment: None,
-                row_estimate: None,
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                columns: Vec::new(),
-                properties: BTreeMap::new(),
-            },
-        );
-    }
-    for row in &columns {
-        let (Some(schema), Some(table)) = (text(&row[0]), text(&row[1])) else {
-            continue;
-        };
-        let Some(t) = by_name.get_mut(&(schema, table)) else {
-            continue;
-        };
-        let native = text(&row[4]).unwrap_or_default();
-        t.columns.push(Column {
-            name: text(&row[2]).unwrap_or_default(),
-            ordinal: row[3].as_u64().unwrap_or(0) as u32,
-            family: family(&native),
-            native_type: native,
-            nullable: row[5].as_str() != Some("NO"),
-            default: text(&row[6]),
-            comment: None,
-        });
-    }
-    let schemas = Schema::group(by_name.into_iter().map(|((schema, _), mut table)| {
-        table.columns.sort_by_key(|c| c.ordinal);
-        (schema, table)
-    }));
+    let schemas = info_schema::schemas(
+        &tables,
+        &columns,
+        &Layout {
+            first_ordinal: 1,
+            family,
+        },
+    );
     Ok(Snapshot::new(
         "trino",
         vec![Database {

@@ -1,0 +1,82 @@
+//! Schemas assembled from information_schema rows that arrive as JSON arrays (the
+//! REST protocols of Trino and Databricks): tables as `[schema, name, type,
+//! comment?]`, columns as `[schema, table, name, ordinal, type, is_nullable,
+//! default, comment?]`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::snapshot::{Column, Schema, Table, TableKind, TypeFamily};
+
+pub struct Layout {
+    /// What the first ordinal_position is: Databricks counts from 0, the standard from 1.
+    pub first_ordinal: u32,
+    pub family: fn(&str) -> TypeFamily,
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+/// A number that may arrive as text (JSON_ARRAY results carry every value as a string).
+fn number(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn kind(table_type: Option<&str>) -> TableKind {
+    match table_type {
+        Some("VIEW") => TableKind::View,
+        Some("MATERIALIZED_VIEW" | "MATERIALIZED VIEW") => TableKind::MaterializedView,
+        Some("EXTERNAL" | "FOREIGN") => TableKind::External,
+        _ => TableKind::Table,
+    }
+}
+
+pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -> Vec<Schema> {
+    let null = Value::Null;
+    let at = |row: &'_ [Value], i: usize| -> Value { row.get(i).unwrap_or(&null).clone() };
+    let mut by_name: BTreeMap<(String, String), Table> = BTreeMap::new();
+    for row in tables {
+        let (Some(schema), Some(name)) = (text(&at(row, 0)), text(&at(row, 1))) else {
+            continue;
+        };
+        by_name.insert(
+            (schema, name.clone()),
+            Table {
+                name,
+                kind: kind(at(row, 2).as_str()),
+                comment: text(&at(row, 3)).filter(|c| !c.is_empty()),
+                row_estimate: None,
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                columns: Vec::new(),
+                properties: BTreeMap::new(),
+            },
+        );
+    }
+    for row in columns {
+        let (Some(schema), Some(table)) = (text(&at(row, 0)), text(&at(row, 1))) else {
+            continue;
+        };
+        let Some(t) = by_name.get_mut(&(schema, table)) else {
+            continue;
+        };
+        let native = text(&at(row, 4)).unwrap_or_default();
+        let ordinal = number(&at(row, 3)).unwrap_or(0) as u32 + 1 - layout.first_ordinal.min(1);
+        t.columns.push(Column {
+            name: text(&at(row, 2)).unwrap_or_default(),
+            ordinal,
+            family: (layout.family)(&native),
+            native_type: native,
+            nullable: at(row, 5).as_str() != Some("NO"),
+            default: text(&at(row, 6)),
+            comment: text(&at(row, 7)).filter(|c| !c.is_empty()),
+        });
+    }
+    Schema::group(by_name.into_iter().map(|((schema, _), mut table)| {
+        table.columns.sort_by_key(|c| c.ordinal);
+        (schema, table)
+    }))
+}
