@@ -5,7 +5,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::sigv4::{self, Signing};
+use super::sigv4;
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 
@@ -48,45 +48,34 @@ impl AwsJson {
     ) -> Result<Value, Result<ApiError, ConnectorError>> {
         let url = self.url(service).map_err(Err)?;
         let payload = serde_json::to_vec(body).expect("json serialises");
-        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
         let headers = vec![
             (
                 "content-type".to_string(),
                 "application/x-amz-json-1.1".to_string(),
             ),
-            ("host".to_string(), host),
-            ("x-amz-date".to_string(), amz_date.clone()),
             ("x-amz-target".to_string(), target.to_string()),
         ];
-        let payload_hash = sigv4::sha256_hex(&payload);
-        let authorization = sigv4::authorization(&Signing {
-            method: "POST",
-            path: url.path(),
-            query: &[],
-            headers: &headers,
-            payload_sha256: &payload_hash,
+        let signer = sigv4::Signer {
             access_key_id: &self.access_key_id,
             secret_access_key: self.secret_access_key.expose_secret(),
             region: &self.region,
             service,
-            amz_date: &amz_date,
-        });
-        let mut request = self
-            .client
-            .request(reqwest::Method::POST, url.as_str())
-            .map_err(Err)?;
-        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
-            request = request.header(k, v);
-        }
-        let response = self
-            .client
-            .send(request.header("authorization", authorization).body(payload))
-            .await
-            .map_err(Err)?;
+        };
+        let target = sigv4::Target {
+            method: "POST",
+            url: &url,
+            path: url.path(),
+            query: &[],
+        };
+        let request = signer.sign(
+            self.client
+                .request(reqwest::Method::POST, url.as_str())
+                .map_err(Err)?,
+            &target,
+            headers,
+            &sigv4::sha256_hex(&payload),
+        );
+        let response = self.client.send(request.body(payload)).await.map_err(Err)?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| {
             Err(ConnectorError::new(

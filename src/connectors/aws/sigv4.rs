@@ -114,6 +114,62 @@ pub fn authorization(s: &Signing<'_>) -> String {
     )
 }
 
+/// An access key and the scope it signs for.
+pub struct Signer<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
+/// The request being signed, as it will be sent.
+pub struct Target<'a> {
+    pub method: &'a str,
+    pub url: &'a reqwest::Url,
+    /// The URL's path, already encoded.
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+}
+
+impl Signer<'_> {
+    /// Signs a request made now and puts the signed headers on it: `x-amz-date`, the
+    /// given `headers`, and `authorization`. `host` is signed as reqwest will send it.
+    pub fn sign(
+        &self,
+        request: reqwest::RequestBuilder,
+        target: &Target<'_>,
+        headers: Vec<(String, String)>,
+        payload_sha256: &str,
+    ) -> reqwest::RequestBuilder {
+        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let url = target.url;
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let mut signed = headers;
+        signed.push(("x-amz-date".to_string(), amz_date.clone()));
+        let mut with_host = signed.clone();
+        with_host.push(("host".to_string(), host));
+        let authorization = authorization(&Signing {
+            method: target.method,
+            path: target.path,
+            query: target.query,
+            headers: &with_host,
+            payload_sha256,
+            access_key_id: self.access_key_id,
+            secret_access_key: self.secret_access_key,
+            region: self.region,
+            service: self.service,
+            amz_date: &amz_date,
+        });
+        signed
+            .into_iter()
+            .fold(request, |r, (k, v)| r.header(k, v))
+            .header("authorization", authorization)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::connectors::aws::sigv4::{self, Signing};
+use crate::connectors::aws::sigv4;
 use crate::connectors::aws::xml::{walk_text, xml_text};
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
@@ -32,13 +32,6 @@ pub struct Page {
 }
 
 impl S3 {
-    fn host_header(url: &Url) -> String {
-        match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        }
-    }
-
     /// The URL and encoded path of `key` (empty for the bucket itself).
     fn locate(&self, key: &str) -> (Url, String) {
         let encoded_key = sigv4::uri_encode(key, true);
@@ -68,38 +61,32 @@ impl S3 {
                 .filter(|q| !q.is_empty())
                 .map(String::as_str),
         );
-        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let mut headers = vec![
-            ("host".to_string(), Self::host_header(&url)),
-            (
-                "x-amz-content-sha256".to_string(),
-                sigv4::EMPTY_PAYLOAD_SHA256.to_string(),
-            ),
-            ("x-amz-date".to_string(), amz_date.clone()),
-        ];
-        if let Some(r) = &range {
-            headers.push(("range".to_string(), r.clone()));
+        let mut headers = vec![(
+            "x-amz-content-sha256".to_string(),
+            sigv4::EMPTY_PAYLOAD_SHA256.to_string(),
+        )];
+        if let Some(r) = range {
+            headers.push(("range".to_string(), r));
         }
-        let authorization = sigv4::authorization(&Signing {
-            method: "GET",
-            path: &path,
-            query,
-            headers: &headers,
-            payload_sha256: sigv4::EMPTY_PAYLOAD_SHA256,
+        let signer = sigv4::Signer {
             access_key_id: &self.access_key_id,
             secret_access_key: self.secret_access_key.expose_secret(),
             region: &self.region,
             service: "s3",
-            amz_date: &amz_date,
-        });
-        let mut request = self.client.request(reqwest::Method::GET, url.as_str())?;
-        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
-            request = request.header(k, v);
-        }
-        let response = self
-            .client
-            .send(request.header("authorization", authorization))
-            .await?;
+        };
+        let target = sigv4::Target {
+            method: "GET",
+            url: &url,
+            path: &path,
+            query,
+        };
+        let request = signer.sign(
+            self.client.request(reqwest::Method::GET, url.as_str())?,
+            &target,
+            headers,
+            sigv4::EMPTY_PAYLOAD_SHA256,
+        );
+        let response = self.client.send(request).await?;
         if response.status().is_success() {
             return Ok(response);
         }
