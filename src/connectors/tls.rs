@@ -29,6 +29,31 @@ pub fn client_config(verify: bool) -> rustls::ClientConfig {
     }
 }
 
+/// The rustls error in an error's chain. `io::Error`s hide what they wrap from
+/// `source()` (hyper nests them two deep), so each one is opened with `get_ref`.
+pub fn find_rustls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        let mut inner: &(dyn std::error::Error + 'static) = s;
+        loop {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        source = s.source();
+    }
+    None
+}
+
 pub fn tls_error(host: &str, e: &rustls::Error) -> ConnectorError {
     ConnectorError::new(
         Fault::Tls,

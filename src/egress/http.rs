@@ -130,10 +130,10 @@ impl GuardedClient {
                 if let Some(refused) = s.downcast_ref::<ConnectorError>() {
                     return refused.clone();
                 }
-                if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-                    return crate::connectors::tls::tls_error(&host, tls);
-                }
                 source = s.source();
+            }
+            if let Some(tls) = crate::connectors::tls::find_rustls_error(&e) {
+                return crate::connectors::tls::tls_error(&host, tls);
             }
             if e.is_timeout() {
                 ConnectorError::new(

@@ -119,9 +119,9 @@ pub async fn connect(cfg: &ClickhouseConfig, egress: &Egress) -> Result<ChSessio
     Ok(session)
 }
 
-/// A TLS failure reads as one, with the port hint that usually fixes it.
+/// A TLS failure gets the port hint that usually fixes it.
 fn tls_hint(e: ConnectorError, cfg: &ClickhouseConfig) -> ConnectorError {
-    if e.fault == Fault::Tls || (cfg.ssl && e.message.contains("error sending request")) {
+    if e.fault == Fault::Tls {
         return ConnectorError::new(
             Fault::Tls,
             format!("tls with {}:{} failed: {}", cfg.host, cfg.port, e.message),

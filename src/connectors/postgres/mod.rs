@@ -3,8 +3,6 @@
 pub mod config;
 pub mod discover;
 
-use std::error::Error as _;
-
 use secrecy::ExposeSecret;
 use tokio::net::TcpStream;
 use tokio_postgres::error::SqlState;
@@ -111,19 +109,8 @@ pub fn map_error(e: &tokio_postgres::Error, cfg: &PostgresConfig) -> ConnectorEr
         };
         return ConnectorError::new(fault, format!("{what}: {}", db.message()), hint);
     }
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && let Some(tls) = io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return tls::tls_error(&cfg.host, tls);
-        }
-        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-            return tls::tls_error(&cfg.host, tls);
-        }
-        source = s.source();
+    if let Some(tls) = tls::find_rustls_error(e) {
+        return tls::tls_error(&cfg.host, tls);
     }
     let text = e.to_string();
     if text.contains("TLS") {
