@@ -160,32 +160,22 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
     );
 
     let base = file_server(PEOPLE).await;
-    let job = app
-        .create_and_wait(&body(
+    app.fails_with(
+        &body(
             "csv",
             json!({"name": "big", "url": format!("{base}/people.csv")}),
-        ))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("over the limit of 60 bytes"),
-        "{job}"
-    );
-    let job = app
-        .create_and_wait(&body(
+        ),
+        "over the limit of 60 bytes",
+    )
+    .await;
+    app.fails_with(
+        &body(
             "csv",
             json!({"name": "gone", "url": format!("{base}/nothing.csv")}),
-        ))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not exist (http 404)"),
-        "{job}"
-    );
+        ),
+        "does not exist (http 404)",
+    )
+    .await;
 
     let r = upload(
         &app,
@@ -240,61 +230,41 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
 async fn unreachable_silent_and_wrongly_keyed_csv_sources_fail_with_their_own_message() {
     let app = spawn_app().await;
     let port = crate::helpers::proxy::closed_port().await;
-    let job = app
-        .create_and_wait(&body(
+    app.fails_with(
+        &body(
             "csv",
             json!({"name": "refused", "url": format!("http://127.0.0.1:{port}/a.csv")}),
-        ))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("connect: request to 127.0.0.1 failed"),
-        "{job}"
-    );
+        ),
+        "connect: request to 127.0.0.1 failed…",
+    )
+    .await;
     let (silent, _server) = crate::helpers::proxy::silent_server().await;
-    let job = app
-        .create_and_wait(&body(
+    app.fails_with(
+        &body(
             "csv",
             json!({"name": "silent", "url": format!("http://127.0.0.1:{silent}/a.csv")}),
-        ))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("connect timed out after 2000 ms"),
-        "{job}"
-    );
+        ),
+        "connect timed out after 2000 ms",
+    )
+    .await;
 
     let (_moto, endpoint, keys) = s3::checking_moto().await;
     let creds = |name: &str, secret: &str| {
         json!({"name": name, "url": "s3://checked/people.csv", "region": "us-east-1", "endpoint": endpoint,
                "accessKeyId": keys["accessKeyId"], "secretAccessKey": secret})
     };
-    let job = app
-        .create_and_wait(&body("csv", creds("wrong-keys", "not-the-secret")))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("the access key was refused: SignatureDoesNotMatch"),
-        "{job}"
-    );
-    let job = app
-        .create_and_wait(&body(
+    app.fails_with(
+        &body("csv", creds("wrong-keys", "not-the-secret")),
+        "the access key was refused: SignatureDoesNotMatch",
+    )
+    .await;
+    app.fails_with(
+        &body(
             "csv",
             creds("missing-object", keys["secretAccessKey"].as_str().unwrap()),
-        ))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("s3://checked/people.csv does not exist"),
-        "{job}"
-    );
+        ),
+        "s3://checked/people.csv does not exist",
+    )
+    .await;
     app.stop().await;
 }

@@ -232,46 +232,42 @@ async fn a_unity_catalog_is_discovered_through_statements_polls_and_chunks() {
 async fn databricks_faults_each_end_the_job_with_their_own_message() {
     let app = spawn_app().await;
     let endpoint = fake_workspace().await;
-    let message = |job: &Value| job["error"]["message"].as_str().unwrap().to_string();
     let mut bad_token = credentials("token", &endpoint);
     bad_token["accessToken"] = json!("dapi-wrong");
-    let job = app.create_and_wait(&body("databricks", bad_token)).await;
+    let job = app
+        .fails_with(
+            &body("databricks", bad_token),
+            "the access token was refused: Invalid access token.",
+        )
+        .await;
     assert_eq!(job["error"]["code"], "CREDENTIAL_TEST_FAILED");
-    assert!(
-        message(&job).contains("the access token was refused: Invalid access token."),
-        "{job}"
-    );
     let mut missing = credentials("catalog", &endpoint);
     missing["catalog"] = json!("missing");
-    let job = app.create_and_wait(&body("databricks", missing)).await;
-    assert!(
-        message(&job).contains("catalog missing (or its schema) does not exist"),
-        "{job}"
-    );
-    let job = app
-        .create_and_wait(&body(
+    app.fails_with(
+        &body("databricks", missing),
+        "catalog missing (or its schema) does not exist",
+    )
+    .await;
+    app.fails_with(
+        &body(
             "databricks",
             credentials(
                 "refused",
                 &format!("http://127.0.0.1:{}", closed_port().await),
             ),
-        ))
-        .await;
-    assert!(
-        message(&job).starts_with("connect: request to 127.0.0.1 failed"),
-        "{job}"
-    );
+        ),
+        "connect: request to 127.0.0.1 failed…",
+    )
+    .await;
     let (port, _server) = silent_server().await;
-    let job = app
-        .create_and_wait(&body(
+    app.fails_with(
+        &body(
             "databricks",
             credentials("silent", &format!("http://127.0.0.1:{port}")),
-        ))
-        .await;
-    assert!(
-        message(&job).contains("connect timed out after 2000 ms"),
-        "{job}"
-    );
+        ),
+        "connect timed out after 2000 ms",
+    )
+    .await;
     let mut bad_path = credentials("path", &endpoint);
     bad_path["httpPath"] = json!("/sql/protocolv1/o/123/0123-456");
     assert_eq!(

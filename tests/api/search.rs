@@ -178,31 +178,17 @@ async fn search_faults_each_end_the_job_with_their_own_message() {
     assert_eq!(job["status"], "succeeded", "{job}");
 
     let refused = format!("http://127.0.0.1:{}", closed_port().await);
-    let job = app
-        .create_and_wait(&with("refused", &refused, json!({})))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("connect: request to 127.0.0.1 failed"),
-        "{job}"
-    );
+    app.fails_with(
+        &with("refused", &refused, json!({})),
+        "connect: request to 127.0.0.1 failed…",
+    )
+    .await;
     let (port, _server) = silent_server().await;
-    let job = app
-        .create_and_wait(&with(
-            "silent",
-            &format!("http://127.0.0.1:{port}"),
-            json!({}),
-        ))
-        .await;
-    assert!(
-        job["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("connect timed out after 2000 ms"),
-        "{job}"
-    );
+    app.fails_with(
+        &with("silent", &format!("http://127.0.0.1:{port}"), json!({})),
+        "connect timed out after 2000 ms",
+    )
+    .await;
 
     let r = app.post_datasource(&body("opensearch", json!({"name": "cloud", "deploymentType": "elastic-cloud", "apiKey": "k", "username": "u"}))).await;
     let answer: Value = r.json().await.unwrap();

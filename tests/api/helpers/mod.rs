@@ -197,6 +197,24 @@ impl TestApp {
             .await
     }
 
+    /// Creates a datasource whose job must fail with a hint and a message containing
+    /// `needle` (or starting with it, when `needle` ends in `…`); the job.
+    pub async fn fails_with(&self, body: &Value, needle: &str) -> Value {
+        let job = self.create_and_wait(body).await;
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(
+            job["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
+            "no hint: {job}"
+        );
+        let message = job["error"]["message"].as_str().unwrap_or_default();
+        let found = match needle.strip_suffix('…') {
+            Some(prefix) => message.starts_with(prefix),
+            None => message.contains(needle),
+        };
+        assert!(found, "expected {needle:?} in {job}");
+        job
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(&self.pool)
