@@ -54,7 +54,44 @@ if ! up 19200; then
     --exec "$venv/lib/python3.11/site-packages/osmem_server/bin/osmem-server" -- -addr 127.0.0.1:19200 -no-stdin-watch
 fi
 
-for port in 5432 3306 6379 5672 5433 18123 15000 19200; do
+# Stand-ins from PyPI, each in its own virtualenv (their pins conflict):
+#  - fakesnow speaks Snowflake's connector protocol (login-request, query-request, Arrow results)
+#  - bqemulator serves BigQuery's REST API; it loads DuckDB's spatial extension at start and
+#    cannot download it here, so the copy from the duckdb-extension-spatial wheel is put
+#    where DuckDB looks first
+#  - nx-27017 speaks MongoDB's wire protocol over SQLite
+venv_for() { # venv_for DIR CHECK-FILE PACKAGES...
+  local dir=$1 check=$2; shift 2
+  if [ ! -e "$dir/$check" ]; then
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q "$@"
+  fi
+}
+venv_for /var/lib/onramp-fakesnow bin/fakesnow "fakesnow[server]==0.12.*" "snowflake-connector-python<5"
+venv_for /var/lib/onramp-bqemu bin/bqemulator "bqemulator==1.4.*" numpy duckdb==1.5.5 duckdb-extension-spatial==1.5.5
+venv_for /var/lib/onramp-nx bin/nx-27017 "nx-27017==0.8.*"
+spatial_dir="$HOME/.duckdb/extensions/v1.5.5/linux_amd64"
+if [ ! -e "$spatial_dir/spatial.duckdb_extension" ]; then
+  mkdir -p "$spatial_dir"
+  cp /var/lib/onramp-bqemu/lib/python3.11/site-packages/duckdb_extension_spatial/extensions/v1.5.5/spatial.duckdb_extension "$spatial_dir/"
+fi
+if ! up 18090; then
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-fakesnow.pid \
+    --exec /var/lib/onramp-fakesnow/bin/python3 -- /var/lib/onramp-fakesnow/bin/fakesnow -s --port 18090
+fi
+if ! up 19050; then
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-bqemu.pid \
+    --exec /var/lib/onramp-bqemu/bin/python3 -- /var/lib/onramp-bqemu/bin/bqemulator start \
+    --rest-port 19050 --grpc-port 19060 --project onramp-test
+fi
+if ! up 17017; then
+  mkdir -p /var/lib/onramp-nx/data
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-nx.pid \
+    --exec /var/lib/onramp-nx/bin/python3 -- /var/lib/onramp-nx/bin/nx-27017 --data-dir /var/lib/onramp-nx/data \
+    -p 17017 --log-file /var/lib/onramp-nx/server.log --pid-file /var/lib/onramp-nx/server.pid
+fi
+
+for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done
@@ -66,7 +103,7 @@ psql -h 127.0.0.1 -U postgres -d test -Atc "SELECT nspname FROM pg_namespace WHE
   while read -r s; do psql -h 127.0.0.1 -U postgres -d test -qc "DROP SCHEMA IF EXISTS \"$s\" CASCADE"; done
 mariadb -uroot -N -e "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME REGEXP '^m[0-9a-f]{12}$'" |
   while read -r db; do mariadb -uroot -e "DROP DATABASE IF EXISTS \`$db\`"; done
-rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^t[0-9a-f]{12}\.' |
+rabbitmqctl -q list_queues name 2>/dev/null | { grep -E '^t[0-9a-f]{12}\.' || true; } |
   while read -r q; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
 curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT name FROM system.databases WHERE match(name, '^k[0-9a-f]{12}$')" |
   while read -r db; do curl -s 'http://127.0.0.1:18123/' --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; done

@@ -10,6 +10,11 @@ pub enum FieldKind {
         min: usize,
         max: usize,
     },
+    /// Up to `max` characters that may span lines (a PEM key, a JSON key file);
+    /// tabs and line breaks are its only control characters.
+    Document {
+        max: usize,
+    },
     /// A DNS name or IP literal, nothing a driver could read as more.
     Host,
     /// An absolute http(s) URL without user information.
@@ -67,6 +72,18 @@ pub const fn text(name: &'static str, max: usize, description: &'static str) -> 
     }
 }
 
+/// An optional absolute http(s) URL, built like `text`: `url("endpoint", "...").or("\"https://...\"")`.
+pub const fn url(name: &'static str, description: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind: FieldKind::Url,
+        required: false,
+        default: None,
+        secret: false,
+        description,
+    }
+}
+
 impl FieldSpec {
     pub const fn required(mut self) -> FieldSpec {
         self.required = true;
@@ -81,6 +98,14 @@ impl FieldSpec {
     /// JSON text of the default.
     pub const fn or(mut self, default: &'static str) -> FieldSpec {
         self.default = Some(default);
+        self
+    }
+
+    /// Lets a text field span lines: for PEM keys and key files.
+    pub const fn multiline(mut self) -> FieldSpec {
+        if let FieldKind::Text { max, .. } = self.kind {
+            self.kind = FieldKind::Document { max };
+        }
         self
     }
 
@@ -247,6 +272,23 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
             }
             Ok(value.clone())
         }
+        FieldKind::Document { max } => {
+            let s = value.as_str().ok_or("must be a string")?;
+            if s.trim().is_empty() {
+                return Err("must not be empty".into());
+            }
+            if s.chars().count() > max {
+                return Err(format!("must be at most {max} characters long"));
+            }
+            if s.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(
+                    "must not contain control characters other than line breaks and tabs".into(),
+                );
+            }
+            Ok(value.clone())
+        }
         FieldKind::Host => {
             let s = value.as_str().ok_or("must be a string")?;
             if s.is_empty() {
@@ -356,6 +398,9 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
         let mut p = match spec.kind {
             FieldKind::Text { min, max } => {
                 json!({"type": "string", "minLength": min, "maxLength": max})
+            }
+            FieldKind::Document { max } => {
+                json!({"type": "string", "minLength": 1, "maxLength": max})
             }
             FieldKind::Host => json!({"type": "string", "minLength": 1, "maxLength": 253}),
             FieldKind::Url => json!({"type": "string", "format": "uri"}),

@@ -374,9 +374,9 @@ mod tests {
             shape(&cols),
             [
                 ("id".into(), TypeFamily::Integer, false),
-                ("tags".into(), TypeFamily::Array, true),
-                ("user.age".into(), TypeFamily::Integer, true),
                 ("user.name".into(), TypeFamily::String, false),
+                ("user.age".into(), TypeFamily::Integer, true),
+                ("tags".into(), TypeFamily::Array, true),
                 ("score".into(), TypeFamily::Float, true),
             ]
         );
@@ -384,7 +384,7 @@ mod tests {
             cols[2].comment.as_deref(),
             Some("present in 1 of 2 sampled rows")
         );
-        // Keys come in the order objects hold them (sorted), first-seen across lines.
+        // Keys come in the order the lines hold them, first-seen across lines.
         assert_eq!(
             json_lines_columns(b"{\"a\":1}\nnot json\n", false, 10)
                 .unwrap_err()

@@ -5,19 +5,25 @@
 pub mod athena;
 pub mod aws;
 pub mod awss3;
+pub mod bigquery;
 pub mod clickhouse;
 pub mod cockroachdb;
 pub mod csvfile;
 pub mod databricks;
 pub mod error;
 pub mod fields;
+pub mod firebolt;
 pub mod infer;
 pub mod info_schema;
+pub mod mongodb;
+pub mod mssql;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;
+pub mod rsa_jwt;
 pub mod search;
 pub mod singlestore;
+pub mod snowflake;
 pub mod tenancy;
 pub mod tls;
 pub mod trino;
@@ -47,6 +53,11 @@ pub enum DatasourceType {
     Opensearch,
     Databricks,
     Trino,
+    Firebolt,
+    Snowflake,
+    Bigquery,
+    Mongodb,
+    Mssql,
 }
 
 impl DatasourceType {
@@ -64,6 +75,11 @@ impl DatasourceType {
         DatasourceType::Opensearch,
         DatasourceType::Databricks,
         DatasourceType::Trino,
+        DatasourceType::Firebolt,
+        DatasourceType::Snowflake,
+        DatasourceType::Bigquery,
+        DatasourceType::Mongodb,
+        DatasourceType::Mssql,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +97,11 @@ impl DatasourceType {
             DatasourceType::Opensearch => "opensearch",
             DatasourceType::Databricks => "databricks",
             DatasourceType::Trino => "trino",
+            DatasourceType::Firebolt => "firebolt",
+            DatasourceType::Snowflake => "snowflake",
+            DatasourceType::Bigquery => "bigquery",
+            DatasourceType::Mongodb => "mongodb",
+            DatasourceType::Mssql => "mssql",
         }
     }
 
@@ -110,6 +131,11 @@ impl DatasourceType {
             DatasourceType::Elasticsearch | DatasourceType::Opensearch => search::FIELDS,
             DatasourceType::Databricks => databricks::FIELDS,
             DatasourceType::Trino => trino::FIELDS,
+            DatasourceType::Firebolt => firebolt::FIELDS,
+            DatasourceType::Snowflake => snowflake::FIELDS,
+            DatasourceType::Bigquery => bigquery::FIELDS,
+            DatasourceType::Mongodb => mongodb::FIELDS,
+            DatasourceType::Mssql => mssql::FIELDS,
         }
     }
 
@@ -124,9 +150,15 @@ impl DatasourceType {
             | DatasourceType::Clickhouse
             | DatasourceType::Athena
             | DatasourceType::Databricks
-            | DatasourceType::Trino => &[tenancy::Level::Table, tenancy::Level::Database],
+            | DatasourceType::Trino
+            | DatasourceType::Firebolt
+            | DatasourceType::Snowflake
+            | DatasourceType::Mongodb
+            | DatasourceType::Mssql => &[tenancy::Level::Table, tenancy::Level::Database],
             // An index is a table; a cluster has no databases to split tenants by.
             DatasourceType::Elasticsearch | DatasourceType::Opensearch => &[tenancy::Level::Table],
+            // One project is one database; tenants split by dataset are schemas.
+            DatasourceType::Bigquery => &[tenancy::Level::Table],
             // Files have no databases or tables to split tenants by.
             DatasourceType::Awss3 | DatasourceType::Csv => &[],
         }
@@ -175,6 +207,11 @@ pub enum ConnectorConfig {
     Opensearch(search::SearchConfig),
     Databricks(databricks::DatabricksConfig),
     Trino(trino::TrinoConfig),
+    Firebolt(firebolt::FireboltConfig),
+    Snowflake(snowflake::SnowflakeConfig),
+    Bigquery(bigquery::BigqueryConfig),
+    Mongodb(mongodb::MongoConfig),
+    Mssql(mssql::MssqlConfig),
 }
 
 impl ConnectorConfig {
@@ -243,6 +280,31 @@ impl ConnectorConfig {
                 }
                 config.map(ConnectorConfig::Trino)
             }
+            DatasourceType::Firebolt => {
+                serde_json::from_value(value).map(ConnectorConfig::Firebolt)
+            }
+            DatasourceType::Snowflake => {
+                let config: Result<snowflake::SnowflakeConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Snowflake)
+            }
+            DatasourceType::Bigquery => {
+                let config: Result<bigquery::BigqueryConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Bigquery)
+            }
+            DatasourceType::Mongodb => {
+                let config: Result<mongodb::MongoConfig, _> = serde_json::from_value(value);
+                if let Ok(c) = &config {
+                    c.check()?;
+                }
+                config.map(ConnectorConfig::Mongodb)
+            }
+            DatasourceType::Mssql => serde_json::from_value(value).map(ConnectorConfig::Mssql),
         };
         parsed.map_err(|e| vec![FieldProblem::new("credentials", e.to_string())])
     }
@@ -262,6 +324,11 @@ impl ConnectorConfig {
             ConnectorConfig::Opensearch(_) => DatasourceType::Opensearch,
             ConnectorConfig::Databricks(_) => DatasourceType::Databricks,
             ConnectorConfig::Trino(_) => DatasourceType::Trino,
+            ConnectorConfig::Firebolt(_) => DatasourceType::Firebolt,
+            ConnectorConfig::Snowflake(_) => DatasourceType::Snowflake,
+            ConnectorConfig::Bigquery(_) => DatasourceType::Bigquery,
+            ConnectorConfig::Mongodb(_) => DatasourceType::Mongodb,
+            ConnectorConfig::Mssql(_) => DatasourceType::Mssql,
         }
     }
 
@@ -296,6 +363,21 @@ impl ConnectorConfig {
                 .await
                 .map(Connection::Databricks),
             ConnectorConfig::Trino(c) => trino::connect(c, egress).await.map(Connection::Trino),
+            ConnectorConfig::Firebolt(c) => {
+                firebolt::connect(c, egress).await.map(Connection::Firebolt)
+            }
+            ConnectorConfig::Snowflake(c) => snowflake::connect(c, egress)
+                .await
+                .map(Connection::Snowflake),
+            ConnectorConfig::Bigquery(c) => {
+                bigquery::connect(c, egress).await.map(Connection::Bigquery)
+            }
+            ConnectorConfig::Mongodb(c) => {
+                mongodb::connect(c, egress).await.map(Connection::Mongodb)
+            }
+            ConnectorConfig::Mssql(c) => mssql::connect(c, egress)
+                .await
+                .map(|s| Connection::Mssql(Box::new(s))),
         }
     }
 }
@@ -311,6 +393,11 @@ pub enum Connection {
     Search(search::SearchSession),
     Databricks(databricks::DatabricksSession),
     Trino(trino::TrinoSession),
+    Firebolt(firebolt::FireboltSession),
+    Snowflake(snowflake::SnowflakeSession),
+    Bigquery(bigquery::BigquerySession),
+    Mongodb(mongodb::MongoSession),
+    Mssql(Box<mssql::MssqlSession>),
 }
 
 impl Connection {
@@ -347,6 +434,19 @@ impl Connection {
                 databricks::discover(s, c).await
             }
             (Connection::Trino(s), ConnectorConfig::Trino(c)) => trino::discover(s, c).await,
+            (Connection::Firebolt(s), ConnectorConfig::Firebolt(c)) => {
+                firebolt::discover(s, c).await
+            }
+            (Connection::Snowflake(s), ConnectorConfig::Snowflake(c)) => {
+                snowflake::discover(s, c).await
+            }
+            (Connection::Bigquery(s), ConnectorConfig::Bigquery(c)) => {
+                bigquery::discover(s, c).await
+            }
+            (Connection::Mongodb(s), ConnectorConfig::Mongodb(c)) => mongodb::discover(s, c).await,
+            (Connection::Mssql(s), ConnectorConfig::Mssql(c)) => {
+                mssql::discover::discover(s, c).await
+            }
             _ => unreachable!("a connection is always used with the config that opened it"),
         }
     }
@@ -363,6 +463,11 @@ impl Connection {
             Connection::Csv(_) | Connection::Search(_) => Ok(Vec::new()),
             Connection::Databricks(s) => databricks::list_databases(s).await,
             Connection::Trino(s) => trino::list_databases(s).await,
+            Connection::Firebolt(s) => firebolt::list_databases(s).await,
+            Connection::Snowflake(s) => snowflake::list_databases(s).await,
+            Connection::Bigquery(s) => bigquery::list_databases(s).await,
+            Connection::Mongodb(s) => mongodb::list_databases(s).await,
+            Connection::Mssql(s) => mssql::discover::list_databases(s).await,
         }
     }
 
@@ -377,6 +482,11 @@ impl Connection {
             Connection::Search(s) => drop(s),
             Connection::Databricks(s) => drop(s),
             Connection::Trino(s) => drop(s),
+            Connection::Firebolt(s) => drop(s),
+            Connection::Snowflake(s) => drop(s),
+            Connection::Bigquery(s) => drop(s),
+            Connection::Mongodb(s) => s.close().await,
+            Connection::Mssql(s) => drop(s),
         }
     }
 }

@@ -106,8 +106,8 @@ async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
     assert_eq!(
         shape(table(&snapshot, "events.jsonl")),
         [
-            col("at", "timestamp", false),
             col("id", "integer", false),
+            col("at", "timestamp", false),
             col("user.id", "integer", true)
         ]
     );

@@ -1,0 +1,386 @@
+//! Firebolt: an OAuth client-credentials token from the identity service, the
+//! account's system engine URL from the API, `USE DATABASE` and `USE ENGINE` on it
+//! (the answers' `Firebolt-Update-*` headers move the session to the user engine),
+//! then plain SQL over HTTP with JSON_Compact results. Every request goes through
+//! the egress guard.
+
+use std::time::Instant;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::connectors::fields::{FieldSpec, NAME, text, url};
+use crate::connectors::info_schema::{self, Layout};
+use crate::connectors::{ConnectorError, Fault};
+use crate::egress::Egress;
+use crate::egress::http::GuardedClient;
+use crate::snapshot::{Database, Snapshot, TypeFamily};
+
+pub const FIELDS: &[FieldSpec] = &[
+    NAME,
+    text("clientId", 256, "service account client ID").required(),
+    text("clientSecret", 1024, "service account client secret")
+        .required()
+        .secret(),
+    text("account", 255, "account name").required(),
+    text("engine", 255, "engine the discovery queries run on").required(),
+    text("database", 255, "database to discover").required(),
+    url(
+        "apiEndpoint",
+        "the Firebolt API (a proxy or a compatible server)",
+    )
+    .or("\"https://api.app.firebolt.io\""),
+    url(
+        "authEndpoint",
+        "the Firebolt identity service that issues tokens",
+    )
+    .or("\"https://id.app.firebolt.io\""),
+];
+
+/// Firebolt's documented audience for client-credentials tokens.
+const AUDIENCE: &str = "https://api.firebolt.io";
+/// The protocol version the session speaks; it decides the error body shape.
+const PROTOCOL_VERSION: &str = "2.1";
+
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FireboltConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub account: String,
+    pub engine: String,
+    pub database: String,
+    pub api_endpoint: String,
+    pub auth_endpoint: String,
+}
+
+pub struct FireboltSession {
+    client: GuardedClient,
+    token: SecretString,
+    /// The engine queries go to, and the parameters the server asked us to send.
+    engine_url: String,
+    parameters: Vec<(String, String)>,
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Engine URLs come without a scheme; Firebolt's clients assume https.
+fn canonical(url: &str) -> String {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        url.to_string()
+    } else {
+        format!("https://{url}")
+    }
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+async fn token(
+    client: &GuardedClient,
+    cfg: &FireboltConfig,
+) -> Result<SecretString, ConnectorError> {
+    let url = format!("{}/oauth/token", cfg.auth_endpoint.trim_end_matches('/'));
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", cfg.client_id.as_str()),
+        ("client_secret", cfg.client_secret.expose_secret()),
+        ("audience", AUDIENCE),
+    ];
+    let response = client
+        .send(client.request(reqwest::Method::POST, &url)?.form(&form))
+        .await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if let Some(token) = body["access_token"].as_str().filter(|_| status == 200) {
+        return Ok(SecretString::from(token.to_string()));
+    }
+    let why = body["error_description"]
+        .as_str()
+        .or(body["error"].as_str())
+        .unwrap_or("no token in the answer");
+    Err(match status {
+        400 | 401 | 403 => ConnectorError::new(
+            Fault::Authentication,
+            format!("the client ID or secret was refused: {}", short(why)),
+            "check the service account's client ID and secret, and that the account is active",
+        ),
+        _ => ConnectorError::new(
+            Fault::Protocol,
+            format!(
+                "the identity service answered http {status}: {}",
+                short(why)
+            ),
+            "check the auth endpoint",
+        ),
+    })
+}
+
+impl FireboltSession {
+    /// Runs one statement and follows the session headers of its answer.
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        let mut params = self.parameters.clone();
+        params.push(("output_format".into(), "JSON_Compact".into()));
+        let request = self
+            .client
+            .request(reqwest::Method::POST, &self.engine_url)?
+            .query(&params)
+            .bearer_auth(self.token.expose_secret())
+            .header("Firebolt-Protocol-Version", PROTOCOL_VERSION)
+            .body(sql.to_string());
+        let response = self.client.send(request).await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let errors = body["errors"].as_array().filter(|e| !e.is_empty());
+        if !(200..300).contains(&status) || errors.is_some() {
+            let message = errors
+                .map(|e| {
+                    e.iter()
+                        .filter_map(|x| x["description"].as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .or_else(|| body["message"].as_str().map(str::to_string))
+                .unwrap_or_else(|| text.trim().to_string());
+            return Err(query_error(status, &short(&message)));
+        }
+        self.follow(&headers)?;
+        Ok(body["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|row| row.as_array().cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// `USE ENGINE` answers with the engine's URL (and its parameters), `USE
+    /// DATABASE` with the parameter to send from now on.
+    fn follow(&mut self, headers: &reqwest::header::HeaderMap) -> Result<(), ConnectorError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(update) = header("firebolt-update-parameters") {
+            for pair in update.split(',') {
+                if let Some((k, v)) = pair.split_once('=') {
+                    self.set(k.trim(), v.trim());
+                }
+            }
+        }
+        if let Some(endpoint) = header("firebolt-update-endpoint") {
+            let parsed = reqwest::Url::parse(&canonical(endpoint)).map_err(|e| {
+                ConnectorError::new(
+                    Fault::Protocol,
+                    format!("the engine's address is not a URL: {e}"),
+                    "check the engine name",
+                )
+            })?;
+            for (k, v) in parsed.query_pairs() {
+                self.set(&k, &v);
+            }
+            let mut base = parsed.clone();
+            base.set_query(None);
+            self.engine_url = base.to_string();
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, key: &str, value: &str) {
+        self.parameters.retain(|(k, _)| k != key);
+        self.parameters.push((key.to_string(), value.to_string()));
+    }
+}
+
+fn query_error(status: u16, message: &str) -> ConnectorError {
+    let lower = message.to_ascii_lowercase();
+    // Firebolt words a missing object and a hidden one alike: "does not exist or not authorized".
+    if lower.contains("does not exist") || lower.contains("not found") {
+        return ConnectorError::new(
+            Fault::UnknownDatabase,
+            format!("the database or engine was not found: {message}"),
+            "check the database and engine names, and that the service account may see them",
+        );
+    }
+    if status == 401
+        || status == 403
+        || lower.contains("permission")
+        || lower.contains("not authorized")
+    {
+        return ConnectorError::new(
+            Fault::Permission,
+            format!("the service account lacks a privilege: {message}"),
+            "grant the account's role USAGE on the database and the engine",
+        );
+    }
+    ConnectorError::new(
+        Fault::Protocol,
+        format!("the query failed with http {status}: {message}"),
+        "see the engine's query history",
+    )
+}
+
+pub async fn connect(
+    cfg: &FireboltConfig,
+    egress: &Egress,
+) -> Result<FireboltSession, ConnectorError> {
+    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+    let token = token(&client, cfg).await?;
+    let url = format!(
+        "{}/web/v3/account/{}/engineUrl",
+        cfg.api_endpoint.trim_end_matches('/'),
+        urlencode(&cfg.account)
+    );
+    let response = client
+        .send(
+            client
+                .request(reqwest::Method::GET, &url)?
+                .bearer_auth(token.expose_secret()),
+        )
+        .await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let Some(system) = body["engineUrl"].as_str().filter(|_| status == 200) else {
+        let why = body["message"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("");
+        return Err(match status {
+            401 | 403 | 404 => ConnectorError::new(
+                Fault::UnknownDatabase,
+                format!(
+                    "account {} was not found or the service account may not use it: {}",
+                    cfg.account,
+                    short(why)
+                ),
+                "check the account name, and that the service account is a user in it",
+            ),
+            _ => ConnectorError::new(
+                Fault::Protocol,
+                format!(
+                    "the engine URL lookup answered http {status}: {}",
+                    short(why)
+                ),
+                "check the api endpoint",
+            ),
+        });
+    };
+    let mut session = FireboltSession {
+        client,
+        token,
+        engine_url: canonical(system),
+        parameters: Vec::new(),
+    };
+    session
+        .query(&format!("USE DATABASE {}", ident(&cfg.database)))
+        .await?;
+    session
+        .query(&format!("USE ENGINE {}", ident(&cfg.engine)))
+        .await?;
+    session.query("SELECT 1").await?;
+    Ok(session)
+}
+
+fn urlencode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+pub async fn discover(
+    s: &mut FireboltSession,
+    cfg: &FireboltConfig,
+) -> Result<Snapshot, ConnectorError> {
+    let started = Instant::now();
+    let filter = format!(
+        "table_catalog = {} AND table_schema NOT IN ('information_schema', 'pg_catalog')",
+        literal(&cfg.database)
+    );
+    let tables = s
+        .query(&format!(
+            "SELECT table_schema, table_name, table_type, NULL FROM information_schema.tables WHERE {filter}"
+        ))
+        .await?;
+    let columns = s
+        .query(&format!(
+            "SELECT table_schema, table_name, column_name, ordinal_position, data_type, is_nullable, column_default \
+             FROM information_schema.columns WHERE {filter}"
+        ))
+        .await?;
+    let schemas = info_schema::schemas(
+        &tables,
+        &columns,
+        &Layout {
+            first_ordinal: 1,
+            family,
+        },
+    );
+    Ok(Snapshot::new(
+        "firebolt",
+        vec![Database {
+            name: cfg.database.clone(),
+            schemas,
+        }],
+        started,
+    ))
+}
+
+pub async fn list_databases(s: &mut FireboltSession) -> Result<Vec<String>, ConnectorError> {
+    let rows = s
+        .query("SELECT catalog_name FROM information_schema.catalogs ORDER BY catalog_name")
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
+        .collect())
+}
+
+/// Maps a Firebolt type name onto a type family.
+pub fn family(native: &str) -> TypeFamily {
+    let lower = native.trim().to_ascii_lowercase();
+    if lower.starts_with("array") || lower.ends_with("[]") {
+        return TypeFamily::Array;
+    }
+    let base = lower.split('(').next().unwrap_or(&lower).trim();
+    match base.trim_end_matches(" null").trim_end_matches(" not") {
+        "int" | "integer" | "bigint" | "long" => TypeFamily::Integer,
+        "real" | "float" | "double" | "double precision" => TypeFamily::Float,
+        "numeric" | "decimal" => TypeFamily::Decimal,
+        "text" | "string" | "varchar" => TypeFamily::String,
+        "boolean" | "bool" => TypeFamily::Boolean,
+        "date" | "pgdate" => TypeFamily::Date,
+        "timestamp" | "timestamptz" | "timestampntz" => TypeFamily::Timestamp,
+        "bytea" => TypeFamily::Binary,
+        "geography" => TypeFamily::Other,
+        _ => TypeFamily::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firebolt_types_map_onto_families() {
+        assert_eq!(family("INTEGER"), TypeFamily::Integer);
+        assert_eq!(family("NUMERIC(38, 9)"), TypeFamily::Decimal);
+        assert_eq!(family("DOUBLE PRECISION"), TypeFamily::Float);
+        assert_eq!(family("ARRAY(TEXT NULL)"), TypeFamily::Array);
+        assert_eq!(family("text[]"), TypeFamily::Array);
+        assert_eq!(family("TIMESTAMPTZ"), TypeFamily::Timestamp);
+        assert_eq!(family("bytea"), TypeFamily::Binary);
+    }
+
+    #[test]
+    fn engine_urls_without_a_scheme_are_https() {
+        assert_eq!(
+            canonical("acct-eng.app.firebolt.io"),
+            "https://acct-eng.app.firebolt.io"
+        );
+        assert_eq!(canonical("http://127.0.0.1:1/x"), "http://127.0.0.1:1/x");
+    }
+}

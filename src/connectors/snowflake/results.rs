@@ -1,0 +1,147 @@
+//! Decoding Snowflake query results into rows of JSON values: the JSON rowset,
+//! base64 Arrow IPC (`rowsetBase64`, what the connector protocol sends for
+//! SELECTs), and result chunks in either form.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int8Type, Int16Type, Int32Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_ipc::reader::StreamReader;
+use arrow_schema::{DataType, Field};
+use serde_json::Value;
+
+/// Rows of an Arrow IPC stream; numbers with a `scale` in their field metadata
+/// (Snowflake's FIXED with decimals) come back as decimal text, as in JSON rowsets.
+pub fn arrow_rows(ipc: &[u8]) -> Result<Vec<Vec<Value>>, String> {
+    if ipc.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reader = StreamReader::try_new(std::io::Cursor::new(ipc), None)
+        .map_err(|e| format!("arrow stream: {e}"))?;
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("arrow batch: {e}"))?;
+        append_batch(&batch, &mut rows)?;
+    }
+    Ok(rows)
+}
+
+fn append_batch(batch: &RecordBatch, rows: &mut Vec<Vec<Value>>) -> Result<(), String> {
+    let schema = batch.schema();
+    let columns: Vec<Vec<Value>> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(array, field)| column_values(array.as_ref(), field))
+        .collect::<Result<_, _>>()?;
+    for i in 0..batch.num_rows() {
+        rows.push(columns.iter().map(|c| c[i].clone()).collect());
+    }
+    Ok(())
+}
+
+fn scaled(value: i64, scale: u32) -> Value {
+    if scale == 0 {
+        return Value::from(value);
+    }
+    let divisor = 10i128.pow(scale);
+    let (whole, frac) = ((value as i128) / divisor, ((value as i128) % divisor).abs());
+    let sign = if value < 0 && whole == 0 { "-" } else { "" };
+    Value::String(format!(
+        "{sign}{whole}.{frac:0width$}",
+        width = scale as usize
+    ))
+}
+
+fn column_values(array: &dyn Array, field: &Arc<Field>) -> Result<Vec<Value>, String> {
+    let scale: u32 = field
+        .metadata()
+        .get("scale")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let value_at = |i: usize| -> Value {
+        if array.is_null(i) {
+            return Value::Null;
+        }
+        match array.data_type() {
+            DataType::Utf8 => Value::from(array.as_string::<i32>().value(i)),
+            DataType::LargeUtf8 => Value::from(array.as_string::<i64>().value(i)),
+            DataType::Boolean => Value::from(array.as_boolean().value(i)),
+            DataType::Int8 => scaled(array.as_primitive::<Int8Type>().value(i).into(), scale),
+            DataType::Int16 => scaled(array.as_primitive::<Int16Type>().value(i).into(), scale),
+            DataType::Int32 => scaled(array.as_primitive::<Int32Type>().value(i).into(), scale),
+            DataType::Int64 => scaled(array.as_primitive::<Int64Type>().value(i), scale),
+            DataType::Float64 => Value::from(array.as_primitive::<Float64Type>().value(i)),
+            // Catalog queries select only text, numbers and booleans.
+            _ => Value::Null,
+        }
+    };
+    Ok((0..array.len()).map(value_at).collect())
+}
+
+/// A JSON-format chunk: rows separated by commas without the enclosing brackets.
+pub fn json_chunk_rows(body: &str) -> Result<Vec<Vec<Value>>, String> {
+    serde_json::from_str(&format!("[{}]", body.trim())).map_err(|e| format!("json chunk: {e}"))
+}
+
+/// Rows of a JSON rowset, every value text or null as Snowflake sends them.
+pub fn json_rows(rowset: &Value) -> Vec<Vec<Value>> {
+    rowset
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r.as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int16Array, StringArray};
+    use arrow_ipc::writer::StreamWriter;
+    use arrow_schema::Schema;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    #[test]
+    fn arrow_batches_become_rows_with_scaled_numbers_as_text() {
+        let scale = |s: &str| HashMap::from([("scale".to_string(), s.to_string())]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("NAME", DataType::Utf8, true),
+            Field::new("ORDINAL", DataType::Int16, true).with_metadata(scale("0")),
+            Field::new("PRICE", DataType::Int16, true).with_metadata(scale("2")),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![Some("id"), None])),
+                Arc::new(Int16Array::from(vec![1, 2])),
+                Arc::new(Int16Array::from(vec![Some(1999), Some(-5)])),
+            ],
+        )
+        .unwrap();
+        let mut ipc = Vec::new();
+        let mut writer = StreamWriter::try_new(&mut ipc, &schema).unwrap();
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+        drop(writer);
+        assert_eq!(
+            arrow_rows(&ipc).unwrap(),
+            vec![
+                vec![json!("id"), json!(1), json!("19.99")],
+                vec![Value::Null, json!(2), json!("-0.05")]
+            ]
+        );
+        assert!(arrow_rows(b"not arrow").is_err());
+        assert!(arrow_rows(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn json_chunks_are_rows_without_their_brackets() {
+        assert_eq!(
+            json_chunk_rows("[\"a\",\"1\"],\n[\"b\",null]").unwrap(),
+            vec![vec![json!("a"), json!("1")], vec![json!("b"), Value::Null]]
+        );
+    }
+}
