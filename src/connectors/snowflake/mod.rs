@@ -1,23 +1,22 @@
-//! Snowflake over the connector protocol its drivers speak: `login-request` (by
-//! password or a key-pair JWT), then `query-request` with the session token,
-//! polling `getResultUrl` while a query runs and fetching result chunks; results
-//! decode from Arrow IPC or JSON. Discovery reads the database's INFORMATION_SCHEMA
-//! in two queries. Every request goes through the egress guard.
+//! Snowflake over the connector protocol its drivers speak (session.rs), results
+//! decoded from Arrow IPC or JSON (results.rs), key-pair login (keypair.rs).
+//! Discovery reads the database's INFORMATION_SCHEMA in two queries.
 
 pub mod keypair;
 pub mod results;
+pub mod session;
 
-use std::time::{Duration, Instant};
+pub use session::{SnowflakeSession, connect};
+
+use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
 use crate::connectors::info_schema::{self, Layout};
-use crate::connectors::{ConnectorError, Fault, FieldProblem, rsa_jwt};
-use crate::egress::Egress;
-use crate::egress::http::GuardedClient;
+use crate::connectors::{ConnectorError, FieldProblem, rsa_jwt};
 use crate::snapshot::{Database, Snapshot, TypeFamily};
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -124,296 +123,6 @@ impl SnowflakeConfig {
             None => format!("https://{}.snowflakecomputing.com", self.account_id()),
         }
     }
-}
-
-pub struct SnowflakeSession {
-    client: GuardedClient,
-    base: String,
-    token: SecretString,
-    sequence: u64,
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(300).collect()
-}
-
-/// A Snowflake answer with `success: false`, by its documented code and message.
-fn failure(body: &Value, during: &str) -> ConnectorError {
-    let code = body["code"].as_str().unwrap_or("");
-    let message = short(body["message"].as_str().unwrap_or("no message"));
-    let lower = message.to_ascii_lowercase();
-    match code {
-        // 390100 wrong user or password; 390144 JWT invalid; 394304 JWT key not registered.
-        "390100" | "390144" | "394304" | "390102" | "390422" => ConnectorError::new(
-            Fault::Authentication,
-            format!("snowflake refused the login ({code}): {message}"),
-            "check the user and password, or that the key's public half is set on the user (ALTER USER ... SET RSA_PUBLIC_KEY)",
-        ),
-        _ if lower.contains("does not exist or not authorized")
-            || lower.contains("does not have a current database") =>
-        {
-            ConnectorError::new(
-                Fault::UnknownDatabase,
-                format!("{during}: {message}"),
-                "check the database, schema and warehouse names, and that the role may use them",
-            )
-        }
-        _ if lower.contains("role") && lower.contains("not granted") => ConnectorError::new(
-            Fault::Permission,
-            format!("{during}: {message}"),
-            "grant the role to the user, or leave role empty for the default role",
-        ),
-        _ if lower.contains("insufficient privileges") => ConnectorError::new(
-            Fault::Permission,
-            format!("{during}: {message}"),
-            "grant USAGE on the warehouse, database and schemas to the role",
-        ),
-        _ => ConnectorError::new(
-            Fault::Protocol,
-            format!("{during} failed ({code}): {message}"),
-            "see the query history in Snowflake",
-        ),
-    }
-}
-
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-impl SnowflakeSession {
-    async fn post(&self, url: &str, body: &Value) -> Result<Value, ConnectorError> {
-        let request = self
-            .client
-            .request(reqwest::Method::POST, url)?
-            .header(
-                "authorization",
-                format!("Snowflake Token=\"{}\"", self.token.expose_secret()),
-            )
-            .header("accept", "application/snowflake")
-            .json(body);
-        read_json(self.client.send(request).await?, "the query").await
-    }
-
-    async fn get(&self, url: &str) -> Result<Value, ConnectorError> {
-        let request = self
-            .client
-            .request(reqwest::Method::GET, url)?
-            .header(
-                "authorization",
-                format!("Snowflake Token=\"{}\"", self.token.expose_secret()),
-            )
-            .header("accept", "application/snowflake");
-        read_json(self.client.send(request).await?, "the query").await
-    }
-
-    /// Runs `sql` and returns every row, from the first rowset and every chunk.
-    pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        self.sequence += 1;
-        let url = format!(
-            "{}/queries/v1/query-request?requestId={}",
-            self.base,
-            request_id()
-        );
-        let submitted = chrono::Utc::now().timestamp_millis();
-        let mut answer = self
-            .post(
-                &url,
-                &json!({"sqlText": sql, "asyncExec": false, "sequenceId": self.sequence, "querySubmissionTime": submitted}),
-            )
-            .await?;
-        let mut pause = Duration::from_millis(100);
-        // 333333 and 333334: the query still runs; its result is at getResultUrl.
-        while matches!(answer["code"].as_str(), Some("333333" | "333334")) {
-            let Some(path) = answer["data"]["getResultUrl"].as_str() else {
-                return Err(failure(&answer, "the query"));
-            };
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
-            answer = self.get(&format!("{}{path}", self.base)).await?;
-        }
-        if answer["success"] != json!(true) {
-            return Err(failure(&answer, "the query"));
-        }
-        let data = &answer["data"];
-        let arrow = data["queryResultFormat"].as_str() == Some("arrow");
-        let mut rows = if arrow {
-            decode_arrow(data["rowsetBase64"].as_str().unwrap_or(""))?
-        } else {
-            results::json_rows(&data["rowset"])
-        };
-        for chunk in data["chunks"].as_array().into_iter().flatten() {
-            let Some(url) = chunk["url"].as_str() else {
-                continue;
-            };
-            rows.extend(self.chunk(url, data, arrow).await?);
-        }
-        Ok(rows)
-    }
-
-    /// A result chunk from cloud storage, with the headers the answer names.
-    async fn chunk(
-        &self,
-        url: &str,
-        data: &Value,
-        arrow: bool,
-    ) -> Result<Vec<Vec<Value>>, ConnectorError> {
-        let mut request = self.client.request(reqwest::Method::GET, url)?;
-        if let Some(headers) = data["chunkHeaders"].as_object() {
-            for (k, v) in headers {
-                request = request.header(k.as_str(), v.as_str().unwrap_or(""));
-            }
-        } else if let Some(qrmk) = data["qrmk"].as_str() {
-            request = request
-                .header("x-amz-server-side-encryption-customer-algorithm", "AES256")
-                .header("x-amz-server-side-encryption-customer-key", qrmk);
-        }
-        let response = self.client.send(request).await?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| {
-            ConnectorError::new(
-                Fault::Protocol,
-                format!("result chunk: {e}"),
-                "retry the job",
-            )
-        })?;
-        if status != 200 {
-            return Err(ConnectorError::new(
-                Fault::Protocol,
-                format!("a result chunk answered http {status}"),
-                "retry the job; chunk URLs expire after a few hours",
-            ));
-        }
-        let bytes = gunzip_if_needed(&bytes)?;
-        let decoded = if arrow {
-            results::arrow_rows(&bytes)
-        } else {
-            results::json_chunk_rows(&String::from_utf8_lossy(&bytes))
-        };
-        decoded.map_err(|e| {
-            ConnectorError::new(
-                Fault::Protocol,
-                format!("result chunk: {e}"),
-                "retry the job",
-            )
-        })
-    }
-}
-
-/// Chunks may come gzip-compressed without a Content-Encoding header.
-fn gunzip_if_needed(bytes: &[u8]) -> Result<Vec<u8>, ConnectorError> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes.to_vec());
-    }
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).map_err(
-        |e| {
-            ConnectorError::new(
-                Fault::Protocol,
-                format!("result chunk: {e}"),
-                "retry the job",
-            )
-        },
-    )?;
-    Ok(out)
-}
-
-fn decode_arrow(base64_text: &str) -> Result<Vec<Vec<Value>>, ConnectorError> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64_text)
-        .map_err(|e| {
-            ConnectorError::new(Fault::Protocol, format!("rowset: {e}"), "retry the job")
-        })?;
-    results::arrow_rows(&bytes)
-        .map_err(|e| ConnectorError::new(Fault::Protocol, format!("rowset: {e}"), "retry the job"))
-}
-
-async fn read_json(response: reqwest::Response, during: &str) -> Result<Value, ConnectorError> {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) if v.get("success").is_some() => Ok(v),
-        _ => Err(ConnectorError::new(
-            if status == 401 || status == 403 {
-                Fault::Authentication
-            } else {
-                Fault::Protocol
-            },
-            format!("{during} answered http {status}: {}", short(text.trim())),
-            "check the account and endpoint",
-        )),
-    }
-}
-
-pub async fn connect(
-    cfg: &SnowflakeConfig,
-    egress: &Egress,
-) -> Result<SnowflakeSession, ConnectorError> {
-    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
-    let base = cfg.base();
-    let mut data = json!({
-        "CLIENT_APP_ID": "onramp",
-        "CLIENT_APP_VERSION": env!("CARGO_PKG_VERSION"),
-        "ACCOUNT_NAME": keypair::claim_account(&cfg.account_id()),
-        "LOGIN_NAME": cfg.user,
-        "CLIENT_ENVIRONMENT": {"APPLICATION": "onramp"},
-        "SESSION_PARAMETERS": {"QUERY_TAG": "onramp discovery"},
-    });
-    match (&cfg.private_key, &cfg.password) {
-        (Some(pem), _) => {
-            let key = rsa_jwt::parse_key(pem.expose_secret()).map_err(|p| {
-                ConnectorError::new(
-                    Fault::Authentication,
-                    format!("privateKey {}", p.describe()),
-                    "give the user's PEM private key",
-                )
-            })?;
-            data["AUTHENTICATOR"] = json!("SNOWFLAKE_JWT");
-            data["TOKEN"] = json!(keypair::token(
-                &key,
-                &cfg.account_id(),
-                &cfg.user,
-                chrono::Utc::now().timestamp()
-            ));
-        }
-        (None, Some(password)) => data["PASSWORD"] = json!(password.expose_secret()),
-        (None, None) => unreachable!("validation requires one"),
-    }
-    let mut query: Vec<(&str, &str)> = vec![
-        ("databaseName", &cfg.database),
-        ("warehouse", &cfg.warehouse),
-    ];
-    if let Some(schema) = &cfg.schema {
-        query.push(("schemaName", schema));
-    }
-    if let Some(role) = &cfg.role {
-        query.push(("roleName", role));
-    }
-    let rid = request_id();
-    query.push(("request_id", &rid));
-    let request = client
-        .request(
-            reqwest::Method::POST,
-            &format!("{base}/session/v1/login-request"),
-        )?
-        .query(&query)
-        .header("accept", "application/json")
-        .json(&json!({ "data": data }));
-    let answer = read_json(client.send(request).await?, "the login").await?;
-    let Some(token) = answer["data"]["token"]
-        .as_str()
-        .filter(|_| answer["success"] == json!(true))
-    else {
-        return Err(failure(&answer, "the login"));
-    };
-    let mut session = SnowflakeSession {
-        client,
-        base,
-        token: SecretString::from(token.to_string()),
-        sequence: 0,
-    };
-    session.query("SELECT CURRENT_DATABASE()").await?;
-    Ok(session)
 }
 
 fn literal(value: &str) -> String {
@@ -566,19 +275,5 @@ mod tests {
         assert_eq!(family("TIMESTAMP_NTZ"), TypeFamily::Timestamp);
         assert_eq!(family("VARIANT"), TypeFamily::Json);
         assert_eq!(family("TEXT"), TypeFamily::String);
-    }
-
-    #[test]
-    fn login_failures_map_by_their_documented_codes() {
-        let refused = failure(
-            &json!({"success": false, "code": "390100", "message": "Incorrect username or password was specified."}),
-            "the login",
-        );
-        assert_eq!(refused.fault, Fault::Authentication);
-        let missing = failure(
-            &json!({"success": false, "code": "002003", "message": "SQL compilation error: Database 'X' does not exist or not authorized."}),
-            "the query",
-        );
-        assert_eq!(missing.fault, Fault::UnknownDatabase);
     }
 }
