@@ -27,6 +27,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Commands that need no more than one thread.
+    pub fn single_threaded(&self) -> bool {
+        matches!(self.command, Command::Discover { .. })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The HTTP API and a pool of workers in one process.

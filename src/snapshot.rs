@@ -14,6 +14,20 @@ pub struct Snapshot {
     pub databases: Vec<Database>,
 }
 
+/// Feeds what serde_json writes into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Stats {
     pub schemas: usize,
@@ -149,8 +163,11 @@ impl Snapshot {
                 stats.columns += schema.tables.iter().map(|t| t.columns.len()).sum::<usize>();
             }
         }
-        let canonical = serde_json::to_vec(&databases).expect("snapshot serialises");
-        let hash = hex::encode(Sha256::digest(&canonical));
+        // The canonical JSON goes straight into the hash: a wide schema's text is
+        // megabytes that need not be held.
+        let mut hasher = HashWriter(Sha256::new());
+        serde_json::to_writer(&mut hasher, &databases).expect("snapshot serialises");
+        let hash = hex::encode(hasher.0.finalize());
         Snapshot {
             datasource_type: datasource_type.to_string(),
             discovered_at: chrono::Utc::now(),

@@ -73,6 +73,9 @@ pub async fn create(
     idempotency: Option<(&str, &[u8])>,
     response: &Value,
 ) -> Result<CreateOutcome, StoreError> {
+    if idempotency.is_none() && sub.upload.is_none() {
+        return create_in_one_statement(pool, settings, key, sub).await;
+    }
     let mut tx = pool.begin().await?;
     if let Some((idem_key, request_hash)) = idempotency {
         // A concurrent request with the same key waits here until the first commits.
@@ -148,6 +151,67 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(CreateOutcome::Created)
+}
+
+/// The common create (no idempotency key, no upload) as one statement: the
+/// datasource, its job and the job's outbox message are written together, and the
+/// relay is woken, in one round trip and one commit instead of seven round trips.
+async fn create_in_one_statement(
+    pool: &PgPool,
+    settings: &Settings,
+    key: &SecretKey,
+    sub: &Submission<'_>,
+) -> Result<CreateOutcome, StoreError> {
+    let sealed = seal(key, sub, sub.datasource_id)?;
+    let message = JobMessage {
+        version: 1,
+        job_id: sub.job_id,
+        org_id: sub.org_id,
+        datasource_id: sub.datasource_id,
+        kind: JobKind::Create,
+    };
+    let headers = match sub.trace_parent {
+        Some(tp) => serde_json::json!({"traceparent": tp}),
+        None => serde_json::json!({}),
+    };
+    let created: i64 = sqlx::query_scalar(
+        "WITH ds AS (
+           INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id, defaults_used)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (org_id, name) DO NOTHING RETURNING id
+         ), job AS (
+           INSERT INTO jobs (id, org_id, datasource_id, datasource_name, kind, status, steps, trace_parent)
+           SELECT $8, $2, id, $3, $10, $11, $12, $13 FROM ds RETURNING id
+         ), queued AS (
+           INSERT INTO outbox (exchange, routing_key, payload, headers)
+           SELECT $14, $15, $16, $17 FROM job RETURNING id
+         )
+         SELECT count(*) FROM (SELECT pg_notify($18, '') FROM queued) AS woken",
+    )
+    .bind(sub.datasource_id)
+    .bind(sub.org_id)
+    .bind(sub.name)
+    .bind(sub.datasource_type.as_str())
+    .bind(&sealed)
+    .bind(public_config(sub))
+    .bind(sub.tenancy)
+    .bind(sub.job_id)
+    .bind(sub.defaults_used)
+    .bind(enum_text(&JobKind::Create))
+    .bind(enum_text(&JobStatus::Queued))
+    .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
+    .bind(sub.trace_parent)
+    .bind(settings.jobs_exchange())
+    .bind(crate::queue::JOB_ROUTING_KEY)
+    .bind(serde_json::to_value(&message).expect("job message serialises"))
+    .bind(headers)
+    .bind(super::OUTBOX_CHANNEL)
+    .fetch_one(pool)
+    .await?;
+    Ok(if created == 1 {
+        CreateOutcome::Created
+    } else {
+        CreateOutcome::NameTaken
+    })
 }
 
 /// Replaces a datasource's settings and queues a re-test; `None` when the name is unknown.

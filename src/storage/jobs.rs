@@ -129,25 +129,36 @@ pub async fn record_steps(
     job_id: Uuid,
     worker: Uuid,
     steps: &[Step],
-    event: &CloudEvent,
+    events: &[CloudEvent],
     org_id: Uuid,
 ) -> Result<bool, StoreError> {
-    let mut tx = pool.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE jobs SET steps = $3, updated_at = now() WHERE id = $1 AND lease_owner = $2",
+    // One statement, one round trip: the steps, their progress events in the outbox
+    // (only while this worker holds the lease) and the relay's wake-up.
+    let keys: Vec<String> = events.iter().map(|e| e.routing_key(org_id)).collect();
+    let payloads: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("event serialises"))
+        .collect();
+    let updated: i64 = sqlx::query_scalar(
+        "WITH job AS (
+           UPDATE jobs SET steps = $3, updated_at = now() WHERE id = $1 AND lease_owner = $2 RETURNING id
+         ), queued AS (
+           INSERT INTO outbox (exchange, routing_key, payload, headers)
+           SELECT $4, e.key, e.payload, '{}'::jsonb FROM job, unnest($5::text[], $6::jsonb[]) AS e(key, payload)
+           RETURNING id
+         )
+         SELECT (SELECT count(*) FROM job), (SELECT count(*) FROM (SELECT pg_notify($7, '') FROM queued LIMIT 1) AS woken)",
     )
     .bind(job_id)
     .bind(worker)
     .bind(serde_json::to_value(steps).expect("steps serialise"))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if updated {
-        outbox::insert_event(&mut tx, settings, org_id, event).await?;
-    }
-    tx.commit().await?;
-    Ok(updated)
+    .bind(settings.events_exchange())
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(super::OUTBOX_CHANNEL)
+    .fetch_one(pool)
+    .await?;
+    Ok(updated == 1)
 }
 
 pub async fn heartbeat(

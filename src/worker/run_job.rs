@@ -28,6 +28,9 @@ struct Progress<'a> {
     job: &'a JobRow,
     steps: Vec<Step>,
     started: Option<Instant>,
+    /// Progress events not yet written: a step's end waits for the next step's start
+    /// (which follows at once), so that one write records both.
+    deferred: Vec<CloudEvent>,
 }
 
 impl Progress<'_> {
@@ -60,13 +63,18 @@ impl Progress<'_> {
             json!({"jobId": self.job.id, "datasourceId": self.job.datasource_id,
                    "datasourceName": self.job.datasource_name, "step": self.steps[index]}),
         );
+        self.deferred.push(event);
+        if status == StepStatus::Passed && step != StepName::Cache {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.deferred);
         jobs::record_steps(
             &self.deps.pool,
             &self.deps.settings,
             self.job.id,
             self.deps.id,
             &self.steps,
-            &event,
+            &events,
             self.job.org_id,
         )
         .await
@@ -114,6 +122,7 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
         job,
         steps: Step::pending_all(),
         started: None,
+        deferred: Vec::new(),
     };
     let s = &deps.settings;
 

@@ -2,6 +2,8 @@
 //! constraints), never one per table, assembled in memory.
 
 use std::collections::HashMap;
+
+use futures::TryStreamExt;
 use std::time::Instant;
 
 use super::config::PostgresConfig;
@@ -75,85 +77,102 @@ pub async fn discover(
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.schema.as_deref();
-    // The three queries are independent: pipelining them on one connection saves round trips.
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&schema];
-    let (relations, columns, constraints) = tokio::try_join!(
-        s.client.query(RELATIONS, &params),
-        s.client.query(COLUMNS, &params),
-        s.client.query(CONSTRAINTS, &params),
-    )
-    .map_err(|e| query_error(e, "reading pg_catalog"))?;
-
-    let mut tables: HashMap<u32, (String, Table)> = HashMap::with_capacity(relations.len());
-    for row in &relations {
-        let kind = match row.get::<_, &str>(3) {
-            "v" => TableKind::View,
-            "m" => TableKind::MaterializedView,
-            "f" => TableKind::External,
-            _ => TableKind::Table,
-        };
-        let estimate: f64 = row.get(5);
-        tables.insert(
-            row.get(0),
-            (
+    // The three queries are independent: pipelining them on one connection saves
+    // round trips. Each is read as its rows stream in, straight into the snapshot's
+    // shape; decoded rows are never held all at once (on a wide catalog they would
+    // take several times the snapshot's memory). The three are read side by side:
+    // the connection delivers the first query's rows before the second's answer.
+    let param = [&schema as &(dyn tokio_postgres::types::ToSql + Sync)];
+    let failed = |e| query_error(e, "reading pg_catalog");
+    let read_relations = async {
+        let rows = s.client.query_raw(RELATIONS, param).await?;
+        futures::pin_mut!(rows);
+        let mut tables: HashMap<u32, (String, Table)> = HashMap::new();
+        while let Some(row) = rows.try_next().await? {
+            let kind = match row.get::<_, &str>(3) {
+                "v" => TableKind::View,
+                "m" => TableKind::MaterializedView,
+                "f" => TableKind::External,
+                _ => TableKind::Table,
+            };
+            let estimate: f64 = row.get(5);
+            let table = Table {
+                name: row.get(2),
+                kind,
+                comment: row.get(4),
+                // reltuples is -1 for never-analysed tables and meaningless for views.
+                row_estimate: (estimate >= 0.0 && kind != TableKind::View)
+                    .then_some(estimate as i64),
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                columns: Vec::new(),
+                properties: Default::default(),
+            };
+            tables.insert(row.get(0), (row.get::<_, String>(1), table));
+        }
+        Ok::<_, tokio_postgres::Error>(tables)
+    };
+    let read_columns = async {
+        let rows = s.client.query_raw(COLUMNS, param).await?;
+        futures::pin_mut!(rows);
+        let mut columns: HashMap<u32, Vec<Column>> = HashMap::new();
+        while let Some(row) = rows.try_next().await? {
+            columns.entry(row.get(0)).or_default().push(Column {
+                name: row.get(1),
+                ordinal: row.get::<_, i32>(2) as u32,
+                native_type: row.get(3),
+                family: family(row.get(4), row.get(5)),
+                nullable: !row.get::<_, bool>(6),
+                default: row.get(7),
+                comment: row.get(8),
+            });
+        }
+        Ok(columns)
+    };
+    let read_constraints = async {
+        let rows = s.client.query_raw(CONSTRAINTS, param).await?;
+        futures::pin_mut!(rows);
+        let mut constraints = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            constraints.push((
+                row.get::<_, u32>(0),
                 row.get::<_, String>(1),
-                Table {
-                    name: row.get(2),
-                    kind,
-                    comment: row.get(4),
-                    // reltuples is -1 for never-analysed tables and meaningless for views.
-                    row_estimate: (estimate >= 0.0 && kind != TableKind::View)
-                        .then_some(estimate as i64),
-                    primary_key: Vec::new(),
-                    foreign_keys: Vec::new(),
-                    columns: Vec::new(),
-                    properties: Default::default(),
-                },
-            ),
-        );
+                row.get::<_, Vec<i32>>(2),
+                row.get::<_, Option<String>>(3).unwrap_or_default(),
+                row.get::<_, Option<String>>(4).unwrap_or_default(),
+                row.get::<_, Vec<String>>(5),
+            ));
+        }
+        Ok(constraints)
+    };
+    let (mut tables, mut columns, constraints) =
+        tokio::try_join!(read_relations, read_columns, read_constraints).map_err(failed)?;
+    for (relid, (_, table)) in tables.iter_mut() {
+        table.columns = columns.remove(relid).unwrap_or_default();
     }
-
-    let mut names_by_relation: HashMap<u32, HashMap<i32, String>> = HashMap::new();
-    for row in &columns {
-        let relid: u32 = row.get(0);
+    for (relid, kind, key, ref_schema, ref_table, ref_columns) in constraints {
         let Some((_, table)) = tables.get_mut(&relid) else {
             continue;
         };
-        let name: String = row.get(1);
-        let ordinal: i32 = row.get(2);
-        names_by_relation
-            .entry(relid)
-            .or_default()
-            .insert(ordinal, name.clone());
-        table.columns.push(Column {
-            name,
-            ordinal: ordinal as u32,
-            native_type: row.get(3),
-            family: family(row.get(4), row.get(5)),
-            nullable: !row.get::<_, bool>(6),
-            default: row.get(7),
-            comment: row.get(8),
-        });
-    }
-
-    for row in &constraints {
-        let relid: u32 = row.get(0);
-        let Some(names) = names_by_relation.get(&relid) else {
-            continue;
-        };
-        let key: Vec<i32> = row.get(2);
-        let key_names: Vec<String> = key.iter().filter_map(|n| names.get(n).cloned()).collect();
-        let Some((_, table)) = tables.get_mut(&relid) else {
-            continue;
-        };
-        match row.get::<_, &str>(1) {
+        // Key columns by attnum: the columns arrived in attnum order.
+        let key_names: Vec<String> = key
+            .iter()
+            .filter_map(|n| {
+                let at = table
+                    .columns
+                    .binary_search_by_key(&(*n as u32), |c| c.ordinal)
+                    .ok()?;
+                Some(table.columns[at].name.clone())
+            })
+            .collect();
+        match kind.as_str() {
             "p" => table.primary_key = key_names,
             _ => table.foreign_keys.push(ForeignKey {
                 columns: key_names,
                 references: Reference {
-                    schema: row.get::<_, Option<String>>(3).unwrap_or_default(),
-                    table: row.get::<_, Option<String>>(4).unwrap_or_default(),
-                    columns: row.get(5),
+                    schema: ref_schema,
+                    table: ref_table,
+                    columns: ref_columns,
                 },
             }),
         }

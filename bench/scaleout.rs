@@ -1,0 +1,235 @@
+//! Benchmark 3: scale-out against a slow target. A TCP proxy on loopback adds a
+//! fixed delay each way between onramp's workers and the target PostgreSQL (200 ms
+//! per round trip). For 1, 2 and 4 `onramp worker` processes (each with its
+//! configured concurrency) beside one `onramp api`, N jobs are created and the clock
+//! runs to the last `datasource.ready` event. The ideal is total concurrency ÷ one
+//! job's time (measured alone, through the same proxy); each worker's RSS is sampled.
+//!
+//!     cargo run --release --example scaleout -- [jobs] [round-trip-ms]
+
+#[path = "common.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const TARGET_DB: &str = "bench_bulk10";
+const CONCURRENCY: usize = 16;
+const API: &str = "127.0.0.1:18481";
+
+/// Copies one direction, delivering each chunk `delay` after it was read; chunks
+/// queue rather than wait for each other, so the delay adds latency, not a rate limit.
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due.into()).await;
+            if to.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// A loopback proxy to PostgreSQL that adds `round_trip` to every round trip.
+async fn latency_proxy(round_trip: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let half = round_trip / 2;
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect("127.0.0.1:5432").await else {
+                    return;
+                };
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::join!(delayed_copy(cr, sw, half), delayed_copy(sr, cw, half));
+            });
+        }
+    });
+    port
+}
+
+struct Run {
+    workers: usize,
+    seconds: f64,
+    jobs_per_s: f64,
+    ideal_per_s: f64,
+    rss_start_kib: u64,
+    rss_end_kib: u64,
+    rss_max_kib: u64,
+}
+
+async fn create(client: &reqwest::Client, token: &str, name: &str, port: u16) {
+    let body = json!({"datasourceType": "postgres", "credentials": {"name": name, "host": "127.0.0.1", "port": port,
+        "username": "postgres", "database": TARGET_DB, "sslMode": "disable"}});
+    let answer = client
+        .post(format!("http://{API}/api/v2/datasource"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(
+        answer.status(),
+        202,
+        "{}",
+        answer.text().await.unwrap_or_default()
+    );
+}
+
+async fn run(workers: usize, jobs: usize, proxy_port: u16) -> (Run, f64) {
+    let instance = common::Instance::new(
+        "bs",
+        &[
+            ("ONRAMP_HTTP_ADDR", API),
+            ("ONRAMP_DATABASE_POOL_SIZE", "6"),
+            ("ONRAMP_DISCOVER_TIMEOUT_MS", "120000"),
+        ],
+    );
+    instance.once(&["migrate"]).await;
+    let token = instance.once(&["token", "create", "--org", "bench"]).await;
+    let mut api = instance.spawn(&["api"]);
+    common::wait_ready(&format!("http://{API}/readyz")).await;
+    let mut procs: Vec<_> = (0..workers).map(|_| instance.spawn(&["worker"])).collect();
+    let pids: Vec<u32> = procs.iter().filter_map(|p| p.id()).collect();
+    let client = reqwest::Client::new();
+
+    // One job alone: the time a job takes through the proxy.
+    let alone = common::count_ready(&instance.prefix, 1).await;
+    let t = Instant::now();
+    create(&client, &token, "alone", proxy_port).await;
+    let single = (alone.await.unwrap() - t).as_secs_f64();
+
+    let ready = common::count_ready(&instance.prefix, jobs).await;
+    let samples = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let sampler = {
+        let samples = samples.clone();
+        let pids = pids.clone();
+        tokio::spawn(async move {
+            loop {
+                let total: u64 = pids
+                    .iter()
+                    .filter_map(|p| common::rss_kib(*p))
+                    .max()
+                    .unwrap_or(0);
+                samples.lock().unwrap().push(total);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    futures::stream::iter(0..jobs)
+        .for_each_concurrent(32, |i| {
+            let client = client.clone();
+            let token = token.clone();
+            async move { create(&client, &token, &format!("ds{i:05}"), proxy_port).await }
+        })
+        .await;
+    let last = tokio::time::timeout(Duration::from_secs(1200), ready)
+        .await
+        .expect("jobs finish")
+        .unwrap();
+    sampler.abort();
+    let seconds = (last - started).as_secs_f64();
+    for p in procs.iter_mut() {
+        let _ = p.kill().await;
+    }
+    let _ = api.kill().await;
+    instance.cleanup();
+    let samples = samples.lock().unwrap().clone();
+    let tenth = samples.len() / 10;
+    let run = Run {
+        workers,
+        seconds,
+        jobs_per_s: jobs as f64 / seconds,
+        ideal_per_s: (workers * CONCURRENCY) as f64 / single,
+        rss_start_kib: samples.get(tenth).copied().unwrap_or(0),
+        rss_end_kib: samples.last().copied().unwrap_or(0),
+        rss_max_kib: samples.iter().copied().max().unwrap_or(0),
+    };
+    (run, single)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let jobs = args.first().copied().unwrap_or(1000) as usize;
+    let round_trip = Duration::from_millis(args.get(1).copied().unwrap_or(200));
+    common::target_database(TARGET_DB, 10);
+    let proxy_port = latency_proxy(round_trip).await;
+    let mut runs = Vec::new();
+    for workers in [1, 2, 4] {
+        let (r, single) = run(workers, jobs, proxy_port).await;
+        eprintln!(
+            "{workers} worker(s): {:.1} jobs/s (one job alone {single:.2} s)",
+            r.jobs_per_s
+        );
+        runs.push((r, single));
+    }
+    println!(
+        "scale-out: {jobs} jobs per run, {} ms added per round trip to the target, {CONCURRENCY} jobs per worker",
+        round_trip.as_millis()
+    );
+    println!(
+        "  {:>8}{:>10}{:>10}{:>12}{:>10}{:>10}{:>22}",
+        "workers", "seconds", "jobs/s", "ideal/s", "ratio", "× 1 wkr", "worker RSS MiB 10%→end"
+    );
+    let base = runs[0].0.jobs_per_s;
+    let mut lines = Vec::new();
+    for (r, single) in &runs {
+        println!(
+            "  {:>8}{:>10.1}{:>10.2}{:>12.2}{:>10.2}{:>10.2}{:>22}",
+            r.workers,
+            r.seconds,
+            r.jobs_per_s,
+            r.ideal_per_s,
+            r.jobs_per_s / r.ideal_per_s,
+            r.jobs_per_s / base,
+            format!(
+                "{:.1} → {:.1} (max {:.1})",
+                r.rss_start_kib as f64 / 1024.0,
+                r.rss_end_kib as f64 / 1024.0,
+                r.rss_max_kib as f64 / 1024.0
+            )
+        );
+        lines.push(json!({"workers": r.workers, "seconds": r.seconds, "jobs_per_s": r.jobs_per_s, "single_job_s": single,
+            "ideal_per_s": r.ideal_per_s, "ratio": r.jobs_per_s / r.ideal_per_s, "speedup": r.jobs_per_s / base,
+            "rss_start_kib": r.rss_start_kib, "rss_end_kib": r.rss_end_kib, "rss_max_kib": r.rss_max_kib}));
+    }
+    println!(
+        "{}",
+        json!({"benchmark": "scaleout", "jobs": jobs, "round_trip_ms": round_trip.as_millis() as u64, "runs": lines})
+    );
+}
