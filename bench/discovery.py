@@ -258,6 +258,10 @@ def main():
     p.add_argument("--scale", type=int, default=0, help="also run onramp and the floors on this many tables")
     p.add_argument("--no-peers", action="store_true")
     a = p.parse_args()
+    # ClickHouse (and the other local servers) as the tests have them; GNU time for peak RSS.
+    run([os.path.join(ROOT, "scripts", "test-servers.sh")], stdout=subprocess.DEVNULL)
+    if not os.path.exists("/usr/bin/time"):
+        run(["apt-get", "install", "-y", "-qq", "time"], stdout=subprocess.DEVNULL)
     log("building onramp (release)")
     run(["cargo", "build", "--release", "-q", "--bin", "onramp"], cwd=ROOT)
     result = {"benchmark": "discovery", "tables": a.tables, "runs": a.runs}

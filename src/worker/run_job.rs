@@ -28,8 +28,8 @@ struct Progress<'a> {
     job: &'a JobRow,
     steps: Vec<Step>,
     started: Option<Instant>,
-    /// Progress events not yet written: a step's end waits for the next step's start
-    /// (which follows at once), so that one write records both.
+    /// Progress events not yet written: the instant steps' transitions wait for the
+    /// next write, so that a job takes three progress writes, not eight.
     deferred: Vec<CloudEvent>,
 }
 
@@ -64,7 +64,13 @@ impl Progress<'_> {
                    "datasourceName": self.job.datasource_name, "step": self.steps[index]}),
         );
         self.deferred.push(event);
-        if status == StepStatus::Passed && step != StepName::Cache {
+        // Written at once: the start of the steps that wait on the target (so that a
+        // poller sees what the job waits for), a failure, and the last step's end.
+        // The instant steps' transitions ride along with the next write.
+        let slow_start =
+            status == StepStatus::Running && matches!(step, StepName::Connect | StepName::Discover);
+        let last = step == StepName::Cache && status != StepStatus::Running;
+        if !(slow_start || last || status == StepStatus::Failed) {
             return Ok(());
         }
         let events = std::mem::take(&mut self.deferred);

@@ -69,9 +69,29 @@ pub async fn discover(
         .exec(TABLES, (schema,))
         .await
         .map_err(|e| query_error(e, "reading information_schema.TABLES"))?;
-    let columns: Vec<ColumnRow> = s
+    // Columns are folded into their final shape as rows arrive: a wide schema's
+    // rows are never all held at once.
+    let mut columns: HashMap<String, Vec<Column>> = s
         .conn
-        .exec(COLUMNS, (schema,))
+        .exec_fold(
+            COLUMNS,
+            (schema,),
+            HashMap::new(),
+            |mut acc: HashMap<String, Vec<Column>>, row: ColumnRow| {
+                let (table, name, ordinal, column_type, data_type, nullable, default, comment) =
+                    row;
+                acc.entry(table).or_default().push(Column {
+                    family: family(&data_type, &column_type),
+                    name,
+                    ordinal: ordinal as u32,
+                    native_type: column_type,
+                    nullable: nullable == "YES",
+                    default,
+                    comment: comment.filter(|c| !c.is_empty()),
+                });
+                acc
+            },
+        )
         .await
         .map_err(|e| query_error(e, "reading information_schema.COLUMNS"))?;
     let keys: Vec<KeyRow> = s
@@ -102,19 +122,8 @@ pub async fn discover(
             },
         );
     }
-    for (table, name, ordinal, column_type, data_type, nullable, default, comment) in columns {
-        let Some(t) = by_name.get_mut(&table) else {
-            continue;
-        };
-        t.columns.push(Column {
-            family: family(&data_type, &column_type),
-            name,
-            ordinal: ordinal as u32,
-            native_type: column_type,
-            nullable: nullable == "YES",
-            default,
-            comment: comment.filter(|c| !c.is_empty()),
-        });
+    for (name, table) in by_name.iter_mut() {
+        table.columns = columns.remove(name).unwrap_or_default();
     }
     // Key columns arrive unordered: group them by (table, constraint), ordered by position.
     let mut constraints: HashMap<(String, String), Vec<KeyRow>> = HashMap::new();
