@@ -18,6 +18,7 @@ pub mod info_schema;
 pub mod mongodb;
 pub mod mssql;
 pub mod mysql;
+pub mod oauth;
 pub mod postgres;
 pub mod redshift;
 pub mod rsa_jwt;

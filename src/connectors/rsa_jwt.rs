@@ -60,6 +60,20 @@ fn pem_body(pem: &str) -> Option<(String, String)> {
     None
 }
 
+/// DER as a PEM block of 64-character lines: how key files carry keys.
+pub fn to_pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
 /// `header.claims.signature`, RS256.
 pub fn sign(key: &KeyPair, claims: &Value) -> String {
     let header = json!({"alg": "RS256", "typ": "JWT"});
@@ -86,22 +100,9 @@ pub mod tests {
     use aws_lc_rs::rsa::KeySize;
     use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
-    pub fn pem(label: &str, der: &[u8]) -> String {
-        let b64 = STANDARD.encode(der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    }
-
     pub fn new_key() -> KeyPair {
         let generated = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        parse_key(&pem("PRIVATE KEY", generated.as_der().unwrap().as_ref())).unwrap()
+        parse_key(&to_pem("PRIVATE KEY", generated.as_der().unwrap().as_ref())).unwrap()
     }
 
     /// The claims of a token whose signature verifies with `key`'s public half.
@@ -132,7 +133,7 @@ pub mod tests {
             Some(KeyProblem::Encrypted)
         );
         assert_eq!(
-            parse_key(&pem("PRIVATE KEY", b"\x30\x03\x02\x01\x00")).err(),
+            parse_key(&to_pem("PRIVATE KEY", b"\x30\x03\x02\x01\x00")).err(),
             Some(KeyProblem::NotRsa)
         );
     }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
 use crate::connectors::info_schema::{self, Layout};
-use crate::connectors::{ConnectorError, Fault, FieldProblem, rsa_jwt};
+use crate::connectors::{ConnectorError, Fault, FieldProblem, oauth, rsa_jwt};
 use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Snapshot, TypeFamily};
@@ -164,34 +164,18 @@ async fn access_token(
         ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
         ("assertion", assertion.as_str()),
     ];
-    let response = client
-        .send(
-            client
-                .request(reqwest::Method::POST, &token_uri)?
-                .form(&form),
-        )
-        .await?;
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if let Some(token) = body["access_token"].as_str().filter(|_| status == 200) {
-        return Ok(SecretString::from(token.to_string()));
-    }
-    let why = body["error_description"]
-        .as_str()
-        .or(body["error"].as_str())
-        .unwrap_or("no token in the answer");
-    Err(match status {
-        400 | 401 | 403 => ConnectorError::new(
-            Fault::Authentication,
-            format!("the service account key was refused: {}", short(why)),
-            "check that the key file is current and the service account is enabled",
-        ),
-        _ => ConnectorError::new(
-            Fault::Protocol,
-            format!("the token endpoint answered http {status}: {}", short(why)),
-            "check token_uri in the key file",
-        ),
-    })
+    oauth::token(
+        client,
+        &token_uri,
+        &form,
+        &oauth::Wording {
+            refused: "the service account key was refused",
+            refused_hint: "check that the key file is current and the service account is enabled",
+            endpoint: "the token endpoint",
+            endpoint_hint: "check token_uri in the key file",
+        },
+    )
+    .await
 }
 
 /// A Google API error body: `{"error": {"code", "message", "errors": [{"reason"}]}}`.

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
 use crate::connectors::info_schema::{self, Layout};
-use crate::connectors::{ConnectorError, Fault};
+use crate::connectors::{ConnectorError, Fault, oauth};
 use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Snapshot, TypeFamily};
@@ -95,33 +95,18 @@ async fn token(
         ("client_secret", cfg.client_secret.expose_secret()),
         ("audience", AUDIENCE),
     ];
-    let response = client
-        .send(client.request(reqwest::Method::POST, &url)?.form(&form))
-        .await?;
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if let Some(token) = body["access_token"].as_str().filter(|_| status == 200) {
-        return Ok(SecretString::from(token.to_string()));
-    }
-    let why = body["error_description"]
-        .as_str()
-        .or(body["error"].as_str())
-        .unwrap_or("no token in the answer");
-    Err(match status {
-        400 | 401 | 403 => ConnectorError::new(
-            Fault::Authentication,
-            format!("the client ID or secret was refused: {}", short(why)),
-            "check the service account's client ID and secret, and that the account is active",
-        ),
-        _ => ConnectorError::new(
-            Fault::Protocol,
-            format!(
-                "the identity service answered http {status}: {}",
-                short(why)
-            ),
-            "check the auth endpoint",
-        ),
-    })
+    oauth::token(
+        client,
+        &url,
+        &form,
+        &oauth::Wording {
+            refused: "the client ID or secret was refused",
+            refused_hint: "check the service account's client ID and secret, and that the account is active",
+            endpoint: "the identity service",
+            endpoint_hint: "check the auth endpoint",
+        },
+    )
+    .await
 }
 
 impl FireboltSession {

@@ -215,6 +215,29 @@ impl TestApp {
         job
     }
 
+    /// An HTTP endpoint that refuses connections and one that accepts them and never
+    /// answers each end a job of `ty` with their own message;
+    /// `credentials(name, endpoint_url)` builds the type's credentials.
+    pub async fn unreachable_and_silent(
+        &self,
+        ty: &str,
+        credentials: impl Fn(&str, &str) -> Value,
+    ) {
+        let refused = format!("http://127.0.0.1:{}", proxy::closed_port().await);
+        self.fails_with(
+            &body(ty, credentials("refused", &refused)),
+            "connect: request to 127.0.0.1 failed…",
+        )
+        .await;
+        let (port, _server) = proxy::silent_server().await;
+        let silent = format!("http://127.0.0.1:{port}");
+        self.fails_with(
+            &body(ty, credentials("silent", &silent)),
+            "connect timed out after 2000 ms",
+        )
+        .await;
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(&self.pool)
