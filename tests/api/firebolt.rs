@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use crate::helpers::{body, spawn_app, table};
+use crate::helpers::{body, column_shapes, shapes, spawn_app, table};
 
 const TOKEN: &str = "fb-access-token";
 
@@ -209,49 +209,21 @@ fn credentials(name: &str, endpoint: &str) -> Value {
 async fn a_firebolt_database_is_discovered_on_the_user_engine() {
     let app = spawn_app().await;
     let endpoint = fake_firebolt().await;
-    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
-    let job = app
-        .create_and_wait(&body("firebolt", credentials("fb", &endpoint)))
-        .await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/fb/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(snapshot["datasourceType"], "firebolt");
+    let snapshot = app.onboard("firebolt", credentials("fb", &endpoint)).await;
     assert_eq!(snapshot["databases"][0]["name"], "analytics");
     let events_table = table(&snapshot, "events");
-    let columns: Vec<(&str, &str, bool)> = events_table["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap(),
-                c["type"].as_str().unwrap(),
-                c["nullable"].as_bool().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        columns,
-        [
+        column_shapes(events_table),
+        shapes(&[
             ("id", "integer", false),
             ("amount", "decimal", true),
             ("tags", "array", true),
             ("at", "timestamp", false)
-        ]
+        ])
     );
     assert_eq!(events_table["columns"][3]["default"], "CURRENT_TIMESTAMP()");
     assert_eq!(table(&snapshot, "ext_clicks")["kind"], "external");
     assert_eq!(table(&snapshot, "v_events")["kind"], "view");
-    let ready = events
-        .next_of("datasource.ready", std::time::Duration::from_secs(10))
-        .await
-        .expect("ready event");
-    assert_eq!(ready.body["data"]["datasourceType"], "firebolt");
     app.stop().await;
 }
 

@@ -74,34 +74,12 @@ fn check_people(snapshot: &Value) {
 async fn collections_are_discovered_with_fields_inferred_from_a_sample() {
     let app = spawn_app().await;
     let database = fixture().await;
-    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
-    let job = app
-        .create_and_wait(&body("mongodb", credentials("mg", &database)))
-        .await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/mg/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = app.onboard("mongodb", credentials("mg", &database)).await;
     assert_eq!(snapshot["databases"][0]["name"], database.as_str());
     check_people(&snapshot);
-    let ready = events
-        .next_of("datasource.ready", std::time::Duration::from_secs(10))
-        .await
-        .expect("ready event");
-    assert_eq!(ready.body["data"]["datasourceType"], "mongodb");
     // The same through a connection string.
     let by_uri = json!({"name": "mg-uri", "uri": format!("mongodb://127.0.0.1:{PORT}/?directConnection=true"), "database": database});
-    let job = app.create_and_wait(&body("mongodb", by_uri)).await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/mg-uri/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = app.onboard("mongodb", by_uri).await;
     check_people(&snapshot);
     app.stop().await;
 }

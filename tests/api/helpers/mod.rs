@@ -215,6 +215,32 @@ impl TestApp {
         job
     }
 
+    /// Creates a datasource and follows it to the end a client sees: the job
+    /// succeeded, the snapshot is served (from Redis), and a `datasource.ready` event
+    /// of its type was published. Returns the snapshot.
+    pub async fn onboard(&self, ty: &str, credentials: Value) -> Value {
+        let name = credentials["name"]
+            .as_str()
+            .expect("credentials name the datasource")
+            .to_string();
+        let mut events = events::Subscriber::events(&self.settings).await;
+        let job = self.create_and_wait(&body(ty, credentials)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let snapshot: Value = self
+            .get(&format!("/api/v2/datasource/{name}/schema"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(snapshot["datasourceType"], ty, "{snapshot}");
+        let ready = events
+            .next_of("datasource.ready", Duration::from_secs(10))
+            .await
+            .expect("a ready event");
+        assert_eq!(ready.body["data"]["datasourceType"], ty);
+        snapshot
+    }
+
     /// An HTTP endpoint that refuses connections and one that accepts them and never
     /// answers each end a job of `ty` with their own message;
     /// `credentials(name, endpoint_url)` builds the type's credentials.
@@ -306,6 +332,30 @@ pub async fn cleanup(id: &str, settings: &Settings) {
 /// A create body for `type` with `credentials`.
 pub fn body(datasource_type: &str, credentials: Value) -> Value {
     json!({"datasourceType": datasource_type, "credentials": credentials})
+}
+
+/// A table's columns as (name, type family, nullable).
+pub fn column_shapes(table: &Value) -> Vec<(String, String, bool)> {
+    table["columns"]
+        .as_array()
+        .expect("a table has columns")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["type"].as_str().unwrap().to_string(),
+                c["nullable"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Expected column shapes, written as (&str, &str, bool) tuples.
+pub fn shapes(expected: &[(&str, &str, bool)]) -> Vec<(String, String, bool)> {
+    expected
+        .iter()
+        .map(|(n, t, null)| (n.to_string(), t.to_string(), *null))
+        .collect()
 }
 
 /// A table of a snapshot's first schema, by name.
