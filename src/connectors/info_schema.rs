@@ -34,6 +34,13 @@ fn kind(table_type: Option<&str>) -> TableKind {
     }
 }
 
+/// The first value of each row, where it is text: a list of catalogs or databases.
+pub fn first_texts(rows: &[Vec<Value>]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
 pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -> Vec<Schema> {
     let null = Value::Null;
     let at = |row: &'_ [Value], i: usize| -> Value { row.get(i).unwrap_or(&null).clone() };

@@ -289,8 +289,5 @@ pub async fn list_databases(s: &DatabricksSession) -> Result<Vec<String>, Connec
     let rows = s
         .query("SELECT catalog_name FROM system.information_schema.catalogs ORDER BY catalog_name")
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
-        .collect())
+    Ok(info_schema::first_texts(&rows))
 }

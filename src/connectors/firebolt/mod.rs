@@ -318,10 +318,7 @@ pub async fn list_databases(s: &mut FireboltSession) -> Result<Vec<String>, Conn
     let rows = s
         .query("SELECT catalog_name FROM information_schema.catalogs ORDER BY catalog_name")
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
-        .collect())
+    Ok(info_schema::first_texts(&rows))
 }
 
 /// Maps a Firebolt type name onto a type family.

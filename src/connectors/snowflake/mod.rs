@@ -179,10 +179,7 @@ pub async fn list_databases(s: &mut SnowflakeSession) -> Result<Vec<String>, Con
     let rows = s
         .query("SELECT database_name FROM information_schema.databases ORDER BY database_name")
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
-        .collect())
+    Ok(info_schema::first_texts(&rows))
 }
 
 /// DATA_TYPE names the type alone (`NUMBER`, `TEXT`); precision, scale and length

@@ -240,10 +240,7 @@ pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, C
 
 pub async fn list_databases(s: &TrinoSession) -> Result<Vec<String>, ConnectorError> {
     let rows = s.query("SHOW CATALOGS").await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
-        .collect())
+    Ok(info_schema::first_texts(&rows))
 }
 
 /// Maps a Trino type name onto a type family.
