@@ -110,16 +110,39 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
         .unwrap();
     assert_eq!(again.status(), 304);
 
-    let progress = events
-        .next_of("job.progress", Duration::from_secs(10))
-        .await
-        .expect("progress event");
-    assert_eq!(progress.routing_key, format!("{}.job.progress", app.org_id));
-    assert_eq!(progress.body["data"]["step"]["name"], "validate");
-    let ready = events
-        .next_of("datasource.ready", Duration::from_secs(10))
-        .await
-        .expect("ready event");
+    // Every step's start and end is announced, in order, before the ready event
+    // (instant steps' transitions are written together, none is dropped).
+    let mut transitions = Vec::new();
+    let ready = loop {
+        let event = events
+            .next(Duration::from_secs(10))
+            .await
+            .expect("an event");
+        if event.body["type"] == "datasource.ready" {
+            break event;
+        }
+        assert_eq!(event.body["type"], "job.progress", "{}", event.body);
+        assert_eq!(event.routing_key, format!("{}.job.progress", app.org_id));
+        let step = &event.body["data"]["step"];
+        transitions.push(format!(
+            "{} {}",
+            step["name"].as_str().unwrap(),
+            step["status"].as_str().unwrap()
+        ));
+    };
+    assert_eq!(
+        transitions,
+        [
+            "validate running",
+            "validate passed",
+            "connect running",
+            "connect passed",
+            "discover running",
+            "discover passed",
+            "cache running",
+            "cache passed"
+        ]
+    );
     assert_eq!(
         ready.routing_key,
         format!("{}.datasource.ready", app.org_id)

@@ -198,7 +198,7 @@ mod tests {
     }
 
     #[test]
-    fn settings_become_the_driver_configuration() {
+    fn the_driver_is_pointed_at_the_routed_server_and_port() {
         let cfg = MssqlConfig {
             server: "sql.example.com".into(),
             port: 1433,
@@ -209,7 +209,8 @@ mod tests {
             encrypt: "strict".into(),
             trust_server_certificate: false,
         };
-        let config = cfg.tiberius("sql.example.com", 1433);
-        assert_eq!(config.get_addr(), "sql.example.com:1433");
+        // A routing answer sends the login to another node: the address given wins.
+        let config = cfg.tiberius("node-7.sql.example.com", 11000);
+        assert_eq!(config.get_addr(), "node-7.sql.example.com:11000");
     }
 }
