@@ -83,7 +83,7 @@ impl Instance {
         let mut env = vec![
             (
                 "ONRAMP_DATABASE_URL".to_string(),
-                format!("postgres://postgres@127.0.0.1:5432/onramp_{prefix}"),
+                format!("postgres://postgres@localhost/onramp_{prefix}?host=/var/run/postgresql"),
             ),
             ("ONRAMP_PREFIX".to_string(), prefix.clone()),
             (

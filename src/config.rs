@@ -49,13 +49,30 @@ pub struct Settings {
     pub upload_limit_bytes: usize,
     /// Largest remote file a csv datasource may point at.
     pub csv_max_bytes: u64,
+    /// Largest body a connector reads from a target's HTTP answer (a result page, a
+    /// listing, an error); a larger answer fails the job rather than the process.
+    pub target_response_max_bytes: usize,
+    /// Largest message the outbox relay publishes; a larger row is set aside
+    /// (RabbitMQ 4 refuses messages over 16 MiB by default).
+    pub outbox_max_message_bytes: usize,
+    /// Deliveries of one job message without an outcome (each a worker that stopped
+    /// while holding it) after which the job is failed instead of tried again; the
+    /// jobs queue's `x-delivery-limit` is one more, as a backstop.
+    pub job_delivery_limit: u32,
+    /// Server-Sent Events streams (and `?wait` answers) one organisation may hold open.
+    pub streams_per_org: usize,
+    /// How long one such stream may stay open before the server ends it (the client
+    /// reconnects).
+    pub stream_max_seconds: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             http_addr: "127.0.0.1:8080".into(),
-            database_url: "postgres://postgres@127.0.0.1:5432/onramp".into(),
+            // The local server through its socket: its TCP address stays free to be
+            // onboarded as a datasource (onramp refuses its own database's address).
+            database_url: "postgres://postgres@localhost/onramp?host=/var/run/postgresql".into(),
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             redis_url: "redis://127.0.0.1:6379/".into(),
             secret_key: None,
@@ -79,6 +96,11 @@ impl Default for Settings {
             egress_allow_private: true,
             upload_limit_bytes: 10 * 1024 * 1024,
             csv_max_bytes: 1024 * 1024 * 1024,
+            target_response_max_bytes: 32 * 1024 * 1024,
+            outbox_max_message_bytes: 16 * 1024 * 1024,
+            job_delivery_limit: 6,
+            streams_per_org: 64,
+            stream_max_seconds: 15 * 60,
         }
     }
 }
@@ -143,6 +165,9 @@ impl Settings {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
         if self.worker_concurrency == 0 {
             return invalid("worker_concurrency must be at least 1");
+        }
+        if self.job_delivery_limit < 2 {
+            return invalid("job_delivery_limit must be at least 2");
         }
         if self.retry_max_attempts == 0 {
             return invalid("retry_max_attempts must be at least 1");

@@ -147,6 +147,60 @@ impl Schema {
     }
 }
 
+/// The most of a name or type text a snapshot keeps (PostgreSQL's identifiers are
+/// 63 bytes, the longest of any supported type's a few hundred).
+const NAME_MAX_BYTES: usize = 1024;
+/// The most of a comment, default or property a snapshot keeps.
+const NOTE_MAX_BYTES: usize = 4096;
+
+fn bound(text: &mut String, max: usize) {
+    if text.len() > max {
+        *text = crate::connectors::error::cut_target_text(text, max);
+    }
+}
+
+/// Every text in a snapshot came from the target: cut what is longer than any real
+/// catalog holds before it is stored, served and hashed.
+fn bound_texts(databases: &mut [Database]) {
+    for db in databases {
+        bound(&mut db.name, NAME_MAX_BYTES);
+        for schema in &mut db.schemas {
+            bound(&mut schema.name, NAME_MAX_BYTES);
+            for t in &mut schema.tables {
+                bound(&mut t.name, NAME_MAX_BYTES);
+                if let Some(c) = &mut t.comment {
+                    bound(c, NOTE_MAX_BYTES);
+                }
+                for v in t.properties.values_mut() {
+                    bound(v, NOTE_MAX_BYTES);
+                }
+                for k in t.primary_key.iter_mut() {
+                    bound(k, NAME_MAX_BYTES);
+                }
+                for fk in &mut t.foreign_keys {
+                    fk.columns.iter_mut().for_each(|c| bound(c, NAME_MAX_BYTES));
+                    fk.references
+                        .columns
+                        .iter_mut()
+                        .for_each(|c| bound(c, NAME_MAX_BYTES));
+                    bound(&mut fk.references.schema, NAME_MAX_BYTES);
+                    bound(&mut fk.references.table, NAME_MAX_BYTES);
+                }
+                for c in &mut t.columns {
+                    bound(&mut c.name, NAME_MAX_BYTES);
+                    bound(&mut c.native_type, NAME_MAX_BYTES);
+                    if let Some(d) = &mut c.default {
+                        bound(d, NOTE_MAX_BYTES);
+                    }
+                    if let Some(x) = &mut c.comment {
+                        bound(x, NOTE_MAX_BYTES);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Snapshot {
     /// Builds a snapshot, computing stats and a content hash that ignores timing,
     /// so that an unchanged schema keeps its hash (and its HTTP ETag) across syncs.
@@ -155,6 +209,8 @@ impl Snapshot {
         databases: Vec<Database>,
         started: std::time::Instant,
     ) -> Snapshot {
+        let mut databases = databases;
+        bound_texts(&mut databases);
         let mut stats = Stats::default();
         for db in &databases {
             stats.schemas += db.schemas.len();
@@ -166,7 +222,8 @@ impl Snapshot {
         // The canonical JSON goes straight into the hash: a wide schema's text is
         // megabytes that need not be held.
         let mut hasher = HashWriter(Sha256::new());
-        serde_json::to_writer(&mut hasher, &databases).expect("snapshot serialises");
+        // Plain structs of strings and numbers: serialising them cannot fail.
+        let _ = serde_json::to_writer(&mut hasher, &databases);
         let hash = hex::encode(hasher.0.finalize());
         Snapshot {
             datasource_type: datasource_type.to_string(),

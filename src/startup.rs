@@ -72,6 +72,62 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     }
 }
 
+/// The TCP endpoints of onramp's own PostgreSQL, RabbitMQ, Redis and API, as this
+/// process reaches them. A Unix socket has no address a connector could name.
+pub async fn own_endpoints(settings: &Settings) -> Vec<SocketAddr> {
+    let mut found = Vec::new();
+    let urls = [
+        (settings.database_url.as_str(), 5432),
+        (settings.amqp_url.as_str(), 5672),
+        (settings.redis_url.as_str(), 6379),
+    ];
+    for (text, default_port) in urls {
+        let Ok(url) = url::Url::parse(text) else {
+            continue;
+        };
+        let socket_query = url
+            .query_pairs()
+            .any(|(k, v)| k == "host" && v.starts_with('/'));
+        let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let decoded = percent_decode(host);
+        if socket_query || decoded.starts_with('/') {
+            continue;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url.port().unwrap_or(match url.scheme() {
+            "amqps" => 5671,
+            _ => default_port,
+        });
+        match tokio::net::lookup_host((host, port)).await {
+            Ok(addrs) => found.extend(addrs),
+            Err(e) => {
+                tracing::warn!(host, error = %e, "could not resolve one of onramp's own services to protect it from datasources")
+            }
+        }
+    }
+    if let Ok(addr) = settings.http_addr.parse::<SocketAddr>() {
+        if addr.ip().is_unspecified() {
+            found.push(SocketAddr::from(([127, 0, 0, 1], addr.port())));
+            found.push(SocketAddr::from((
+                std::net::Ipv6Addr::LOCALHOST,
+                addr.port(),
+            )));
+        } else if addr.port() != 0 {
+            found.push(addr);
+        }
+    }
+    found
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 impl Application {
     /// Prepares storage (creating the database and applying migrations), binds the
     /// listener when serving the API, and declares the broker topology.
@@ -86,6 +142,10 @@ impl Application {
         roles: Roles,
         egress: Egress,
     ) -> anyhow::Result<Application> {
+        // onramp's own services are never a datasource, whatever the policy allows.
+        let egress = egress
+            .with_response_limit(settings.target_response_max_bytes)
+            .protecting(own_endpoints(&settings).await);
         let settings = Arc::new(settings);
         // Install the metrics recorder before anything records.
         crate::telemetry::metrics();
@@ -126,8 +186,19 @@ impl Application {
         } else {
             None
         };
+        // The port the API actually took (with port 0, chosen at bind).
+        let egress = match &listener {
+            Some(l) => egress.protecting(l.local_addr().into_iter().collect()),
+            None => egress,
+        };
+        let streams = crate::http::streams::Streams::new(
+            pool.clone(),
+            settings.streams_per_org,
+            Duration::from_secs(settings.stream_max_seconds),
+        );
         let state = AppState {
             settings: settings.clone(),
+            streams,
             pool,
             store,
             key,
@@ -165,6 +236,7 @@ impl Application {
             self.state.pool.clone(),
             self.state.broker.clone(),
             Duration::from_millis(self.settings.outbox_poll_ms),
+            self.settings.outbox_max_message_bytes,
             relay_stop.clone(),
         ));
         let worker = self.roles.worker.then(|| {

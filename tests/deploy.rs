@@ -117,3 +117,31 @@ fn the_dockerfile_builds_the_binary_with_its_migrations() {
         assert!(text.contains(needle), "Dockerfile lacks {needle}");
     }
 }
+
+#[test]
+fn shipped_deployments_are_hosted_style_refusing_private_ranges() {
+    let doc = &load("docker-compose.yml")[0];
+    let shared = env_map(&doc["x-onramp-env"]);
+    assert!(
+        shared
+            .iter()
+            .any(|(k, v)| k == "ONRAMP_EGRESS_ALLOW_PRIVATE" && v == "false"),
+        "docker-compose.yml must set ONRAMP_EGRESS_ALLOW_PRIVATE=false: {shared:?}"
+    );
+    let docs = load("deploy/kubernetes/onramp.yaml");
+    let worker = docs
+        .iter()
+        .find(|d| d["metadata"]["name"].as_str() == Some("onramp-worker"))
+        .expect("a worker deployment");
+    let pod = &worker["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["automountServiceAccountToken"].as_bool(),
+        Some(false),
+        "a worker pod must not carry a service-account token"
+    );
+    let env = pod["containers"][0]["env"].as_vec().unwrap();
+    assert!(env.iter().any(|e| {
+        e["name"].as_str() == Some("ONRAMP_EGRESS_ALLOW_PRIVATE")
+            && e["value"].as_str() == Some("false")
+    }));
+}

@@ -169,3 +169,102 @@ async fn redirects_to_denied_addresses_are_refused_before_they_are_followed() {
         "the denied listener saw nothing"
     );
 }
+
+/// An HTTP server on 127.0.0.1 that answers every request with 200 and `body`.
+async fn answering_server(body: &'static str) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn a_proxy_from_the_environment_is_never_used() {
+    // A proxy would connect to an address the guard never checked. nextest runs each
+    // test in its own process, so the variables reach no other test.
+    let (proxy_port, proxy_seen) = counting_listener("127.0.0.1").await;
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "all_proxy",
+    ] {
+        // SAFETY: set before any other thread of this test reads the environment.
+        unsafe { std::env::set_var(name, &proxy) };
+    }
+    unsafe { std::env::remove_var("NO_PROXY") };
+    unsafe { std::env::remove_var("no_proxy") };
+    let (target_port, target_seen) = answering_server("direct").await;
+    let client = GuardedClient::new(
+        Egress::new(EgressPolicy::new("", "", true).unwrap()),
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)),
+    )
+    .unwrap();
+    // A name, so that no loopback exception of a proxy rule can hide the difference.
+    let answer = client
+        .send(
+            client
+                .client
+                .get(format!("http://localhost:{target_port}/")),
+        )
+        .await
+        .expect("the target answers directly");
+    assert_eq!(answer.text().await.unwrap(), "direct");
+    assert_eq!(target_seen.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        proxy_seen.load(Ordering::SeqCst),
+        0,
+        "the proxy saw a connection"
+    );
+}
+
+#[tokio::test]
+async fn onramps_own_endpoints_are_refused_whatever_the_policy_allows_and_never_contacted() {
+    let (own_port, own_seen) = counting_listener("127.0.0.1").await;
+    let (other_port, other_seen) = answering_server("other").await;
+    let own = format!("127.0.0.1:{own_port}").parse().unwrap();
+    // Loopback allowed, even listed in the allow list: the own endpoint stays refused.
+    let policy = EgressPolicy::new("127.0.0.0/8", "", true).unwrap();
+    let egress = Egress::new(policy).protecting(vec![own]);
+    let e = egress.connect("127.0.0.1", own_port).await.unwrap_err();
+    assert_eq!(e.fault, Fault::Egress);
+    assert!(e.message.contains("onramp's own services"), "{}", e.message);
+    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder()).unwrap();
+    for url in [
+        format!("http://127.0.0.1:{own_port}/"),
+        format!("http://localhost:{own_port}/"),
+    ] {
+        let e = client.send(client.client.get(&url)).await.unwrap_err();
+        assert_eq!(e.fault, Fault::Egress, "{url}: {e:?}");
+    }
+    // The same address on another port is another server: reachable.
+    let answer = client
+        .send(client.client.get(format!("http://localhost:{other_port}/")))
+        .await
+        .unwrap();
+    assert_eq!(answer.text().await.unwrap(), "other");
+    assert_eq!(other_seen.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        own_seen.load(Ordering::SeqCst),
+        0,
+        "the own endpoint saw nothing"
+    );
+}

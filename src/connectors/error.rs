@@ -22,6 +22,8 @@ pub enum Fault {
     Protocol,
     /// The egress policy refused the target's address; nothing was sent to it.
     Egress,
+    /// The target's answer went past a limit (size, depth, pages); it was not read on.
+    Limit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,12 +34,40 @@ pub struct ConnectorError {
     pub hint: String,
 }
 
+/// The most of a target's text a job row or an event carries. A server decides what
+/// its error messages say and how long they are; a job row is read by tenants and
+/// published through the broker, so what it quotes is cut here, in one place.
+pub const TARGET_TEXT_MAX_BYTES: usize = 4096;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked as cut, with
+/// control characters other than newline and tab replaced so a server cannot forge
+/// lines or terminal sequences in logs and answers.
+pub fn cut_target_text(text: &str, max: usize) -> String {
+    let clean = |c: char| {
+        if c.is_control() && c != '\n' && c != '\t' {
+            '\u{fffd}'
+        } else {
+            c
+        }
+    };
+    if text.len() <= max {
+        return text.chars().map(clean).collect();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept: String = text[..end].chars().map(clean).collect();
+    format!("{kept}… [cut: {} more bytes]", text.len() - end)
+}
+
 impl ConnectorError {
+    /// Every connector error passes here, so a server's text in it is always bounded.
     pub fn new(fault: Fault, message: impl Into<String>, hint: impl Into<String>) -> Self {
         ConnectorError {
             fault,
-            message: message.into(),
-            hint: hint.into(),
+            message: cut_target_text(&message.into(), TARGET_TEXT_MAX_BYTES),
+            hint: cut_target_text(&hint.into(), TARGET_TEXT_MAX_BYTES / 4),
         }
     }
 
@@ -55,5 +85,35 @@ impl ConnectorError {
             format!("{what} timed out after {} ms", after.as_millis()),
             "the server accepted the connection but did not answer in time: check that it is a database server of the chosen type and that it is not overloaded",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_servers_long_text_is_cut_on_a_character_boundary_and_marked() {
+        let long = "é".repeat(10_000);
+        let e = ConnectorError::new(Fault::Protocol, format!("server said: {long}"), "h");
+        assert!(
+            e.message.len() <= TARGET_TEXT_MAX_BYTES + 40,
+            "{}",
+            e.message.len()
+        );
+        assert!(
+            e.message.ends_with("more bytes]"),
+            "{}",
+            &e.message[e.message.len() - 40..]
+        );
+        assert!(e.message.starts_with("server said: é"));
+        let short = ConnectorError::new(Fault::Protocol, "fine", "h");
+        assert_eq!(short.message, "fine");
+    }
+
+    #[test]
+    fn control_characters_of_a_server_cannot_forge_lines_or_escapes() {
+        let e = ConnectorError::new(Fault::Protocol, "a\r\u{1b}[31mb\nc", "h");
+        assert_eq!(e.message, "a\u{fffd}\u{fffd}[31mb\nc");
     }
 }

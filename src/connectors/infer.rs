@@ -231,7 +231,7 @@ pub fn json_lines_columns(
         rows += 1;
         let root = serde_json::Value::Object(object);
         let mut flat = Vec::new();
-        flatten("", &root, &mut flat);
+        flatten("", &root, &mut flat, 0);
         for (path, v) in flat {
             let order = fields.len();
             let entry = fields.entry(path).or_insert((order, None, 0, false));
@@ -284,16 +284,20 @@ fn flatten<'a>(
     prefix: &str,
     value: &'a serde_json::Value,
     out: &mut Vec<(String, &'a serde_json::Value)>,
+    depth: usize,
 ) {
     match value {
-        serde_json::Value::Object(map) if !map.is_empty() => {
+        // Past the nesting limit an object is one field of its own.
+        serde_json::Value::Object(map)
+            if !map.is_empty() && depth < crate::connectors::MAX_NESTING =>
+        {
             for (k, v) in map {
                 let path = if prefix.is_empty() {
                     k.clone()
                 } else {
                     format!("{prefix}.{k}")
                 };
-                flatten(&path, v, out);
+                flatten(&path, v, out, depth + 1);
             }
         }
         other => out.push((prefix.to_string(), other)),

@@ -71,7 +71,11 @@ pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -
             continue;
         };
         let native = text(&at(row, 4)).unwrap_or_default();
-        let ordinal = number(&at(row, 3)).unwrap_or(0) as u32 + 1 - layout.first_ordinal.min(1);
+        let ordinal = number(&at(row, 3))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+            .saturating_add(1)
+            .saturating_sub(layout.first_ordinal.min(1));
         t.columns.push(Column {
             name: text(&at(row, 2)).unwrap_or_default(),
             ordinal,
@@ -86,4 +90,28 @@ pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -
         table.columns.sort_by_key(|c| c.ordinal);
         (schema, table)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_servers_ordinal_past_u32_or_rows_too_short_are_no_panic() {
+        let layout = Layout {
+            first_ordinal: 1,
+            family: |_| TypeFamily::Other,
+        };
+        let tables = vec![vec![json!("s"), json!("t")], vec![], vec![json!(1)]];
+        let columns = vec![
+            vec![json!("s"), json!("t"), json!("a"), json!(u32::MAX as u64)],
+            vec![json!("s"), json!("t"), json!("b"), json!("99999999999999")],
+            vec![json!("s"), json!("t")],
+            vec![],
+        ];
+        let schemas = schemas(&tables, &columns, &layout);
+        assert_eq!(schemas.len(), 1);
+        assert_eq!(schemas[0].tables[0].columns.len(), 3);
+    }
 }

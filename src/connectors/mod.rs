@@ -15,6 +15,7 @@ pub mod fields;
 pub mod firebolt;
 pub mod infer;
 pub mod info_schema;
+pub mod limits;
 pub mod mongodb;
 pub mod mssql;
 pub mod mysql;
@@ -36,6 +37,8 @@ pub use error::{ConnectorError, Fault};
 pub use fields::{FieldProblem, FieldSpec};
 
 use crate::snapshot::Snapshot;
+
+pub use limits::{MAX_NESTING, Pages};
 
 /// Every datasource type onramp knows. Adding a type means adding an arm here and a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

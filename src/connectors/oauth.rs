@@ -26,7 +26,7 @@ pub async fn token(
         .send(client.request(reqwest::Method::POST, url)?.form(form))
         .await?;
     let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body: Value = client.read_json(response).await?;
     if let Some(token) = body["access_token"].as_str().filter(|_| status == 200) {
         return Ok(SecretString::from(token.to_string()));
     }

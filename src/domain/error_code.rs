@@ -11,6 +11,7 @@ pub enum ErrorCode {
     DatasourceNotFound,
     JobNotFound,
     PayloadTooLarge,
+    TooManyRequests,
     CredentialTestFailed,
     SchemaCacheFailed,
     EgressDenied,
@@ -28,6 +29,7 @@ impl ErrorCode {
             ErrorCode::AuthenticationError => 401,
             ErrorCode::DatasourceNotFound | ErrorCode::JobNotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::ServiceUnavailable => 503,
             ErrorCode::SchemaCacheFailed | ErrorCode::InternalServerError => 500,
         }

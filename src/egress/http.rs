@@ -1,8 +1,10 @@
 //! HTTP through the egress guard, for connectors that speak REST: names resolve
-//! through the guard, IP-literal URLs are checked before the request, and every
-//! redirect is checked again before it is followed.
+//! through the guard, IP-literal URLs are checked before the request, every
+//! redirect is checked again before it is followed, no proxy is ever used, and
+//! every answer is read with a size cap.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{RequestBuilder, Response, Url};
@@ -12,6 +14,16 @@ use crate::connectors::{ConnectorError, Fault};
 
 const MAX_REDIRECTS: usize = 5;
 
+/// The most of an error answer that is read: enough for any message worth quoting.
+pub const ERROR_BODY_MAX_BYTES: usize = 64 * 1024;
+
+tokio::task_local! {
+    /// The port the request being sent (or the redirect being followed) goes to.
+    /// The resolver sees only a name, but onramp's own endpoints are refused by
+    /// address *and* port.
+    static TARGET_PORT: Arc<AtomicU16>;
+}
+
 /// A reqwest client whose every connection passes the guard.
 #[derive(Clone)]
 pub struct GuardedClient {
@@ -19,20 +31,36 @@ pub struct GuardedClient {
     egress: Egress,
 }
 
-struct GuardResolver(Egress);
+struct GuardResolver {
+    egress: Egress,
+}
 
 impl Resolve for GuardResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let egress = self.0.clone();
+        let egress = self.egress.clone();
+        // Read now, in the request's task: the lookup may finish elsewhere.
+        let port = TARGET_PORT.try_with(|p| p.load(Ordering::SeqCst)).ok();
         Box::pin(async move {
+            let host = name.as_str();
             // reqwest puts the URL's port on the addresses itself.
-            let addrs = egress
-                .resolve_checked(name.as_str(), 0)
-                .await
-                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            let addrs = egress.resolve_checked(host, 0).await.map_err(boxed)?;
+            for addr in &addrs {
+                let refused = match port {
+                    Some(port) => egress.is_protected(std::net::SocketAddr::new(addr.ip(), port)),
+                    // A connection not made by `send`: judge the address on any port.
+                    None => egress.protects_ip(addr.ip()),
+                };
+                if refused {
+                    return Err(boxed(denied(host, super::Refusal::OwnService)));
+                }
+            }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
+}
+
+fn boxed(e: ConnectorError) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(e)
 }
 
 /// Refuses URLs that are not plain http(s), that carry credentials, or whose
@@ -51,16 +79,14 @@ pub fn check_url(egress: &Egress, url: &Url) -> Result<(), ConnectorError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("user information in a URL is not allowed"));
     }
+    let port = url.port_or_known_default().unwrap_or(0);
+    let literal = |ip: std::net::IpAddr| {
+        egress.check_addr(&ip.to_string(), std::net::SocketAddr::new(ip, port))
+    };
     match url.host() {
         None => Err(bad("it has no host")),
-        Some(url::Host::Ipv4(ip)) => egress
-            .policy
-            .check(ip.into())
-            .map_err(|r| denied(&ip.to_string(), r)),
-        Some(url::Host::Ipv6(ip)) => egress
-            .policy
-            .check(ip.into())
-            .map_err(|r| denied(&ip.to_string(), r)),
+        Some(url::Host::Ipv4(ip)) => literal(ip.into()),
+        Some(url::Host::Ipv6(ip)) => literal(ip.into()),
         Some(url::Host::Domain(_)) => Ok(()),
     }
 }
@@ -76,12 +102,21 @@ impl GuardedClient {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
             match check_url(&for_redirects, attempt.url()) {
-                Ok(()) => attempt.follow(),
+                Ok(()) => {
+                    let port = attempt.url().port_or_known_default().unwrap_or(0);
+                    let _ = TARGET_PORT.try_with(|p| p.store(port, Ordering::SeqCst));
+                    attempt.follow()
+                }
                 Err(e) => attempt.error(e),
             }
         });
+        // A proxy from the environment (HTTP(S)_PROXY, ALL_PROXY) would make the
+        // connection to an address the guard never saw: the guard is the only route.
         let client = builder
-            .dns_resolver(Arc::new(GuardResolver(egress.clone())))
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardResolver {
+                egress: egress.clone(),
+            }))
             .redirect(policy)
             .build()
             .map_err(|e| {
@@ -123,8 +158,12 @@ impl GuardedClient {
             )
         })?;
         check_url(&self.egress, request.url())?;
+        let port = Arc::new(AtomicU16::new(
+            request.url().port_or_known_default().unwrap_or(0),
+        ));
         let host = request.url().host_str().unwrap_or_default().to_string();
-        self.client.execute(request).await.map_err(|e| {
+        let sent = TARGET_PORT.scope(port, self.client.execute(request)).await;
+        sent.map_err(|e| {
             let mut source: Option<&dyn std::error::Error> = Some(&e);
             while let Some(s) = source {
                 if let Some(refused) = s.downcast_ref::<ConnectorError>() {
@@ -144,10 +183,110 @@ impl GuardedClient {
             } else {
                 ConnectorError::new(
                     Fault::Unreachable,
-                    format!("request to {host} failed: {e}"),
+                    format!("request to {host} failed: {}", without_url(&e)),
                     "check the URL and that the service accepts connections",
                 )
             }
         })
+    }
+
+    /// The most this client reads of one answer.
+    pub fn body_limit(&self) -> usize {
+        self.egress.response_max_bytes()
+    }
+
+    /// The whole body of an answer, failing the job (not the process) when it is
+    /// over the limit, whatever the answer's headers claim.
+    pub async fn read_bytes(&self, response: Response) -> Result<Vec<u8>, ConnectorError> {
+        read_capped(response, self.body_limit(), true).await
+    }
+
+    /// The body as text (invalid UTF-8 replaced), under the limit.
+    pub async fn read_text(&self, response: Response) -> Result<String, ConnectorError> {
+        let bytes = self.read_bytes(response).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The body as JSON under the limit; a body that is not JSON reads as `Null`,
+    /// so callers report the answer's status rather than a parse error.
+    pub async fn read_json(&self, response: Response) -> Result<serde_json::Value, ConnectorError> {
+        let bytes = self.read_bytes(response).await?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// At most the first `max` bytes of an answer (a ranged read the server may
+    /// have answered with the whole object).
+    pub async fn read_prefix(
+        &self,
+        response: Response,
+        max: usize,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        read_capped(response, max.min(self.body_limit()), false).await
+    }
+
+    /// The start of an error answer (at most `ERROR_BODY_MAX_BYTES`), for quoting.
+    pub async fn read_error_text(&self, response: Response) -> String {
+        let bytes = read_capped(response, ERROR_BODY_MAX_BYTES, false)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// reqwest's error text names the URL, which may carry a presigned query; keep
+/// only what went wrong.
+fn without_url(e: &reqwest::Error) -> String {
+    let text = e.to_string();
+    match e.url() {
+        Some(url) => text.replace(url.as_str(), "the URL"),
+        None => text,
+    }
+}
+
+/// The fault for an answer over the limit.
+pub fn too_large(limit: usize) -> ConnectorError {
+    ConnectorError::new(
+        Fault::Limit,
+        format!(
+            "the server's answer is larger than the limit of {limit} bytes (target_response_max_bytes)"
+        ),
+        "the server sent more than any schema listing needs: check that the endpoint is the right one, or ask the operator to raise ONRAMP_TARGET_RESPONSE_MAX_BYTES",
+    )
+}
+
+/// Reads at most `limit` bytes: over it, an error when `fail` is set, else the
+/// first `limit` bytes. The declared length is never trusted for the allocation.
+async fn read_capped(
+    mut response: Response,
+    limit: usize,
+    fail: bool,
+) -> Result<Vec<u8>, ConnectorError> {
+    if fail && response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let mut body = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            ConnectorError::new(
+                if e.is_timeout() {
+                    Fault::Timeout
+                } else {
+                    Fault::Unreachable
+                },
+                format!("reading the server's answer failed: {}", without_url(&e)),
+                "the server closed the connection or stopped sending: check that it is not overloaded",
+            )
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > limit {
+            if fail {
+                return Err(too_large(limit));
+            }
+            body.extend_from_slice(&chunk[..limit - body.len()]);
+            return Ok(body);
+        }
+        body.extend_from_slice(&chunk);
     }
 }

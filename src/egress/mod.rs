@@ -26,6 +26,32 @@ pub trait Resolver: Send + Sync {
         host: &'a str,
         port: u16,
     ) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>>;
+
+    /// The targets of an SRV record (`_mongodb._tcp.<name>`), as (host, port). Only
+    /// names come back: each is resolved and checked like any other host.
+    fn resolve_srv<'a>(&'a self, record: &'a str) -> BoxFuture<'a, io::Result<Vec<(String, u16)>>> {
+        Box::pin(async move {
+            let resolver = hickory_resolver::TokioResolver::builder_tokio()
+                .map_err(io::Error::other)?
+                .build()
+                .map_err(io::Error::other)?;
+            let lookup = resolver
+                .srv_lookup(record)
+                .await
+                .map_err(io::Error::other)?;
+            Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_resolver::proto::rr::RData::SRV(srv) => Some((
+                        srv.target.to_utf8().trim_end_matches('.').to_string(),
+                        srv.port,
+                    )),
+                    _ => None,
+                })
+                .collect())
+        })
+    }
 }
 
 /// Opens a TCP connection to one checked address. Tests substitute their own.
@@ -53,11 +79,19 @@ impl Connector for SystemConnector {
     }
 }
 
+/// The most a connector reads of one HTTP answer unless the operator says otherwise.
+pub const DEFAULT_RESPONSE_MAX_BYTES: usize = 32 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Egress {
     pub policy: Arc<EgressPolicy>,
     resolver: Arc<dyn Resolver>,
     connector: Arc<dyn Connector>,
+    /// onramp's own endpoints (database, broker, cache, API), refused whatever the
+    /// policy says.
+    protected: Arc<Vec<SocketAddr>>,
+    /// The most a connector reads of one HTTP answer from a target.
+    response_max_bytes: usize,
 }
 
 impl Egress {
@@ -74,7 +108,55 @@ impl Egress {
             policy: Arc::new(policy),
             resolver,
             connector,
+            protected: Arc::new(Vec::new()),
+            response_max_bytes: DEFAULT_RESPONSE_MAX_BYTES,
         }
+    }
+
+    /// The same guard, also refusing these endpoints of onramp's own.
+    pub fn protecting(mut self, endpoints: Vec<SocketAddr>) -> Egress {
+        let mut all: Vec<SocketAddr> = self.protected.iter().copied().collect();
+        all.extend(
+            endpoints
+                .into_iter()
+                .map(|a| SocketAddr::new(policy::canonical(a.ip()), a.port())),
+        );
+        all.sort();
+        all.dedup();
+        self.protected = Arc::new(all);
+        self
+    }
+
+    pub fn with_response_limit(mut self, max_bytes: usize) -> Egress {
+        self.response_max_bytes = max_bytes;
+        self
+    }
+
+    pub fn response_max_bytes(&self) -> usize {
+        self.response_max_bytes
+    }
+
+    /// Whether `addr` is one of onramp's own endpoints.
+    pub fn is_protected(&self, addr: SocketAddr) -> bool {
+        let addr = SocketAddr::new(policy::canonical(addr.ip()), addr.port());
+        self.protected.contains(&addr)
+    }
+
+    /// Whether some protected endpoint has this address, on any port.
+    pub fn protects_ip(&self, ip: IpAddr) -> bool {
+        let ip = policy::canonical(ip);
+        self.protected.iter().any(|a| a.ip() == ip)
+    }
+
+    /// The policy's verdict on one address and port, own endpoints included.
+    pub fn check_addr(&self, host: &str, addr: SocketAddr) -> Result<(), ConnectorError> {
+        if let Err(refusal) = self.policy.check(addr.ip()) {
+            return Err(denied(host, refusal));
+        }
+        if self.is_protected(addr) {
+            return Err(denied(host, Refusal::OwnService));
+        }
+        Ok(())
     }
 
     /// Resolves `host` once and checks every address; refuses if any is forbidden,
@@ -103,11 +185,44 @@ impl Egress {
             ));
         }
         for addr in &addrs {
-            if let Err(refusal) = self.policy.check(addr.ip()) {
-                return Err(denied(host, refusal));
+            // Port 0 means "any port": the HTTP resolver learns the port later.
+            if port == 0 {
+                if let Err(refusal) = self.policy.check(addr.ip()) {
+                    return Err(denied(host, refusal));
+                }
+            } else {
+                self.check_addr(host, *addr)?;
             }
         }
         Ok(addrs)
+    }
+
+    /// An SRV record's targets, through the same resolver (so tests can answer it).
+    pub async fn resolve_srv(&self, record: &str) -> Result<Vec<(String, u16)>, ConnectorError> {
+        self.resolver.resolve_srv(record).await.map_err(|e| {
+            ConnectorError::new(
+                Fault::Unreachable,
+                format!("the SRV record {record} could not be resolved: {e}"),
+                "check the mongodb+srv host name",
+            )
+        })
+    }
+
+    /// Connects to one address that `resolve_checked` returned, checking it again
+    /// (a caller that pins an address for later connections goes through here).
+    pub async fn connect_addr(
+        &self,
+        host: &str,
+        addr: SocketAddr,
+    ) -> Result<TcpStream, ConnectorError> {
+        self.check_addr(host, addr)?;
+        let stream = self
+            .connector
+            .connect(addr)
+            .await
+            .map_err(|e| ConnectorError::unreachable(host, addr.port(), e))?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
     }
 
     /// Connects to the first checked address of `host` that accepts.

@@ -83,6 +83,8 @@ pub enum Refusal {
     Broadcast,
     Private,
     Loopback,
+    /// onramp's own PostgreSQL, RabbitMQ, Redis or API: never a datasource.
+    OwnService,
 }
 
 impl Refusal {
@@ -96,6 +98,9 @@ impl Refusal {
             Refusal::Broadcast => "a broadcast address",
             Refusal::Private => "a private network address",
             Refusal::Loopback => "a loopback address",
+            Refusal::OwnService => {
+                "one of onramp's own services (its database, broker, cache or API)"
+            }
         }
     }
 
@@ -104,6 +109,9 @@ impl Refusal {
         match self {
             Refusal::DenyList => {
                 "the address is listed in ONRAMP_EGRESS_DENY; ask the operator if it should be reachable"
+            }
+            Refusal::OwnService => {
+                "onramp never connects a datasource to its own database, broker, cache or API, whatever the egress settings say; give the address of the datasource's own server"
             }
             Refusal::Private | Refusal::Loopback => {
                 "private and loopback addresses are refused by ONRAMP_EGRESS_ALLOW_PRIVATE=false; the operator can allow a range with ONRAMP_EGRESS_ALLOW"

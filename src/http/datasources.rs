@@ -4,19 +4,18 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Org;
 use super::error::ApiError;
-use super::request::{body_bytes, parse_datasource, parse_json_object};
+use super::request::{ApiPath, ApiQuery, body_bytes, parse_datasource, parse_json_object};
 use crate::connectors::FieldProblem;
 use crate::domain::{ErrorCode, JobStatus};
 use crate::storage::datasources::{
@@ -85,10 +84,10 @@ async fn read_create_body(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if !multipart {
-        let body = body_bytes(Bytes::from_request(request, state).await)?;
-        if body.len() > state.settings.body_limit_bytes {
-            return Err(super::request::too_large());
-        }
+        let body = body_bytes(
+            Bytes::from_request(request, state).await,
+            state.settings.body_limit_bytes,
+        )?;
         return Ok((body, None));
     }
     let mut form = axum::extract::Multipart::from_request(request, state)
@@ -112,6 +111,9 @@ async fn read_create_body(
             }
         })?;
         match name.as_str() {
+            "request" if bytes.len() > state.settings.body_limit_bytes => {
+                return Err(super::request::too_large());
+            }
             "request" => json = Some(bytes),
             "file" if bytes.len() > state.settings.upload_limit_bytes => {
                 return Err(super::request::too_large());
@@ -140,7 +142,7 @@ async fn read_create_body(
 pub async fn create(
     State(state): State<AppState>,
     Org(org): Org,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
     http_request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let wait = wait_seconds(&q)?;
@@ -163,12 +165,14 @@ pub async fn create(
             }
         },
     };
-    let mut hasher = Sha256::new();
-    hasher.update(&request.canonical);
-    if let Some((_, file)) = &upload {
-        hasher.update(Sha256::digest(file));
-    }
-    let request_hash = hasher.finalize().to_vec();
+    // Keyed with the server's secret: the body holds the password, and a plain
+    // digest of it in the database could be tested against guesses.
+    let request_hash = match &upload {
+        Some((_, file)) => state
+            .key
+            .fingerprint("idempotency", &[&request.canonical, file]),
+        None => state.key.fingerprint("idempotency", &[&request.canonical]),
+    };
     let (datasource_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
     let trace = trace_parent(&headers);
     let body = accepted(&request.name, datasource_id, job_id);
@@ -194,13 +198,31 @@ pub async fn create(
             tracing::info!(org_id = %org, datasource_id = %datasource_id, job_id = %job_id, trace_id = %trace.trace_id,
                 datasource_type = request.datasource_type.as_str(), "datasource accepted");
             metrics::counter!("onramp_datasources_accepted_total").increment(1);
-            finish_or_wait(&state, org, job_id, &request.name, body, wait).await
+            finish_or_wait(
+                &state,
+                org,
+                super::auth::token_hash(&headers),
+                job_id,
+                &request.name,
+                body,
+                wait,
+            )
+            .await
         }
         CreateOutcome::Replayed { status, body } => {
             let job_id = body["jobId"].as_str().and_then(|s| Uuid::parse_str(s).ok());
             match job_id {
                 Some(job_id) => {
-                    finish_or_wait(&state, org, job_id, &request.name, body, wait).await
+                    finish_or_wait(
+                        &state,
+                        org,
+                        super::auth::token_hash(&headers),
+                        job_id,
+                        &request.name,
+                        body,
+                        wait,
+                    )
+                    .await
                 }
                 None => Ok(accepted_response(
                     StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
@@ -250,10 +272,12 @@ fn check_upload(
     }
 }
 
-/// Answers 202 at once, or holds the answer until the job ends (`?wait=N`).
+/// Answers 202 at once, or holds the answer until the job ends (`?wait=N`). A wait
+/// counts as one of the organisation's streams and is fed by the same poller.
 async fn finish_or_wait(
     state: &AppState,
     org: Uuid,
+    token: Vec<u8>,
     job_id: Uuid,
     name: &str,
     body: Value,
@@ -262,8 +286,9 @@ async fn finish_or_wait(
     let Some(seconds) = wait else {
         return Ok(accepted_response(StatusCode::ACCEPTED, body));
     };
+    let mut permit = state.streams.open(org, token)?;
+    let mut watch = state.streams.watch(job_id);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    let mut pause = Duration::from_millis(25);
     loop {
         if let Some(job) = jobs::get(&state.pool, org, job_id).await? {
             let job = job.to_job()?;
@@ -276,7 +301,12 @@ async fn finish_or_wait(
                         .into_response());
                 }
                 JobStatus::Failed => {
-                    let e = job.error.expect("a failed job has an error");
+                    let Some(e) = job.error else {
+                        return Err(ApiError::new(
+                            ErrorCode::InternalServerError,
+                            "internal error",
+                        ));
+                    };
                     let mut err = ApiError::new(e.code, e.message);
                     err.hint = e.hint;
                     return Err(err);
@@ -284,26 +314,30 @@ async fn finish_or_wait(
                 _ => {}
             }
         }
-        if tokio::time::Instant::now() + pause > deadline || state.stopping.is_cancelled() {
+        if tokio::time::Instant::now() >= deadline || state.stopping.is_cancelled() {
             return Ok(accepted_response(StatusCode::ACCEPTED, body));
         }
         tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
+            _ = watch.changed(Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = permit.revoked() => return Ok(accepted_response(StatusCode::ACCEPTED, body)),
             _ = state.stopping.cancelled() => {}
         }
-        pause = (pause * 2).min(Duration::from_millis(250));
     }
 }
 
 pub async fn update(
     State(state): State<AppState>,
     Org(org): Org,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let wait = wait_seconds(&q)?;
-    let request = parse_datasource(&body_bytes(body)?, &state.egress.policy)?;
+    let request = parse_datasource(
+        &body_bytes(body, state.settings.body_limit_bytes)?,
+        &state.egress.policy,
+    )?;
     let job_id = Uuid::now_v7();
     let trace = trace_parent(&headers);
     let sub = Submission {
@@ -323,6 +357,7 @@ pub async fn update(
             finish_or_wait(
                 &state,
                 org,
+                super::auth::token_hash(&headers),
                 job_id,
                 &request.name,
                 accepted(&request.name, id, job_id),
@@ -358,7 +393,7 @@ pub struct DeleteQuery {
 pub async fn delete(
     State(state): State<AppState>,
     Org(org): Org,
-    Query(q): Query<DeleteQuery>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<Response, ApiError> {
     let Some(name) = q.datasource_name.filter(|n| !n.is_empty()) else {
         return Err(ApiError::invalid(
@@ -381,7 +416,7 @@ pub async fn sync(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = parse_json_object(&body_bytes(body)?)?;
+    let body = parse_json_object(&body_bytes(body, state.settings.body_limit_bytes)?)?;
     let by_id = body
         .get("input")
         .and_then(|i| i.get("datasourceId"))
@@ -446,6 +481,10 @@ fn view(r: &DatasourceRecord) -> Value {
     })
 }
 
+/// Pages beyond this are refused: with 500 a page it is far more datasources than an
+/// organisation has, and the offset stays well inside PostgreSQL's range.
+const MAX_PAGE_NUMBER: i64 = 1_000_000;
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
@@ -457,16 +496,27 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Org(org): Org,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let paginate = q.is_pagination.unwrap_or(false);
-    let size = if paginate {
-        q.page_size.unwrap_or(20).clamp(1, 500)
-    } else {
-        10_000
-    };
-    let page = q.page_number.unwrap_or(1).max(1);
-    let (rows, total) = datasources::list(&state.pool, org, size, (page - 1) * size).await?;
+    let mut problems = Vec::new();
+    let page = q.page_number.unwrap_or(1);
+    if !(1..=MAX_PAGE_NUMBER).contains(&page) {
+        problems.push(FieldProblem::new(
+            "pageNumber",
+            format!("must be 1 to {MAX_PAGE_NUMBER}"),
+        ));
+    }
+    let size = q.page_size.unwrap_or(20);
+    if !(1..=500).contains(&size) {
+        problems.push(FieldProblem::new("pageSize", "must be 1 to 500"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid("invalid pagination", problems));
+    }
+    let size = if paginate { size } else { 10_000 };
+    let offset = if paginate { (page - 1) * size } else { 0 };
+    let (rows, total) = datasources::list(&state.pool, org, size, offset).await?;
     let data: Vec<Value> = rows.iter().map(view).collect();
     let mut body = json!({ "data": data });
     if paginate {
@@ -478,7 +528,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Org(org): Org,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath,
 ) -> Result<Response, ApiError> {
     match datasources::get(&state.pool, org, &name).await? {
         Some(r) => Ok(Json(view(&r)).into_response()),
@@ -489,7 +539,7 @@ pub async fn get(
 pub async fn schema(
     State(state): State<AppState>,
     Org(org): Org,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(record) = datasources::get(&state.pool, org, &name).await? else {

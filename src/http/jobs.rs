@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
@@ -31,22 +31,28 @@ async fn load(state: &AppState, org: Uuid, id: &str) -> Result<Job, ApiError> {
 pub async fn get(
     State(state): State<AppState>,
     Org(org): Org,
-    Path(id): Path<String>,
+    super::request::ApiPath(id): super::request::ApiPath,
 ) -> Result<Response, ApiError> {
     Ok(Json(load(&state, org, &id).await?).into_response())
 }
 
-/// Streams the job each time it changes (`event: job`), ending after its final state.
+/// Streams the job each time it changes (`event: job`), ending after its final
+/// state, after `stream_max_seconds` (the client reconnects), when the token is
+/// revoked, or when the process stops.
 pub async fn events(
     State(state): State<AppState>,
     Org(org): Org,
-    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    super::request::ApiPath(id): super::request::ApiPath,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = load(&state, org, &id).await?;
+    let permit = state.streams.open(org, super::auth::token_hash(&headers))?;
+    let watch = state.streams.watch(first.job_id);
+    let deadline = tokio::time::Instant::now() + state.streams.max_duration;
     let job_id = first.job_id;
     let stream = futures::stream::unfold(
-        (state, Some(first), None::<String>, false),
-        move |(state, pending, last, done)| async move {
+        (state, Some(first), None::<String>, false, permit, watch),
+        move |(state, pending, last, done, mut permit, mut watch)| async move {
             if done {
                 return None;
             }
@@ -56,7 +62,11 @@ pub async fn events(
                     Some(job) => job,
                     None => {
                         tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                            // One poller for every stream tells of a change; a slow
+                            // look every few seconds covers a change it missed.
+                            _ = watch.changed(Duration::from_secs(5)) => {}
+                            _ = tokio::time::sleep_until(deadline) => return None,
+                            _ = permit.revoked() => return None,
                             // The process is stopping: end the stream; the client reconnects.
                             _ = state.stopping.cancelled() => return None,
                         }
@@ -71,7 +81,9 @@ pub async fn events(
                         }
                     }
                 };
-                let text = serde_json::to_string(&job).expect("job serialises");
+                let Ok(text) = serde_json::to_string(&job) else {
+                    return None;
+                };
                 if last.as_deref() == Some(text.as_str()) {
                     continue;
                 }
@@ -83,7 +95,10 @@ pub async fn events(
                         job.steps.iter().filter(|s| s.duration_ms.is_some()).count()
                     ))
                     .data(text.clone());
-                return Some((Ok(event), (state, None, Some(text), is_final)));
+                return Some((
+                    Ok(event),
+                    (state, None, Some(text), is_final, permit, watch),
+                ));
             }
         },
     );

@@ -7,6 +7,7 @@ pub mod health;
 pub mod jobs;
 pub mod openapi;
 pub mod request;
+pub mod streams;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub stopping: tokio_util::sync::CancellationToken,
     /// The API uses its policy to refuse literal addresses early; it never connects.
     pub egress: crate::egress::Egress,
+    /// Open streams and waits, and the one poller that feeds them.
+    pub streams: Arc<streams::Streams>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -75,7 +78,25 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(observe))
+        // A bug that panics in a handler answers 500 in the contract's shape rather
+        // than dropping the connection; the cause goes to the log only.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let error_id = uuid::Uuid::now_v7();
+    tracing::error!(error_id = %error_id, panic = %text, "request handler panicked");
+    error::ApiError::new(
+        crate::domain::ErrorCode::InternalServerError,
+        format!("internal error (error id {error_id})"),
+    )
+    .into_response()
 }
 
 /// Counts and times every request by route and status; logs without bodies or headers.
@@ -86,7 +107,13 @@ async fn observe(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    // Methods are a closed set in the label: a client can send any token as a method,
+    // and each new label value would be a new series.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
     // One span per request, continuing the caller's trace when it sent one.
     let span = tracing::info_span!("http request", http.method = %method, http.route = %route);
     let headers: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]

@@ -10,6 +10,51 @@ use crate::connectors::{DatasourceType, FieldProblem, tenancy};
 use crate::domain::ErrorCode;
 use crate::egress::EgressPolicy;
 
+/// A query string parsed into `T`, or the contract's JSON error naming the problem
+/// (axum's own rejection is plain text, which no client of this API expects).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(q)) => Ok(ApiQuery(q)),
+            Err(e) => Err(ApiError::invalid(
+                format!("malformed query string: {}", e.body_text()),
+                vec![],
+            )),
+        }
+    }
+}
+
+/// A path parameter as text, or the contract's JSON error.
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(p)) => Ok(ApiPath(p)),
+            Err(e) => Err(ApiError::invalid(
+                format!("malformed path: {}", e.body_text()),
+                vec![],
+            )),
+        }
+    }
+}
+
 /// A request that passed every check of shape.
 pub struct DatasourceRequest {
     pub datasource_type: DatasourceType,
@@ -22,15 +67,19 @@ pub struct DatasourceRequest {
     pub canonical: Vec<u8>,
 }
 
-/// The body as bytes, or the contract's answer for a body that is too large.
-pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
+/// The body as bytes, or the contract's answer for a body over `limit` bytes.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {
             ApiError::invalid(format!("the request body could not be read: {e}"), vec![])
         }
-    })
+    })?;
+    if body.len() > limit {
+        return Err(too_large());
+    }
+    Ok(body)
 }
 
 pub fn too_large() -> ApiError {

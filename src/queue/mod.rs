@@ -56,8 +56,31 @@ impl Broker {
         .await
         .map_err(|_| QueueError::Timeout(Duration::from_secs(10)))??;
         let channel = conn.create_channel().await?;
-        declare_topology(&channel, settings).await?;
-        let _ = channel.close(200, "topology declared".into()).await;
+        match declare_topology(&channel, settings).await {
+            Ok(()) => {
+                let _ = channel.close(200, "topology declared".into()).await;
+            }
+            // A jobs queue declared by an older onramp has other arguments (no
+            // delivery limit): the broker refuses the new declaration and closes the
+            // channel. The queue works as it is; say how to add the limit.
+            Err(QueueError::Amqp(e)) if e.to_string().contains("PRECONDITION_FAILED") => {
+                tracing::warn!(queue = %settings.jobs_queue(), error = %e, "the jobs queue exists with other arguments; add the delivery limit with a policy: rabbitmqctl set_policy onramp-jobs '^<prefix>\\.jobs$' '{{\"delivery-limit\":7}}' --apply-to queues");
+                let channel = conn.create_channel().await?;
+                let passive = QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                };
+                channel
+                    .queue_declare(
+                        settings.jobs_queue().as_str().into(),
+                        passive,
+                        FieldTable::default(),
+                    )
+                    .await?;
+                let _ = channel.close(200, "topology checked".into()).await;
+            }
+            Err(e) => return Err(e),
+        }
         Ok(conn)
     }
 
@@ -230,6 +253,11 @@ pub async fn declare_topology(channel: &Channel, s: &Settings) -> Result<(), Que
             args(&[
                 ("x-queue-type", quorum.clone()),
                 ("x-dead-letter-exchange", text(&dead_x)),
+                // A message whose consumers keep dying ends in the dead-letter queue.
+                (
+                    "x-delivery-limit",
+                    AMQPValue::LongLongInt(i64::from(s.job_delivery_limit) + 1),
+                ),
             ]),
         )
         .await?;

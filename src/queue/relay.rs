@@ -13,26 +13,32 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Broker, OutgoingMessage};
 use crate::storage::OUTBOX_CHANNEL;
-use crate::storage::outbox::OutboxRow;
+use crate::storage::outbox::{self, OutboxRow};
 
 const BATCH: i64 = 256;
 
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] crate::storage::StoreError),
     #[error(transparent)]
     Queue(#[from] super::QueueError),
 }
 
-pub async fn run(pool: PgPool, broker: Arc<Broker>, poll: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    pool: PgPool,
+    broker: Arc<Broker>,
+    poll: Duration,
+    max_bytes: usize,
+    shutdown: CancellationToken,
+) {
     let mut listener: Option<PgListener> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
         if shutdown.is_cancelled() {
             break;
         }
-        match publish_batch(&pool, &broker).await {
+        match publish_batch(&pool, &broker, max_bytes).await {
             Ok(n) => {
                 backoff = Duration::from_millis(100);
                 metrics::counter!("onramp_outbox_published_total").increment(n as u64);
@@ -79,7 +85,7 @@ pub async fn run(pool: PgPool, broker: Arc<Broker>, poll: Duration, shutdown: Ca
     }
     // Rows written while the process was stopping are still published, if the broker lets us.
     let flush = async {
-        while let Ok(n) = publish_batch(&pool, &broker).await {
+        while let Ok(n) = publish_batch(&pool, &broker, max_bytes).await {
             if n == 0 {
                 break;
             }
@@ -88,36 +94,86 @@ pub async fn run(pool: PgPool, broker: Arc<Broker>, poll: Duration, shutdown: Ca
     let _ = tokio::time::timeout(Duration::from_secs(5), flush).await;
 }
 
-async fn publish_batch(pool: &PgPool, broker: &Broker) -> Result<usize, RelayError> {
-    let mut tx = pool.begin().await?;
-    let rows: Vec<(i64, String, String, Value, Value)> = sqlx::query_as(
-        "SELECT id, exchange, routing_key, payload, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(BATCH)
-    .fetch_all(&mut *tx)
-    .await?;
-    if rows.is_empty() {
+/// How often a row may fail to publish on its own, while the broker takes others,
+/// before it is set aside.
+const MAX_ROW_ATTEMPTS: i32 = 3;
+
+async fn publish_batch(
+    pool: &PgPool,
+    broker: &Broker,
+    max_bytes: usize,
+) -> Result<usize, RelayError> {
+    let mut batch = outbox::claim(pool, BATCH).await?;
+    if batch.rows.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<OutboxRow> = rows
-        .into_iter()
-        .map(|(id, exchange, routing_key, payload, headers)| OutboxRow {
-            id,
-            exchange,
-            routing_key,
-            payload,
-            headers,
-        })
-        .collect();
-    let messages: Vec<OutgoingMessage> = rows.iter().map(to_message).collect();
-    broker.publish_all(&messages).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(rows.len())
+    let mut ready = Vec::with_capacity(batch.rows.len());
+    for (row, attempts) in batch.rows.clone().into_iter().zip(batch.attempts.clone()) {
+        let message = to_message(&row);
+        if message.payload.len() > max_bytes {
+            let reason = format!(
+                "{} bytes, over outbox_max_message_bytes ({max_bytes})",
+                message.payload.len()
+            );
+            set_aside(&mut batch, &row, &reason).await?;
+            continue;
+        }
+        ready.push((row.id, message, attempts));
+    }
+    let messages: Vec<OutgoingMessage> = ready.iter().map(|(_, m, _)| m.clone()).collect();
+    if broker.publish_all(&messages).await.is_ok() {
+        let ids: Vec<i64> = ready.iter().map(|(id, _, _)| *id).collect();
+        batch.published(&ids).await?;
+        batch.commit().await?;
+        return Ok(ids.len());
+    }
+    // The batch failed: either the broker is away (wait and try again), or it refuses
+    // one message on its own (too large, an exchange that is gone). One at a time
+    // tells which; a row the broker keeps refusing while it takes the others is set
+    // aside, so no row can stop every tenant's messages.
+    if !broker.is_connected().await {
+        return Err(RelayError::Queue(super::QueueError::Closed));
+    }
+    let mut published = Vec::new();
+    for (id, message, attempts) in &ready {
+        match broker.publish_all(std::slice::from_ref(message)).await {
+            Ok(()) => published.push(*id),
+            Err(e) => {
+                if !broker.is_connected().await {
+                    batch.published(&published).await?;
+                    batch.commit().await?;
+                    return Err(e.into());
+                }
+                if attempts + 1 >= MAX_ROW_ATTEMPTS {
+                    let row = OutboxRow {
+                        id: *id,
+                        exchange: message.exchange.clone(),
+                        routing_key: message.routing_key.clone(),
+                        payload: Value::Null,
+                        headers: Value::Null,
+                    };
+                    set_aside(&mut batch, &row, &format!("refused by the broker: {e}")).await?;
+                } else {
+                    tracing::warn!(outbox_id = id, attempt = attempts + 1, error = %e, "broker refused one outbox message; trying it again later");
+                    batch.failed_once(*id).await?;
+                }
+            }
+        }
+    }
+    batch.published(&published).await?;
+    batch.commit().await?;
+    Ok(published.len())
+}
+
+async fn set_aside(
+    batch: &mut outbox::Claimed,
+    row: &OutboxRow,
+    reason: &str,
+) -> Result<(), RelayError> {
+    tracing::error!(outbox_id = row.id, exchange = %row.exchange, routing_key = %row.routing_key, reason, "outbox message set aside in outbox_rejected; the others go on");
+    metrics::counter!("onramp_outbox_set_aside_total").increment(1);
+    batch.set_aside(row.id, reason).await?;
+    Ok(())
 }
 
 fn to_message(row: &OutboxRow) -> OutgoingMessage {
@@ -134,7 +190,7 @@ fn to_message(row: &OutboxRow) -> OutgoingMessage {
     OutgoingMessage {
         exchange: row.exchange.clone(),
         routing_key: row.routing_key.clone(),
-        payload: serde_json::to_vec(&row.payload).expect("json serialises"),
+        payload: serde_json::to_vec(&row.payload).unwrap_or_default(),
         message_id: row
             .payload
             .get(if is_event { "id" } else { "jobId" })

@@ -65,6 +65,26 @@ impl SecretKey {
         out
     }
 
+    /// A keyed fingerprint of `parts` for `purpose` (HMAC-SHA256 under a key derived
+    /// from this one): equal inputs give equal fingerprints on this server, and nobody
+    /// without the key can test a guess (a password) against a stored fingerprint.
+    pub fn fingerprint(&self, purpose: &str, parts: &[&[u8]]) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        type HmacSha256 = Hmac<Sha256>;
+        let mut derive =
+            <HmacSha256 as Mac>::new_from_slice(self.0.as_slice()).expect("hmac takes any key");
+        derive.update(b"onramp fingerprint key: ");
+        derive.update(purpose.as_bytes());
+        let subkey = derive.finalize().into_bytes();
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&subkey).expect("hmac takes any key");
+        for part in parts {
+            // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
     pub fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if sealed.len() < NONCE_LEN {
             return Err(CryptoError::Open);
@@ -98,6 +118,21 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_depend_on_the_key_the_purpose_and_the_parts() {
+        let (a, b) = (SecretKey::generate(), SecretKey::generate());
+        let body: &[u8] = b"{\"password\":\"hunter2\"}";
+        let fa = a.fingerprint("idempotency", &[body]);
+        assert_eq!(fa, a.fingerprint("idempotency", &[body]));
+        assert_ne!(fa, b.fingerprint("idempotency", &[body]));
+        assert_ne!(fa, a.fingerprint("other", &[body]));
+        assert_ne!(fa, Sha256::digest(body).to_vec());
+        assert_ne!(
+            a.fingerprint("p", &[b"ab", b"c"]),
+            a.fingerprint("p", &[b"a", b"bc"])
+        );
+    }
 
     #[test]
     fn sealed_credentials_open_only_with_the_same_key_and_context() {

@@ -296,3 +296,16 @@ pub async fn get_any(pool: &PgPool, job_id: Uuid) -> Result<Option<JobRow>, Stor
         .fetch_optional(pool)
         .await?)
 }
+
+/// When each of these jobs last changed: what the API's stream poller compares.
+pub async fn changed(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, updated_at FROM jobs WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
+}

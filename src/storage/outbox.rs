@@ -81,3 +81,84 @@ pub async fn insert_event(
     )
     .await
 }
+
+/// Rows claimed by one relay for publishing: locked (`FOR UPDATE SKIP LOCKED`) until
+/// the batch is committed, so any number of relays can run.
+pub struct Claimed {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pub rows: Vec<OutboxRow>,
+    /// How often each row (by position) failed to publish on its own before.
+    pub attempts: Vec<i32>,
+}
+
+pub async fn claim(pool: &sqlx::PgPool, limit: i64) -> Result<Claimed, StoreError> {
+    let mut tx = pool.begin().await?;
+    let found: Vec<(i64, String, String, Value, Value, i32)> = sqlx::query_as(
+        "SELECT id, exchange, routing_key, payload, headers, attempts FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut rows = Vec::with_capacity(found.len());
+    let mut attempts = Vec::with_capacity(found.len());
+    for (id, exchange, routing_key, payload, headers, tries) in found {
+        rows.push(OutboxRow {
+            id,
+            exchange,
+            routing_key,
+            payload,
+            headers,
+        });
+        attempts.push(tries);
+    }
+    Ok(Claimed { tx, rows, attempts })
+}
+
+impl Claimed {
+    /// Forgets rows the broker confirmed.
+    pub async fn published(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a failed publish of one row alone.
+    pub async fn failed_once(&mut self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a row the broker will not take to `outbox_rejected`, with why.
+    pub async fn set_aside(&mut self, id: i64, reason: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "WITH gone AS (DELETE FROM outbox WHERE id = $1 RETURNING *)
+             INSERT INTO outbox_rejected (id, exchange, routing_key, payload, headers, created_at, reason)
+             SELECT id, exchange, routing_key, payload, headers, created_at, $2 FROM gone",
+        )
+        .bind(id)
+        .bind(reason)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// How many rows wait, and how old the oldest is (seconds), for metrics.
+pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, f64), StoreError> {
+    let (count, age): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8 FROM outbox",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((count, age.unwrap_or(0.0)))
+}

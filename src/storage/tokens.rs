@@ -92,3 +92,13 @@ pub async fn list(pool: &PgPool, org: Option<&str>) -> Result<Vec<TokenInfo>, St
         .await?;
     Ok(rows)
 }
+
+/// Which of these token hashes belong to revoked tokens.
+pub async fn revoked_among(pool: &PgPool, hashes: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT token_hash FROM service_tokens WHERE token_hash = ANY($1) AND revoked_at IS NOT NULL",
+    )
+    .bind(hashes)
+    .fetch_all(pool)
+    .await?)
+}

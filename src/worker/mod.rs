@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -27,6 +27,9 @@ use crate::storage::crypto::SecretKey;
 use crate::storage::jobs::{self, Claim};
 use crate::storage::snapshots::SnapshotStore;
 use crate::telemetry;
+
+/// What a tenant reads when onramp's own PostgreSQL, Redis or RabbitMQ failed.
+const INFRA_FAULT: &str = "onramp's own database, cache or broker was unavailable";
 
 /// Header counting how many times onramp's infrastructure failed this job.
 const ATTEMPT_HEADER: &str = "x-onramp-attempt";
@@ -112,7 +115,13 @@ async fn consume(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Err(crate::queue::QueueError::Closed),
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                // A job's own panic is caught in `process`; this is a panic elsewhere
+                // in handling, whose delivery the broker will hand out again.
+                if let Err(e) = joined && e.is_panic() {
+                    tracing::error!("job handler panicked outside the job; its delivery returns to the queue");
+                }
+            }
             _ = shutdown.cancelled() => {
                 // Stop new deliveries; unacknowledged prefetched ones go back to the queue.
                 let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
@@ -149,6 +158,18 @@ async fn drain(deps: &WorkerDeps, mut tasks: JoinSet<()>, in_flight: &Mutex<Hash
 
 fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a AMQPValue> {
     delivery.properties.headers().as_ref()?.inner().get(name)
+}
+
+/// How often the broker handed this message out before (quorum queues count it in
+/// `x-delivery-count`; a worker that died or was cut off while holding it counts).
+fn deliveries_before(delivery: &Delivery) -> u32 {
+    match header(delivery, "x-delivery-count") {
+        Some(AMQPValue::LongLongInt(n)) => (*n).max(0) as u32,
+        Some(AMQPValue::LongInt(n)) => (*n).max(0) as u32,
+        Some(AMQPValue::LongUInt(n)) => *n,
+        Some(AMQPValue::ShortInt(n)) => (*n).max(0) as u32,
+        _ => 0,
+    }
 }
 
 fn attempt_of(delivery: &Delivery) -> u32 {
@@ -188,8 +209,13 @@ async fn handle(
     span.record("trace_id", trace.trace_id.as_str());
     async {
         let attempt = attempt_of(&delivery);
+        let deliveries = deliveries_before(&delivery);
         let disposition = if shutdown.is_cancelled() {
             Disposition::Requeue
+        } else if deliveries + 1 >= deps.settings.job_delivery_limit {
+            // Every worker that took this job before stopped without finishing it: a
+            // job that kills its process must not go round every worker for ever.
+            give_up_redelivered(deps, &message, deliveries).await
         } else {
             process(deps, &message, attempt, in_flight).await
         };
@@ -245,9 +271,28 @@ async fn process(
         })
     });
     let started = std::time::Instant::now();
-    let result = run_job::run(deps, &job).await;
+    // A panic in the job (a server's answer that reached a bug) fails that job and
+    // keeps the worker's slot; it never leaves a delivery unacknowledged.
+    let result = std::panic::AssertUnwindSafe(run_job::run(deps, &job))
+        .catch_unwind()
+        .await;
     drop(heartbeat);
     in_flight.lock().expect("in-flight lock").remove(&job.id);
+    let result = match result {
+        Ok(result) => result,
+        Err(panic) => {
+            let error_id = Uuid::now_v7();
+            tracing::error!(error_id = %error_id, panic = panic_text(&panic), "job panicked; failing it");
+            metrics::counter!("onramp_jobs_total", "outcome" => "panicked").increment(1);
+            return fail_internal(
+                deps,
+                &job,
+                format!("the job stopped on an internal error (error id {error_id})"),
+            )
+            .await
+            .unwrap_or_else(|| retry(s.retry_max_attempts).with_attempt(attempt));
+        }
+    };
     metrics::histogram!("onramp_job_duration_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(status) => {
@@ -257,25 +302,31 @@ async fn process(
         }
         Err(fault) if attempt < s.retry_max_attempts => {
             let delay = s.retry_delay(attempt);
-            tracing::warn!(step = fault.step.as_str(), cause = %fault.cause, attempt, retry_in_ms = delay.as_millis() as u64, "infrastructure fault; retrying job later");
+            // Tenants read the step; the cause (driver text of onramp's own servers)
+            // goes only to the log, under an id the step quotes.
+            let error_id = Uuid::now_v7();
+            tracing::warn!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, retry_in_ms = delay.as_millis() as u64, "infrastructure fault; retrying job later");
             let mut steps = fault.steps.clone();
             let i = fault.step as usize;
             steps[i].status = StepStatus::Failed;
             steps[i].message = Some(format!(
-                "{}: {} (attempt {attempt}, retrying in {} ms)",
+                "{}: {INFRA_FAULT} (error id {error_id}; attempt {attempt}, retrying in {} ms)",
                 fault.step.as_str(),
-                fault.cause,
                 delay.as_millis()
             ));
             let _ = jobs::release_for_retry(&deps.pool, job.id, deps.id, &steps).await;
             retry(attempt)
         }
         Err(fault) => {
-            tracing::error!(step = fault.step.as_str(), cause = %fault.cause, attempt, "infrastructure fault on the last attempt; failing job");
+            let error_id = Uuid::now_v7();
+            tracing::error!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, "infrastructure fault on the last attempt; failing job");
             let mut steps = fault.steps.clone();
             let i = fault.step as usize;
             steps[i].status = StepStatus::Failed;
-            steps[i].message = Some(format!("{}: {}", fault.step.as_str(), fault.cause));
+            steps[i].message = Some(format!(
+                "{}: {INFRA_FAULT} (error id {error_id})",
+                fault.step.as_str()
+            ));
             for st in &mut steps {
                 if st.status == StepStatus::Pending || st.status == StepStatus::Running {
                     st.status = StepStatus::Skipped;
@@ -283,7 +334,7 @@ async fn process(
             }
             let error = JobError {
                 code: fault.step.failure_code(),
-                message: format!("{}: {} (gave up after {attempt} attempts)", fault.step.as_str(), fault.cause),
+                message: format!("{}: {INFRA_FAULT} (error id {error_id}; gave up after {attempt} attempts)", fault.step.as_str()),
                 hint: Some("onramp's own storage or cache was unavailable: retry with a sync once it is back".into()),
             };
             match run_job::store_failure(deps, &job, None, &steps, &error).await {
@@ -293,6 +344,88 @@ async fn process(
             }
         }
     }
+}
+
+/// What a panic carried, for the operator's log only.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+/// Fails `job` with `INTERNAL_SERVER_ERROR` and a message without internals; the
+/// steps it had reached stay as they were, the one running is marked failed.
+/// `Some(DeadLetter)` once stored, `None` when storing failed (retry later).
+async fn fail_internal(
+    deps: &WorkerDeps,
+    job: &jobs::JobRow,
+    message: String,
+) -> Option<Disposition> {
+    let mut steps: Vec<crate::domain::Step> = serde_json::from_value(job.steps.clone())
+        .unwrap_or_else(|_| crate::domain::Step::pending_all());
+    if let Ok(Some(now)) = jobs::get(&deps.pool, job.org_id, job.id).await
+        && let Ok(current) = serde_json::from_value(now.steps)
+    {
+        steps = current;
+    }
+    let reached = steps
+        .iter()
+        .position(|st| st.status == StepStatus::Running)
+        .or_else(|| steps.iter().position(|st| st.status == StepStatus::Pending));
+    if let Some(i) = reached {
+        steps[i].status = StepStatus::Failed;
+        steps[i].message = Some(message.clone());
+    }
+    for st in &mut steps {
+        if st.status == StepStatus::Pending || st.status == StepStatus::Running {
+            st.status = StepStatus::Skipped;
+        }
+    }
+    let error = JobError {
+        code: crate::domain::ErrorCode::InternalServerError,
+        message,
+        hint: Some("this is a bug in onramp, not a fault of the datasource: the operator's log has the cause under this error id; a sync retries the job".into()),
+    };
+    match run_job::store_failure(deps, job, None, &steps, &error).await {
+        Ok(()) => Some(Disposition::DeadLetter),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store the failure of a job; retrying");
+            None
+        }
+    }
+}
+
+/// A job delivered `deliveries` times before without an outcome: fail it rather than
+/// hand it to another worker that may stop the same way.
+async fn give_up_redelivered(
+    deps: &WorkerDeps,
+    message: &JobMessage,
+    deliveries: u32,
+) -> Disposition {
+    let job = match jobs::get(&deps.pool, message.org_id, message.job_id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return Disposition::DeadLetter,
+        Err(e) => {
+            tracing::warn!(error = %e, "postgres unavailable while giving up a job");
+            return Disposition::Requeue;
+        }
+    };
+    if job.status().is_ok_and(|s| s.is_final()) {
+        return Disposition::Ack;
+    }
+    tracing::error!(
+        deliveries,
+        "job was delivered to workers that all stopped before finishing it; failing it and dead-lettering its message"
+    );
+    fail_internal(
+        deps,
+        &job,
+        format!("the job was taken by {deliveries} workers that each stopped before finishing it; it was not tried again"),
+    )
+    .await
+    .unwrap_or(Disposition::Requeue)
 }
 
 impl Disposition {

@@ -12,7 +12,7 @@ use crate::helpers::{body, spawn_app, table, unique};
 const PORT: u16 = 17017;
 
 /// A database of its own: `people` with nested, mixed and sometimes-missing fields.
-async fn fixture() -> String {
+pub async fn fixture() -> String {
     let database = unique("mg");
     let client =
         mongodb::Client::with_uri_str(format!("mongodb://127.0.0.1:{PORT}/?directConnection=true"))

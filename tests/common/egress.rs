@@ -19,6 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct ScriptedResolver {
     pub answers: Mutex<HashMap<String, Vec<Vec<SocketAddr>>>>,
     pub lookups: Mutex<Vec<String>>,
+    /// SRV records: record name to its (target, port) list.
+    pub srv: Mutex<HashMap<String, Vec<(String, u16)>>>,
 }
 
 impl ScriptedResolver {
@@ -35,6 +37,13 @@ impl ScriptedResolver {
             .lock()
             .unwrap()
             .insert(name.to_string(), parsed);
+    }
+
+    pub fn answer_srv(&self, record: &str, targets: &[(&str, u16)]) {
+        self.srv.lock().unwrap().insert(
+            record.to_string(),
+            targets.iter().map(|(h, p)| (h.to_string(), *p)).collect(),
+        );
     }
 
     pub fn lookups_of(&self, name: &str) -> usize {
@@ -69,6 +78,23 @@ impl Resolver for ScriptedResolver {
                 .into_iter()
                 .map(|a| SocketAddr::new(a.ip(), port))
                 .collect())
+        })
+    }
+
+    fn resolve_srv<'a>(&'a self, record: &'a str) -> BoxFuture<'a, io::Result<Vec<(String, u16)>>> {
+        Box::pin(async move {
+            self.lookups.lock().unwrap().push(record.to_string());
+            self.srv
+                .lock()
+                .unwrap()
+                .get(record)
+                .cloned()
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "no such SRV record in the test resolver",
+                    )
+                })
         })
     }
 }

@@ -180,7 +180,9 @@ pub async fn discover(s: &AthenaSession, cfg: &AthenaConfig) -> Result<Snapshot,
     let started = Instant::now();
     let mut tables = Vec::new();
     let mut token: Option<String> = None;
+    let mut pages = crate::connectors::Pages::new("GetTables");
     loop {
+        pages.one_more()?;
         let mut request = json!({"DatabaseName": cfg.database, "MaxResults": 100});
         if let Some(t) = &token {
             request["NextToken"] = json!(t);
@@ -215,7 +217,9 @@ pub async fn discover(s: &AthenaSession, cfg: &AthenaConfig) -> Result<Snapshot,
 pub async fn list_databases(s: &AthenaSession) -> Result<Vec<String>, ConnectorError> {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
+    let mut pages = crate::connectors::Pages::new("GetDatabases");
     loop {
+        pages.one_more()?;
         let mut request = json!({});
         if let Some(t) = &token {
             request["NextToken"] = json!(t);

@@ -77,13 +77,11 @@ impl AwsJson {
         );
         let response = self.client.send(request.body(payload)).await.map_err(Err)?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| {
-            Err(ConnectorError::new(
-                Fault::Protocol,
-                format!("reading the answer failed: {e}"),
-                "retry",
-            ))
-        })?;
+        let text = if (200..300).contains(&status) {
+            self.client.read_text(response).await.map_err(Err)?
+        } else {
+            self.client.read_error_text(response).await
+        };
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             return Ok(value);

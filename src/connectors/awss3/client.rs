@@ -91,7 +91,7 @@ impl S3 {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
+        let body = self.client.read_error_text(response).await;
         Err(self.error(status, &body))
     }
 
@@ -144,12 +144,8 @@ impl S3 {
         if let Some(token) = continuation {
             query.push(("continuation-token".to_string(), token.to_string()));
         }
-        let body = self
-            .send("", &query, None)
-            .await?
-            .text()
-            .await
-            .map_err(read_error)?;
+        let response = self.send("", &query, None).await?;
+        let body = self.client.read_text(response).await?;
         parse_list(&body).map_err(|e| {
             ConnectorError::new(
                 Fault::Protocol,
@@ -165,18 +161,19 @@ impl S3 {
         key: &str,
         range: Option<(u64, u64)>,
     ) -> Result<Vec<u8>, ConnectorError> {
+        let wanted = range.map(|(a, b)| b.saturating_sub(a).saturating_add(1));
         let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
         let response = self.send(key, &[], range).await?;
-        Ok(response.bytes().await.map_err(read_error)?.to_vec())
+        // A server may ignore the Range header and send the whole object: read no
+        // more than was asked for (or the limit, for a whole object).
+        let bytes = match wanted {
+            Some(n) if (n as usize) < self.client.body_limit() => {
+                self.client.read_prefix(response, n as usize).await?
+            }
+            _ => self.client.read_bytes(response).await?,
+        };
+        Ok(bytes)
     }
-}
-
-fn read_error(e: reqwest::Error) -> ConnectorError {
-    ConnectorError::new(
-        Fault::Protocol,
-        format!("reading the answer failed: {e}"),
-        "retry; check the store's health",
-    )
 }
 
 /// Keys and sizes of a ListObjectsV2 answer, and its continuation token.

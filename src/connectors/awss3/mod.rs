@@ -172,9 +172,19 @@ pub async fn discover(s3: &S3, cfg: &S3Config) -> Result<Snapshot, ConnectorErro
     let mut objects = Vec::new();
     let mut token: Option<String> = None;
     let mut complete = true;
+    let mut pages = crate::connectors::Pages::new("ListObjectsV2");
     loop {
+        pages.one_more()?;
         let page = s3.list(prefix, token.as_deref(), 1000).await?;
-        objects.extend(page.objects);
+        // One page may hold more objects than it should: never more than the cap.
+        let room = MAX_OBJECTS.saturating_sub(objects.len());
+        if page.objects.len() > room {
+            complete = false;
+        }
+        objects.extend(page.objects.into_iter().take(room));
+        if !complete {
+            break;
+        }
         token = page.next;
         if token.is_none() {
             break;

@@ -7,6 +7,10 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use crate::connectors::infer::FileProblem;
 use crate::snapshot::{Column, TypeFamily};
 
+/// The largest footer onramp reads. Real footers are kilobytes to a few MiB (one
+/// entry per column per row group); the length is the file's claim.
+pub const FOOTER_MAX_BYTES: usize = 16 * 1024 * 1024;
+
 /// The footer's length from the file's last 8 bytes (`<u32 LE length>PAR1`).
 pub fn footer_length(tail: &[u8]) -> Result<usize, FileProblem> {
     let problem = |m: &str| FileProblem {
@@ -16,8 +20,19 @@ pub fn footer_length(tail: &[u8]) -> Result<usize, FileProblem> {
     if tail.len() != 8 {
         return Err(problem("the file is too short to be parquet"));
     }
-    match &tail[4..] {
-        b"PAR1" => Ok(u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")) as usize),
+    let (length, magic) = tail.split_at(4);
+    match magic {
+        b"PAR1" => {
+            let mut le = [0u8; 4];
+            le.copy_from_slice(length);
+            let length = u32::from_le_bytes(le) as usize;
+            if length > FOOTER_MAX_BYTES {
+                return Err(problem(&format!(
+                    "the parquet footer claims {length} bytes, over the {FOOTER_MAX_BYTES} onramp reads"
+                )));
+            }
+            Ok(length)
+        }
         b"PARE" => Err(problem("the parquet footer is encrypted")),
         _ => Err(problem("not a parquet file (no PAR1 magic at its end)")),
     }
@@ -86,5 +101,24 @@ fn family(
         Physical::INT96 => TypeFamily::Timestamp,
         Physical::FLOAT | Physical::DOUBLE => TypeFamily::Float,
         Physical::BYTE_ARRAY | Physical::FIXED_LEN_BYTE_ARRAY => TypeFamily::Binary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_footer_longer_than_the_cap_is_refused_before_it_is_fetched() {
+        let tail = |n: u32| {
+            let mut t = n.to_le_bytes().to_vec();
+            t.extend_from_slice(b"PAR1");
+            t
+        };
+        assert_eq!(footer_length(&tail(1234)).unwrap(), 1234);
+        let e = footer_length(&tail(u32::MAX)).unwrap_err();
+        assert!(e.message.contains("over the"), "{}", e.message);
+        assert!(footer_length(b"PAR1").is_err());
+        assert!(columns(b"\x00\x01garbage").is_err());
     }
 }

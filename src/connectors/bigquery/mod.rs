@@ -231,7 +231,7 @@ impl BigquerySession {
         }
         let response = self.client.send(request).await?;
         let status = response.status().as_u16();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
+        let value: Value = self.client.read_json(response).await?;
         if (200..300).contains(&status) {
             Ok(value)
         } else {
@@ -243,7 +243,9 @@ impl BigquerySession {
     pub async fn datasets(&self) -> Result<Vec<String>, ConnectorError> {
         let mut names = Vec::new();
         let mut page: Option<String> = None;
+        let mut pages = crate::connectors::Pages::new("datasets.list");
         loop {
+            pages.one_more()?;
             let mut query = vec![("maxResults", "1000".to_string())];
             if let Some(p) = &page {
                 query.push(("pageToken", p.clone()));
@@ -285,7 +287,9 @@ impl BigquerySession {
             .to_string();
         let mut rows = Vec::new();
         let mut pause = Duration::from_millis(100);
+        let mut pages = crate::connectors::Pages::new("the query's result pages");
         loop {
+            pages.one_more()?;
             let complete = answer["jobComplete"].as_bool().unwrap_or(false);
             if complete {
                 for row in answer["rows"].as_array().into_iter().flatten() {
@@ -443,8 +447,8 @@ fn flatten_columns(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
             let nullable = text(5) != "NO";
             for (path, ty, _, path_nullable) in types::flatten(&text(2), &text(4), nullable) {
                 out.push(vec![
-                    row[0].clone(),
-                    row[1].clone(),
+                    row.first().cloned().unwrap_or_default(),
+                    row.get(1).cloned().unwrap_or_default(),
                     json!(path),
                     json!(next),
                     json!(ty),

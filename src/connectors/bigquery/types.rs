@@ -64,19 +64,30 @@ fn scalar_family(text: &str) -> TypeFamily {
 struct Parser<'a> {
     text: &'a str,
     at: usize,
+    /// ARRAY and STRUCT levels open: the text is the server's, and a parser that
+    /// recursed as deep as it says would overflow the worker's stack.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        self.text.get(self.at..).unwrap_or_default()
+    }
+
     fn skip_space(&mut self) {
-        while self.text[self.at..].starts_with(' ') {
+        while self.rest().starts_with(' ') {
             self.at += 1;
         }
     }
 
     fn eat(&mut self, token: &str) -> bool {
         self.skip_space();
-        let rest = &self.text[self.at..];
-        if rest.len() >= token.len() && rest[..token.len()].eq_ignore_ascii_case(token) {
+        // `get` rather than slicing: the cut may fall inside a character.
+        if self
+            .rest()
+            .get(..token.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(token))
+        {
             self.at += token.len();
             true
         } else {
@@ -87,7 +98,7 @@ impl<'a> Parser<'a> {
     /// A field name, plain or in backquotes.
     fn name(&mut self) -> Option<String> {
         self.skip_space();
-        let rest = &self.text[self.at..];
+        let rest = self.rest();
         if let Some(quoted) = rest.strip_prefix('`') {
             let end = quoted.find('`')?;
             self.at += end + 2;
@@ -104,15 +115,22 @@ impl<'a> Parser<'a> {
 
     fn parse(&mut self) -> Option<BqType> {
         self.skip_space();
+        if self.depth >= crate::connectors::MAX_NESTING {
+            return None;
+        }
         if self.eat("ARRAY<") {
+            self.depth += 1;
             let inner = self.parse()?;
+            self.depth -= 1;
             return self.eat(">").then(|| BqType::Array(Box::new(inner)));
         }
         if self.eat("STRUCT<") {
             let mut fields = Vec::new();
             loop {
                 let name = self.name()?;
+                self.depth += 1;
                 let ty = self.parse()?;
+                self.depth -= 1;
                 let required = self.eat("NOT NULL");
                 fields.push((name, ty, required));
                 if self.eat(">") {
@@ -126,7 +144,7 @@ impl<'a> Parser<'a> {
         // A scalar runs to the next separator outside parentheses.
         let start = self.at;
         let mut depth = 0;
-        for (i, c) in self.text[start..].char_indices() {
+        for (i, c) in self.rest().char_indices() {
             match c {
                 '(' => depth += 1,
                 ')' => depth -= 1,
@@ -138,18 +156,23 @@ impl<'a> Parser<'a> {
             }
             self.at = start + i + c.len_utf8();
         }
-        let scalar = self.text[start..self.at].trim();
-        let scalar = scalar.strip_suffix(" NOT NULL").unwrap_or(scalar);
-        if scalar.len() != self.text[start..self.at].trim().len() {
+        let taken = self.text.get(start..self.at).unwrap_or_default().trim();
+        let scalar = taken.strip_suffix(" NOT NULL").unwrap_or(taken);
+        if scalar.len() != taken.len() {
             // Leave "NOT NULL" for the struct field to read.
-            self.at = start + self.text[start..].find(scalar).unwrap_or(0) + scalar.len();
+            let from = self.text.get(start..).unwrap_or_default();
+            self.at = start + from.find(scalar).unwrap_or(0) + scalar.len();
         }
         (!scalar.is_empty()).then(|| BqType::Scalar(scalar.to_string()))
     }
 }
 
 pub fn parse(text: &str) -> Option<BqType> {
-    let mut parser = Parser { text, at: 0 };
+    let mut parser = Parser {
+        text,
+        at: 0,
+        depth: 0,
+    };
     let ty = parser.parse()?;
     parser.skip_space();
     (parser.at == text.len()).then_some(ty)
@@ -198,6 +221,31 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_type_text_neither_overflows_the_stack_nor_panics() {
+        // 100,000 levels would overflow any stack with an unbounded recursion.
+        let deep = format!("{}INT64{}", "ARRAY<".repeat(100_000), ">".repeat(100_000));
+        let flat = flatten("c", &deep, true);
+        assert_eq!(flat.len(), 1);
+        assert_eq!(flat[0].2, TypeFamily::Other);
+        let deep_struct = format!("{}INT64{}", "STRUCT<a ".repeat(50_000), ">".repeat(50_000));
+        assert_eq!(flatten("c", &deep_struct, true).len(), 1);
+        // Multi-byte characters where a token is expected, and cut-off text.
+        for text in [
+            "ARRA€",
+            "STRUCT<é",
+            "ARRAY<STRUCT<`x",
+            "STRUCT<a INT64, b ARRAY<ü>>",
+            "€€€",
+            "",
+        ] {
+            let _ = flatten("c", text, true);
+        }
+        // Within the limit, nesting still flattens.
+        let ok = format!("{}INT64{}", "ARRAY<".repeat(10), ">".repeat(10));
+        assert_eq!(flatten("c", &ok, true)[0].2, TypeFamily::Array);
+    }
 
     #[test]
     fn nested_structs_and_arrays_flatten_into_paths() {

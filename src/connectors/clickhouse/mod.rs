@@ -70,13 +70,11 @@ impl ChSession {
             .await
             .map_err(|e| tls_hint(e, &self.cfg))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| {
-            ConnectorError::new(
-                Fault::Protocol,
-                format!("reading the answer failed: {e}"),
-                "retry; check the server's health",
-            )
-        })?;
+        let body = if status.is_success() {
+            self.client.read_text(response).await?
+        } else {
+            self.client.read_error_text(response).await
+        };
         if !status.is_success() {
             return Err(server_error(status.as_u16(), &body, &self.cfg));
         }

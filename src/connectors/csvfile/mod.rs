@@ -174,6 +174,13 @@ pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, Connect
             })
         }
         Some(Source::Http(url)) => {
+            // The query of a presigned URL is a credential: never quote it.
+            let shown = format!(
+                "{}://{}{}",
+                url.scheme(),
+                url.host_str().unwrap_or_default(),
+                url.path()
+            );
             let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
             let request = client
                 .request(reqwest::Method::GET, url.as_str())?
@@ -183,21 +190,21 @@ pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, Connect
             if status == 404 {
                 return Err(ConnectorError::new(
                     Fault::UnknownDatabase,
-                    format!("{url} does not exist (http 404)"),
+                    format!("{shown} does not exist (http 404)"),
                     "check the URL",
                 ));
             }
             if status == 401 || status == 403 {
                 return Err(ConnectorError::new(
                     Fault::Authentication,
-                    format!("{url} refused access (http {status})"),
+                    format!("{shown} refused access (http {status})"),
                     "make the file readable at this URL, or upload it",
                 ));
             }
             if !(200..300).contains(&status) {
                 return Err(ConnectorError::new(
                     Fault::Protocol,
-                    format!("{url} answered http {status}"),
+                    format!("{shown} answered http {status}"),
                     "check the URL",
                 ));
             }
@@ -212,25 +219,13 @@ pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, Connect
             if let Some(size) = size.filter(|s| *s > limit) {
                 return Err(too_large(size, limit));
             }
-            let mut bytes = Vec::new();
-            let mut stream = response.bytes_stream();
-            use futures::StreamExt;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ConnectorError::new(
-                        Fault::Protocol,
-                        format!("reading {url} failed: {e}"),
-                        "retry",
-                    )
-                })?;
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() as u64 >= SAMPLE_BYTES {
-                    break;
-                }
-            }
-            let truncated = size.map_or(bytes.len() as u64 >= SAMPLE_BYTES, |s| {
-                s > bytes.len() as u64
+            let bytes = client
+                .read_prefix(response, SAMPLE_BYTES as usize + 1)
+                .await?;
+            let truncated = size.map_or(bytes.len() as u64 > SAMPLE_BYTES, |s| {
+                s > bytes.len().min(SAMPLE_BYTES as usize) as u64
             });
+            let mut bytes = bytes;
             bytes.truncate(SAMPLE_BYTES as usize);
             let name = url
                 .path_segments()

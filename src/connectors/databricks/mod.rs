@@ -110,7 +110,7 @@ impl DatabricksSession {
         }
         let response = self.client.send(request).await?;
         let status = response.status().as_u16();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
+        let value: Value = self.client.read_json(response).await?;
         if (200..300).contains(&status) {
             return Ok(value);
         }
@@ -153,7 +153,9 @@ impl DatabricksSession {
             .unwrap_or_default()
             .to_string();
         let mut pause = Duration::from_millis(100);
+        let mut polls = crate::connectors::Pages::new("polling the statement");
         loop {
+            polls.one_more()?;
             match statement["status"]["state"].as_str() {
                 Some("SUCCEEDED") => break,
                 Some("PENDING" | "RUNNING") => {
@@ -178,7 +180,9 @@ impl DatabricksSession {
         }
         let mut rows: Vec<Vec<Value>> = Vec::new();
         let mut chunk = statement["result"].clone();
+        let mut pages = crate::connectors::Pages::new("the result's chunk links");
         loop {
+            pages.one_more()?;
             for row in chunk["data_array"].as_array().into_iter().flatten() {
                 rows.push(row.as_array().cloned().unwrap_or_default());
             }

@@ -124,7 +124,7 @@ impl FireboltSession {
         let response = self.client.send(request).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let text = self.client.read_text(response).await?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let errors = body["errors"].as_array().filter(|e| !e.is_empty());
         if !(200..300).contains(&status) || errors.is_some() {
@@ -230,7 +230,7 @@ pub async fn connect(
         )
         .await?;
     let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body: Value = client.read_json(response).await?;
     let Some(system) = body["engineUrl"].as_str().filter(|_| status == 200) else {
         let why = body["message"]
             .as_str()

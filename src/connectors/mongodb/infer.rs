@@ -80,6 +80,7 @@ fn visit(
     doc: &Document,
     fields: &mut BTreeMap<String, Seen>,
     in_doc: &mut BTreeSet<String>,
+    depth: usize,
 ) {
     for (key, value) in doc {
         let path = if prefix.is_empty() {
@@ -101,13 +102,18 @@ fn visit(
                 seen.types.insert(type_name(other));
             }
         }
+        // Deeper levels are reported as their parent's `object`: the documents are
+        // the server's, and their nesting must not decide how deep this recursion goes.
+        if depth + 1 >= crate::connectors::MAX_NESTING {
+            continue;
+        }
         match value {
-            Bson::Document(inner) => visit(&path, inner, fields, in_doc),
+            Bson::Document(inner) => visit(&path, inner, fields, in_doc, depth + 1),
             // Documents inside arrays describe the array's elements: `items.sku`.
             Bson::Array(items) => {
                 for item in items {
                     if let Bson::Document(inner) = item {
-                        visit(&path, inner, fields, in_doc);
+                        visit(&path, inner, fields, in_doc, depth + 1);
                     }
                 }
             }
@@ -120,7 +126,7 @@ pub fn columns(sample: &[Document]) -> Vec<Column> {
     let mut fields: BTreeMap<String, Seen> = BTreeMap::new();
     for doc in sample {
         let mut in_doc = BTreeSet::new();
-        visit("", doc, &mut fields, &mut in_doc);
+        visit("", doc, &mut fields, &mut in_doc, 0);
     }
     let total = sample.len();
     let mut ordered: Vec<(String, Seen)> = fields.into_iter().collect();

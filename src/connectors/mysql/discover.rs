@@ -48,6 +48,64 @@ type KeyRow = (
     Option<String>,
 );
 
+/// A cell as text. Typed row conversion panics on a NULL, bytes that are not UTF-8 or
+/// a value of another type, and the server decides all three: cells are read here
+/// leniently, and a row without the cells it must have is skipped.
+fn text_at(row: &mysql_async::Row, i: usize) -> Option<String> {
+    use mysql_async::Value;
+    match row.as_ref(i)? {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::Int(n) => Some(n.to_string()),
+        Value::UInt(n) => Some(n.to_string()),
+        other => Some(other.as_sql(true)),
+    }
+}
+
+fn number_at(row: &mysql_async::Row, i: usize) -> Option<u64> {
+    use mysql_async::Value;
+    match row.as_ref(i)? {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        Value::UInt(n) => Some(*n),
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn table_row(r: &mysql_async::Row) -> Option<TableRow> {
+    Some((
+        text_at(r, 0)?,
+        text_at(r, 1)?,
+        text_at(r, 2),
+        number_at(r, 3),
+    ))
+}
+
+fn column_row(r: &mysql_async::Row) -> Option<ColumnRow> {
+    Some((
+        text_at(r, 0)?,
+        text_at(r, 1)?,
+        number_at(r, 2).unwrap_or(0),
+        text_at(r, 3).unwrap_or_default(),
+        text_at(r, 4).unwrap_or_default(),
+        text_at(r, 5).unwrap_or_default(),
+        text_at(r, 6),
+        text_at(r, 7),
+    ))
+}
+
+fn key_row(r: &mysql_async::Row) -> Option<KeyRow> {
+    Some((
+        text_at(r, 0)?,
+        text_at(r, 1)?,
+        text_at(r, 2)?,
+        number_at(r, 3).unwrap_or(0),
+        text_at(r, 4),
+        text_at(r, 5),
+        text_at(r, 6),
+    ))
+}
+
 fn query_error(e: mysql_async::Error, what: &str) -> ConnectorError {
     ConnectorError::new(
         Fault::Protocol,
@@ -66,9 +124,12 @@ pub async fn discover(
     let schema = cfg.discovered_schema();
     let tables: Vec<TableRow> = s
         .conn
-        .exec(TABLES, (schema,))
+        .exec::<mysql_async::Row, _, _>(TABLES, (schema,))
         .await
-        .map_err(|e| query_error(e, "reading information_schema.TABLES"))?;
+        .map_err(|e| query_error(e, "reading information_schema.TABLES"))?
+        .iter()
+        .filter_map(table_row)
+        .collect();
     // Columns are folded into their final shape as rows arrive: a wide schema's
     // rows are never all held at once.
     let mut columns: HashMap<String, Vec<Column>> = s
@@ -77,13 +138,16 @@ pub async fn discover(
             COLUMNS,
             (schema,),
             HashMap::new(),
-            |mut acc: HashMap<String, Vec<Column>>, row: ColumnRow| {
+            |mut acc: HashMap<String, Vec<Column>>, row: mysql_async::Row| {
+                let Some(row) = column_row(&row) else {
+                    return acc;
+                };
                 let (table, name, ordinal, column_type, data_type, nullable, default, comment) =
                     row;
                 acc.entry(table).or_default().push(Column {
                     family: family(&data_type, &column_type),
                     name,
-                    ordinal: ordinal as u32,
+                    ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
                     native_type: column_type,
                     nullable: nullable == "YES",
                     default,
@@ -96,9 +160,12 @@ pub async fn discover(
         .map_err(|e| query_error(e, "reading information_schema.COLUMNS"))?;
     let keys: Vec<KeyRow> = s
         .conn
-        .exec(KEYS, (schema,))
+        .exec::<mysql_async::Row, _, _>(KEYS, (schema,))
         .await
-        .map_err(|e| query_error(e, "reading information_schema.KEY_COLUMN_USAGE"))?;
+        .map_err(|e| query_error(e, "reading information_schema.KEY_COLUMN_USAGE"))?
+        .iter()
+        .filter_map(key_row)
+        .collect();
 
     let mut by_name: HashMap<String, Table> = HashMap::with_capacity(tables.len());
     for (name, table_type, comment, rows) in tables {
@@ -170,10 +237,13 @@ pub async fn discover(
 }
 
 pub async fn list_databases(s: &mut MySession) -> Result<Vec<String>, ConnectorError> {
-    s.conn
-        .query(DATABASES)
+    Ok(s.conn
+        .query::<mysql_async::Row, _>(DATABASES)
         .await
-        .map_err(|e| query_error(e, "listing databases"))
+        .map_err(|e| query_error(e, "listing databases"))?
+        .iter()
+        .filter_map(|r| text_at(r, 0))
+        .collect())
 }
 
 /// Maps a MySQL DATA_TYPE (and the full COLUMN_TYPE, for tinyint(1)) onto a type family.

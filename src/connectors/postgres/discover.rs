@@ -89,17 +89,17 @@ pub async fn discover(
         futures::pin_mut!(rows);
         let mut tables: HashMap<u32, (String, Table)> = HashMap::new();
         while let Some(row) = rows.try_next().await? {
-            let kind = match row.get::<_, &str>(3) {
+            let kind = match row.try_get::<_, &str>(3)? {
                 "v" => TableKind::View,
                 "m" => TableKind::MaterializedView,
                 "f" => TableKind::External,
                 _ => TableKind::Table,
             };
-            let estimate: f64 = row.get(5);
+            let estimate: f64 = row.try_get::<_, Option<f64>>(5)?.unwrap_or(-1.0);
             let table = Table {
-                name: row.get(2),
+                name: row.try_get(2)?,
                 kind,
-                comment: row.get(4),
+                comment: row.try_get(4)?,
                 // reltuples is -1 for never-analysed tables and meaningless for views.
                 row_estimate: (estimate >= 0.0 && kind != TableKind::View)
                     .then_some(estimate as i64),
@@ -108,7 +108,7 @@ pub async fn discover(
                 columns: Vec::new(),
                 properties: Default::default(),
             };
-            tables.insert(row.get(0), (row.get::<_, String>(1), table));
+            tables.insert(row.try_get(0)?, (row.try_get::<_, String>(1)?, table));
         }
         Ok::<_, tokio_postgres::Error>(tables)
     };
@@ -117,14 +117,14 @@ pub async fn discover(
         futures::pin_mut!(rows);
         let mut columns: HashMap<u32, Vec<Column>> = HashMap::new();
         while let Some(row) = rows.try_next().await? {
-            columns.entry(row.get(0)).or_default().push(Column {
-                name: row.get(1),
-                ordinal: row.get::<_, i32>(2) as u32,
-                native_type: row.get(3),
-                family: family(row.get(4), row.get(5)),
-                nullable: !row.get::<_, bool>(6),
-                default: row.get(7),
-                comment: row.get(8),
+            columns.entry(row.try_get(0)?).or_default().push(Column {
+                name: row.try_get(1)?,
+                ordinal: u32::try_from(row.try_get::<_, i32>(2)?).unwrap_or(0),
+                native_type: row.try_get::<_, Option<String>>(3)?.unwrap_or_default(),
+                family: family(row.try_get(4)?, row.try_get(5)?),
+                nullable: !row.try_get::<_, bool>(6)?,
+                default: row.try_get(7)?,
+                comment: row.try_get(8)?,
             });
         }
         Ok(columns)
@@ -135,12 +135,12 @@ pub async fn discover(
         let mut constraints = Vec::new();
         while let Some(row) = rows.try_next().await? {
             constraints.push((
-                row.get::<_, u32>(0),
-                row.get::<_, String>(1),
-                row.get::<_, Vec<i32>>(2),
-                row.get::<_, Option<String>>(3).unwrap_or_default(),
-                row.get::<_, Option<String>>(4).unwrap_or_default(),
-                row.get::<_, Vec<String>>(5),
+                row.try_get::<_, u32>(0)?,
+                row.try_get::<_, String>(1)?,
+                row.try_get::<_, Vec<i32>>(2)?,
+                row.try_get::<_, Option<String>>(3)?.unwrap_or_default(),
+                row.try_get::<_, Option<String>>(4)?.unwrap_or_default(),
+                row.try_get::<_, Vec<String>>(5)?,
             ));
         }
         Ok(constraints)
@@ -192,7 +192,7 @@ pub async fn list_databases(s: &mut PgSession) -> Result<Vec<String>, ConnectorE
         .query(DATABASES, &[])
         .await
         .map_err(|e| query_error(e, "listing databases"))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    rows.iter().map(|r| super::cell(r, 0)).collect()
 }
 
 /// Maps a PostgreSQL base type (name and pg_type category) onto a type family.

@@ -127,6 +127,17 @@ pub fn map_error(e: &tokio_postgres::Error, cfg: &PostgresConfig) -> ConnectorEr
     )
 }
 
+/// One cell of a catalog row. `Row::get` panics on a NULL or an unexpected type,
+/// and what arrives is the server's to decide (a PostgreSQL-compatible server may
+/// answer the catalog queries differently): a bad cell fails the job instead.
+pub(crate) fn cell<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, ConnectorError> {
+    row.try_get(index)
+        .map_err(|e| query_error(e, "reading the catalog"))
+}
+
 pub(crate) fn query_error(e: tokio_postgres::Error, what: &str) -> ConnectorError {
     let permission = e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE);
     ConnectorError::new(

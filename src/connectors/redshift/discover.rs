@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use crate::connectors::ConnectorError;
 use crate::connectors::postgres::config::PostgresConfig;
 use crate::connectors::postgres::discover::family;
-use crate::connectors::postgres::{PgSession, query_error};
+use crate::connectors::postgres::{PgSession, cell, query_error};
 use crate::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
@@ -107,13 +107,14 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
     let mut tables: HashMap<u32, (String, Table)> = HashMap::with_capacity(relations.len());
     let mut by_name: HashMap<(String, String), u32> = HashMap::new();
     for row in &relations {
-        let kind = match row.get::<_, &str>(3) {
+        let kind = match cell::<&str>(row, 3)? {
             "v" => TableKind::View,
             "m" => TableKind::MaterializedView,
             _ => TableKind::Table,
         };
-        let (oid, schema_name, name): (u32, String, String) = (row.get(0), row.get(1), row.get(2));
-        let estimate: f64 = row.get(5);
+        let (oid, schema_name, name): (u32, String, String) =
+            (cell(row, 0)?, cell(row, 1)?, cell(row, 2)?);
+        let estimate: f64 = cell(row, 5)?;
         by_name.insert((schema_name.clone(), name.clone()), oid);
         tables.insert(
             oid,
@@ -122,7 +123,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                 Table {
                     name,
                     kind,
-                    comment: row.get(4),
+                    comment: cell(row, 4)?,
                     row_estimate: (estimate >= 0.0 && kind != TableKind::View)
                         .then_some(estimate as i64),
                     primary_key: Vec::new(),
@@ -135,27 +136,27 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
     }
     let mut names: HashMap<u32, HashMap<i32, String>> = HashMap::new();
     for row in &columns {
-        let relid: u32 = row.get(0);
+        let relid: u32 = cell(row, 0)?;
         let Some((_, table)) = tables.get_mut(&relid) else {
             continue;
         };
-        let (name, ordinal): (String, i32) = (row.get(1), row.get(2));
+        let (name, ordinal): (String, i32) = (cell(row, 1)?, cell(row, 2)?);
         names
             .entry(relid)
             .or_default()
             .insert(ordinal, name.clone());
         table.columns.push(Column {
             name,
-            ordinal: ordinal as u32,
-            native_type: row.get(3),
-            family: family(row.get(4), row.get(5)),
-            nullable: !row.get::<_, bool>(6),
-            default: row.get(7),
-            comment: row.get(8),
+            ordinal: u32::try_from(ordinal).unwrap_or(0),
+            native_type: cell(row, 3)?,
+            family: family(cell(row, 4)?, cell(row, 5)?),
+            nullable: !cell::<bool>(row, 6)?,
+            default: cell(row, 7)?,
+            comment: cell(row, 8)?,
         });
     }
     for row in &constraints {
-        let relid: u32 = row.get(0);
+        let relid: u32 = cell(row, 0)?;
         let resolve = |rel: u32, nums: Vec<i32>| -> Vec<String> {
             nums.iter()
                 .map(|n| {
@@ -167,19 +168,19 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                 })
                 .collect()
         };
-        let key = resolve(relid, key_numbers(row.get(2)));
-        let referenced = resolve(row.get(3), key_numbers(row.get(4)));
+        let key = resolve(relid, key_numbers(cell(row, 2)?));
+        let referenced = resolve(cell(row, 3)?, key_numbers(cell(row, 4)?));
         let Some((_, table)) = tables.get_mut(&relid) else {
             continue;
         };
-        if row.get::<_, &str>(1) == "p" {
+        if cell::<&str>(row, 1)? == "p" {
             table.primary_key = key;
         } else {
             table.foreign_keys.push(ForeignKey {
                 columns: key,
                 references: Reference {
-                    schema: row.get::<_, Option<String>>(5).unwrap_or_default(),
-                    table: row.get::<_, Option<String>>(6).unwrap_or_default(),
+                    schema: cell::<Option<String>>(row, 5)?.unwrap_or_default(),
+                    table: cell::<Option<String>>(row, 6)?.unwrap_or_default(),
                     columns: referenced,
                 },
             });
@@ -187,7 +188,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
     }
 
     let mut extra: Vec<(String, Table)> = Vec::new();
-    let (external_sources, late_binding): (i32, i32) = (sources.get(0), sources.get(1));
+    let (external_sources, late_binding): (i32, i32) = (cell(&sources, 0)?, cell(&sources, 1)?);
     if external_sources == 2 {
         let (ext_tables, ext_columns) = tokio::try_join!(
             s.client.query(EXTERNAL_TABLES, &params),
@@ -196,7 +197,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
         .map_err(|e| query_error(e, "reading svv_external_tables"))?;
         let mut external: HashMap<(String, String), Table> = HashMap::new();
         for row in &ext_tables {
-            let key: (String, String) = (row.get(0), row.get(1));
+            let key: (String, String) = (cell(row, 0)?, cell(row, 1)?);
             external.insert(
                 key.clone(),
                 Table {
@@ -212,20 +213,22 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
             );
         }
         for row in &ext_columns {
-            let key: (String, String) = (row.get(0), row.get(1));
+            let key: (String, String) = (cell(row, 0)?, cell(row, 1)?);
             let Some(table) = external.get_mut(&key) else {
                 continue;
             };
-            let native: String = row.get(3);
-            let part_key: i32 = row.get(5);
+            let native: String = cell(row, 3)?;
+            let part_key: Option<i32> = cell(row, 5)?;
             table.columns.push(Column {
-                name: row.get(2),
-                ordinal: row.get::<_, i32>(4) as u32,
+                name: cell(row, 2)?,
+                ordinal: u32::try_from(cell::<i32>(row, 4)?).unwrap_or(0),
                 family: crate::connectors::aws::json_api::hive_family(&native),
                 native_type: native,
-                nullable: row.get::<_, Option<String>>(6).is_none_or(|n| n != "false"),
+                nullable: cell::<Option<String>>(row, 6)?.is_none_or(|n| n != "false"),
                 default: None,
-                comment: (part_key > 0).then(|| format!("partition key {part_key}")),
+                comment: part_key
+                    .filter(|k| *k > 0)
+                    .map(|k| format!("partition key {k}")),
             });
         }
         for ((schema_name, _), mut table) in external {
@@ -246,14 +249,14 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
             .map(|(oid, _)| *oid)
             .collect();
         for row in &rows {
-            let key: (String, String) = (row.get(0), row.get(1));
+            let key: (String, String) = (cell(row, 0)?, cell(row, 1)?);
             let Some(oid) = by_name.get(&key).filter(|oid| unbound.contains(oid)) else {
                 continue;
             };
             let Some((_, view)) = tables.get_mut(oid) else {
                 continue;
             };
-            let native: String = row.get(3);
+            let native: String = cell(row, 3)?;
             let base = native
                 .split('(')
                 .next()
@@ -261,8 +264,8 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                 .trim()
                 .to_string();
             view.columns.push(Column {
-                name: row.get(2),
-                ordinal: row.get::<_, i32>(4) as u32,
+                name: cell(row, 2)?,
+                ordinal: u32::try_from(cell::<i32>(row, 4)?).unwrap_or(0),
                 family: redshift_family(&base),
                 native_type: native,
                 nullable: true,

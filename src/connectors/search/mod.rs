@@ -151,7 +151,7 @@ impl SearchSession {
         }
         let response = self.client.send(request).await?;
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body: Value = self.client.read_json(response).await?;
         if (200..300).contains(&status) {
             return Ok(body);
         }
@@ -229,7 +229,12 @@ pub async fn discover(
             continue;
         };
         let mut columns = Vec::new();
-        flatten("", &mappings[index]["mappings"]["properties"], &mut columns);
+        flatten(
+            "",
+            &mappings[index]["mappings"]["properties"],
+            &mut columns,
+            0,
+        );
         let mut properties = BTreeMap::new();
         if let Some(health) = entry["health"].as_str() {
             properties.insert("health".to_string(), health.to_string());
@@ -293,7 +298,7 @@ pub async fn discover(
 }
 
 /// Mapped fields as columns; object fields contribute their sub-fields as dotted paths.
-fn flatten(prefix: &str, properties: &Value, out: &mut Vec<Column>) {
+fn flatten(prefix: &str, properties: &Value, out: &mut Vec<Column>, depth: usize) {
     for (name, field) in properties.as_object().into_iter().flatten() {
         let path = if prefix.is_empty() {
             name.clone()
@@ -301,8 +306,11 @@ fn flatten(prefix: &str, properties: &Value, out: &mut Vec<Column>) {
             format!("{prefix}.{name}")
         };
         let kind = field["type"].as_str().unwrap_or("object");
-        if kind == "object" && field["properties"].is_object() {
-            flatten(&path, &field["properties"], out);
+        if kind == "object"
+            && field["properties"].is_object()
+            && depth < crate::connectors::MAX_NESTING
+        {
+            flatten(&path, &field["properties"], out, depth + 1);
             continue;
         }
         out.push(Column {

@@ -202,6 +202,10 @@ fn with_full_type(mut row: Vec<Value>) -> Vec<Value> {
         ("TEXT", _, _, Some(len)) => format!("VARCHAR({len})"),
         _ => base,
     };
+    // A short row is the server's doing: pad it rather than index past its end.
+    if row.len() < 8 {
+        row.resize(8, Value::Null);
+    }
     row[4] = Value::String(full);
     row.truncate(8);
     row
@@ -237,6 +241,13 @@ pub fn family(native: &str) -> TypeFamily {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_row_shorter_than_the_query_asked_for_is_padded_not_a_panic() {
+        for row in [vec![], vec![Value::from("PUBLIC")], vec![Value::Null; 4]] {
+            assert_eq!(with_full_type(row).len(), 8);
+        }
+    }
 
     fn config(account: &str) -> SnowflakeConfig {
         SnowflakeConfig {

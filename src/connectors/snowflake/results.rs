@@ -45,7 +45,11 @@ fn scaled(value: i64, scale: u32) -> Value {
     if scale == 0 {
         return Value::from(value);
     }
-    let divisor = 10i128.pow(scale);
+    // The scale is the server's metadata: Snowflake's is at most 37, and anything
+    // past what an i128 holds is shown as the unscaled integer rather than trusted.
+    let Some(divisor) = 10i128.checked_pow(scale).filter(|_| scale <= 38) else {
+        return Value::String(value.to_string());
+    };
     let (whole, frac) = ((value as i128) / divisor, ((value as i128) % divisor).abs());
     let sign = if value < 0 && whole == 0 { "-" } else { "" };
     Value::String(format!(
@@ -135,6 +139,14 @@ mod tests {
         );
         assert!(arrow_rows(b"not arrow").is_err());
         assert!(arrow_rows(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_scale_no_integer_can_hold_is_shown_unscaled_not_a_panic() {
+        assert_eq!(scaled(12345, 2), json!("123.45"));
+        for scale in [39, 127, 128, 200, u32::MAX] {
+            assert_eq!(scaled(12345, scale), json!("12345"), "{scale}");
+        }
     }
 
     #[test]

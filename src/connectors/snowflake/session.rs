@@ -78,7 +78,7 @@ impl SnowflakeSession {
             )
             .header("accept", "application/snowflake")
             .json(body);
-        read_json(self.client.send(request).await?, "the query").await
+        read_json(&self.client, self.client.send(request).await?, "the query").await
     }
 
     async fn get(&self, url: &str) -> Result<Value, ConnectorError> {
@@ -90,7 +90,7 @@ impl SnowflakeSession {
                 format!("Snowflake Token=\"{}\"", self.token.expose_secret()),
             )
             .header("accept", "application/snowflake");
-        read_json(self.client.send(request).await?, "the query").await
+        read_json(&self.client, self.client.send(request).await?, "the query").await
     }
 
     /// Runs `sql` and returns every row, from the first rowset and every chunk.
@@ -109,8 +109,10 @@ impl SnowflakeSession {
             )
             .await?;
         let mut pause = Duration::from_millis(100);
+        let mut polls = crate::connectors::Pages::new("polling getResultUrl");
         // 333333 and 333334: the query still runs; its result is at getResultUrl.
         while matches!(answer["code"].as_str(), Some("333333" | "333334")) {
+            polls.one_more()?;
             let Some(path) = answer["data"]["getResultUrl"].as_str() else {
                 return Err(failure(&answer, "the query"));
             };
@@ -128,7 +130,9 @@ impl SnowflakeSession {
         } else {
             results::json_rows(&data["rowset"])
         };
+        let mut chunks = crate::connectors::Pages::new("the result's chunk list");
         for chunk in data["chunks"].as_array().into_iter().flatten() {
+            chunks.one_more()?;
             let Some(url) = chunk["url"].as_str() else {
                 continue;
             };
@@ -156,13 +160,7 @@ impl SnowflakeSession {
         }
         let response = self.client.send(request).await?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| {
-            ConnectorError::new(
-                Fault::Protocol,
-                format!("result chunk: {e}"),
-                "retry the job",
-            )
-        })?;
+        let bytes = self.client.read_bytes(response).await?;
         if status != 200 {
             return Err(ConnectorError::new(
                 Fault::Protocol,
@@ -170,7 +168,7 @@ impl SnowflakeSession {
                 "retry the job; chunk URLs expire after a few hours",
             ));
         }
-        let bytes = gunzip_if_needed(&bytes)?;
+        let bytes = gunzip_if_needed(&bytes, self.client.body_limit())?;
         let decoded = if arrow {
             results::arrow_rows(&bytes)
         } else {
@@ -186,21 +184,27 @@ impl SnowflakeSession {
     }
 }
 
-/// Chunks may come gzip-compressed without a Content-Encoding header.
-fn gunzip_if_needed(bytes: &[u8]) -> Result<Vec<u8>, ConnectorError> {
+/// Chunks may come gzip-compressed without a Content-Encoding header. Inflated with
+/// a cap: a small compressed chunk can claim gigabytes (a compression bomb).
+fn gunzip_if_needed(bytes: &[u8], limit: usize) -> Result<Vec<u8>, ConnectorError> {
+    use std::io::Read;
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes.to_vec());
     }
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).map_err(
-        |e| {
+    flate2::read::GzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
             ConnectorError::new(
                 Fault::Protocol,
                 format!("result chunk: {e}"),
                 "retry the job",
             )
-        },
-    )?;
+        })?;
+    if out.len() > limit {
+        return Err(crate::egress::http::too_large(limit));
+    }
     Ok(out)
 }
 
@@ -215,9 +219,13 @@ fn decode_arrow(base64_text: &str) -> Result<Vec<Vec<Value>>, ConnectorError> {
         .map_err(|e| ConnectorError::new(Fault::Protocol, format!("rowset: {e}"), "retry the job"))
 }
 
-async fn read_json(response: reqwest::Response, during: &str) -> Result<Value, ConnectorError> {
+async fn read_json(
+    client: &GuardedClient,
+    response: reqwest::Response,
+    during: &str,
+) -> Result<Value, ConnectorError> {
     let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
+    let text = client.read_text(response).await?;
     match serde_json::from_str::<Value>(&text) {
         Ok(v) if v.get("success").is_some() => Ok(v),
         _ => Err(ConnectorError::new(
@@ -286,7 +294,7 @@ pub async fn connect(
         .query(&query)
         .header("accept", "application/json")
         .json(&json!({ "data": data }));
-    let answer = read_json(client.send(request).await?, "the login").await?;
+    let answer = read_json(&client, client.send(request).await?, "the login").await?;
     let Some(token) = answer["data"]["token"]
         .as_str()
         .filter(|_| answer["success"] == json!(true))
@@ -306,6 +314,33 @@ pub async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compression_bomb_fails_at_the_limit_instead_of_filling_memory() {
+        use std::io::Write;
+        // 256 MiB of zeros compress to a few hundred KiB.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 2 << 20);
+        let e = gunzip_if_needed(&bomb, 4 << 20).unwrap_err();
+        assert_eq!(e.fault, Fault::Limit);
+        assert!(
+            e.message.contains("target_response_max_bytes"),
+            "{}",
+            e.message
+        );
+        // Under the limit it inflates as before.
+        let mut small = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        small.write_all(b"[1,2]").unwrap();
+        assert_eq!(
+            gunzip_if_needed(&small.finish().unwrap(), 1024).unwrap(),
+            b"[1,2]"
+        );
+    }
 
     #[test]
     fn login_failures_map_by_their_documented_codes() {

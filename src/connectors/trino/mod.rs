@@ -88,7 +88,11 @@ impl TrinoSession {
     async fn page(&self, request: reqwest::RequestBuilder) -> Result<Value, ConnectorError> {
         let response = self.client.send(self.with_auth(request)).await?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let text = if status == 200 {
+            self.client.read_text(response).await?
+        } else {
+            self.client.read_error_text(response).await
+        };
         match status {
             200 => serde_json::from_str(&text).map_err(|e| {
                 ConnectorError::new(
@@ -122,7 +126,9 @@ impl TrinoSession {
         let mut results = self.page(first).await?;
         let mut rows = Vec::new();
         let mut pause = Duration::from_millis(50);
+        let mut pages = crate::connectors::Pages::new("the query's nextUri chain");
         loop {
+            pages.one_more()?;
             if let Some(error) = results.get("error").filter(|e| !e.is_null()) {
                 return Err(query_error(error, &self.cfg));
             }

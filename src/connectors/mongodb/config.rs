@@ -1,0 +1,106 @@
+//! MongoDB's fields and their checks: by host and port, or by a connection string
+//! read against an allow-list (`uri.rs`).
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::uri;
+use crate::connectors::FieldProblem;
+use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
+
+pub const FIELDS: &[FieldSpec] = &[
+    NAME,
+    FieldSpec {
+        required: false,
+        description: "host name or IP address of the server; or give uri",
+        ..HOST
+    },
+    port("27017"),
+    text(
+        "uri",
+        4096,
+        "a mongodb:// or mongodb+srv:// connection string; instead of host and port. Only SCRAM logins, and no options that name files, proxies or credentials of the environment",
+    )
+    .secret(),
+    text(
+        "username",
+        128,
+        "user to log in as; none for a server without auth",
+    ),
+    text("password", 1024, "password of that user").secret(),
+    text("authDatabase", 128, "database the user is defined in").or("\"admin\""),
+    FieldSpec {
+        name: "tls",
+        kind: FieldKind::Bool,
+        required: false,
+        default: Some("false"),
+        secret: false,
+        description: "TLS with certificate verification (always on for mongodb+srv)",
+    },
+    text(
+        "database",
+        128,
+        "limit discovery to this database; all databases when absent",
+    ),
+    FieldSpec {
+        name: "sampleSize",
+        kind: FieldKind::Integer {
+            min: 1,
+            max: 10_000,
+        },
+        required: false,
+        default: Some("100"),
+        secret: false,
+        description: "documents sampled per collection to infer its fields",
+    },
+];
+
+/// Databases that hold the server's own state, not the user's data.
+pub const SYSTEM_DATABASES: &[&str] = &["admin", "local", "config"];
+
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MongoConfig {
+    pub host: Option<String>,
+    pub port: u16,
+    pub uri: Option<SecretString>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub auth_database: String,
+    pub tls: bool,
+    pub database: Option<String>,
+    pub sample_size: u32,
+}
+
+impl MongoConfig {
+    pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        match (&self.host, &self.uri) {
+            (None, None) => problems.push(FieldProblem::new(
+                "credentials.host",
+                "give a host or a uri",
+            )),
+            (Some(_), Some(_)) => problems.push(FieldProblem::new(
+                "credentials.uri",
+                "give either a host or a uri, not both",
+            )),
+            (None, Some(text)) => {
+                if let Err(why) = uri::read(text.expose_secret()) {
+                    problems.push(FieldProblem::new("credentials.uri", why));
+                }
+            }
+            _ => {}
+        }
+        if self.password.is_some() && self.username.is_none() {
+            problems.push(FieldProblem::new(
+                "credentials.username",
+                "is required with a password",
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}

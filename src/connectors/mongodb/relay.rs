@@ -1,0 +1,143 @@
+//! A relay between the MongoDB driver and one checked address. The driver offers
+//! no hook for its own connections (no resolver, no socket, no TLS name of ours),
+//! so it is given a Unix socket in a private directory instead, and each connection
+//! it opens there is carried by this relay to the one address the egress guard
+//! checked, with TLS done here, against the real host name. The driver never
+//! resolves or connects to anything itself.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
+
+use crate::connectors::{ConnectorError, Fault};
+use crate::egress::Egress;
+
+/// Connections the driver may hold open at once through one relay (a monitor, a
+/// round-trip probe and a small pool).
+const MAX_CONNECTIONS: usize = 8;
+
+pub struct Relay {
+    dir: PathBuf,
+    pub path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+    /// The first thing that went wrong on the far side, for the job's message: the
+    /// driver only ever sees its end of the socket close.
+    failure: Arc<Mutex<Option<ConnectorError>>>,
+}
+
+impl Relay {
+    /// Listens for the driver; every connection goes to `addr`, named `host` (for
+    /// TLS and messages), with TLS when `tls` is set.
+    pub fn start(
+        egress: &Egress,
+        host: &str,
+        addr: SocketAddr,
+        tls: bool,
+        handshake: Duration,
+    ) -> Result<Relay, ConnectorError> {
+        let local = |e: std::io::Error| {
+            ConnectorError::new(
+                Fault::Protocol,
+                format!("could not open the local relay for the driver: {e}"),
+                "this is a fault of the worker's machine (its temporary directory)",
+            )
+        };
+        let dir =
+            std::env::temp_dir().join(format!("onramp-mongo-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).map_err(local)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(local)?;
+        }
+        let path = dir.join("s");
+        let listener = UnixListener::bind(&path).map_err(local)?;
+        let failure: Arc<Mutex<Option<ConnectorError>>> = Arc::default();
+        let tls_config = tls.then(|| Arc::new(crate::connectors::tls::client_config(true)));
+        let server_name = ServerName::try_from(host.to_string()).ok();
+        let (egress, host, record) = (egress.clone(), host.to_string(), failure.clone());
+        let task = tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+            // Dropped with this task: stopping the relay stops every connection.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut down, _)) = listener.accept().await {
+                while connections.try_join_next().is_some() {}
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let (egress, host, record) = (egress.clone(), host.clone(), record.clone());
+                let (tls_config, server_name) = (tls_config.clone(), server_name.clone());
+                connections.spawn(async move {
+                    let _slot = slot;
+                    let note = |e: ConnectorError| {
+                        if let Ok(mut f) = record.lock()
+                            && f.is_none()
+                        {
+                            *f = Some(e);
+                        }
+                    };
+                    let up = match tokio::time::timeout(handshake, egress.connect_addr(&host, addr)).await {
+                        Ok(Ok(up)) => up,
+                        Ok(Err(e)) => return note(e),
+                        Err(_) => return note(ConnectorError::timeout("connecting to the server", handshake)),
+                    };
+                    match (tls_config, server_name) {
+                        (Some(config), Some(name)) => {
+                            let connector = tokio_rustls::TlsConnector::from(config);
+                            let mut up = match tokio::time::timeout(handshake, connector.connect(name, up)).await {
+                                Ok(Ok(up)) => up,
+                                Ok(Err(e)) => {
+                                    return note(match crate::connectors::tls::find_rustls_error(&e) {
+                                        Some(tls) => crate::connectors::tls::tls_error(&host, tls),
+                                        None => ConnectorError::new(
+                                            Fault::Tls,
+                                            format!("tls with {host} failed: {e}"),
+                                            "check the tls setting: the server may not speak TLS",
+                                        ),
+                                    });
+                                }
+                                Err(_) => return note(ConnectorError::timeout("the tls handshake", handshake)),
+                            };
+                            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                            let _ = up.shutdown().await;
+                        }
+                        (Some(_), None) => note(ConnectorError::new(
+                            Fault::Tls,
+                            format!("{host} is not a name a certificate can be checked against"),
+                            "give the server's host name",
+                        )),
+                        _ => {
+                            let mut up = up;
+                            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Relay {
+            dir,
+            path,
+            task,
+            failure,
+        })
+    }
+
+    pub fn failure(&self) -> Option<ConnectorError> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
