@@ -12,6 +12,10 @@ CREATE TABLE outbox_rejected (
     rejected_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- Claims that took a job over from a worker whose lease ran out while it ran the job
+-- (a worker that died): a job that kills every worker is failed after a few.
+ALTER TABLE jobs ADD COLUMN takeovers integer NOT NULL DEFAULT 0;
+
 -- Request fingerprints are now keyed with the server's secret (HMAC-SHA256); the
 -- unsalted digests stored before could be matched against guessed passwords.
 DELETE FROM idempotency_keys;

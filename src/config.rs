@@ -52,6 +52,8 @@ pub struct Settings {
     /// Largest body a connector reads from a target's HTTP answer (a result page, a
     /// listing, an error); a larger answer fails the job rather than the process.
     pub target_response_max_bytes: usize,
+    /// The most one connection to a target (or one job's HTTP client) reads in all.
+    pub target_read_max_bytes: usize,
     /// Largest message the outbox relay publishes; a larger row is set aside
     /// (RabbitMQ 4 refuses messages over 16 MiB by default).
     pub outbox_max_message_bytes: usize,
@@ -97,6 +99,7 @@ impl Default for Settings {
             upload_limit_bytes: 10 * 1024 * 1024,
             csv_max_bytes: 1024 * 1024 * 1024,
             target_response_max_bytes: 32 * 1024 * 1024,
+            target_read_max_bytes: 256 * 1024 * 1024,
             outbox_max_message_bytes: 16 * 1024 * 1024,
             job_delivery_limit: 6,
             streams_per_org: 64,

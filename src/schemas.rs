@@ -37,7 +37,8 @@ pub fn request_schema(ty: DatasourceType) -> Value {
         "properties": {
             "datasourceType": {"const": ty.as_str()},
             "credentials": json_schema(ty.fields()),
-            "tenancySettings": tenancy_schema()
+            // Absent and null both mean "no tenancy settings".
+            "tenancySettings": {"anyOf": [{"type": "null"}, tenancy_schema()]}
         }
     })
 }

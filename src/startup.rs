@@ -145,6 +145,7 @@ impl Application {
         // onramp's own services are never a datasource, whatever the policy allows.
         let egress = egress
             .with_response_limit(settings.target_response_max_bytes)
+            .with_read_budget(settings.target_read_max_bytes)
             .protecting(own_endpoints(&settings).await);
         let settings = Arc::new(settings);
         // Install the metrics recorder before anything records.

@@ -412,6 +412,15 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
             FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),
         };
         let p = p.as_object_mut().expect("object");
+        // An optional field may be sent as null: it means the same as leaving it out.
+        if !(spec.required && spec.default.is_none()) {
+            if let Some(ty) = p.get("type").cloned() {
+                p.insert("type".into(), json!([ty, "null"]));
+            }
+            if let Some(Value::Array(options)) = p.get_mut("enum") {
+                options.push(Value::Null);
+            }
+        }
         p.insert("description".into(), json!(spec.description));
         if let Some(default) = spec.default {
             p.insert("default".into(), serde_json::from_str(default).unwrap());

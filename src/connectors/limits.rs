@@ -14,6 +14,11 @@ pub const MAX_NESTING: usize = 32;
 /// beyond any catalog; a server that keeps handing out empty pages stops here.
 pub const MAX_PAGES: usize = 10_000;
 
+/// Rows of one result a connector keeps: the COLUMNS listing of a catalog of
+/// 100,000 tables of 20 columns. A row count is the server's claim (an Arrow batch
+/// of null columns claims any number without sending a byte).
+pub const MAX_ROWS: usize = 2_000_000;
+
 /// Counts the pages of one listing.
 pub struct Pages {
     what: &'static str,

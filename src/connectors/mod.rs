@@ -21,6 +21,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod oauth;
 pub mod postgres;
+pub mod quote;
 pub mod redshift;
 pub mod rsa_jwt;
 pub mod search;

@@ -20,6 +20,21 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::InvalidRequestBody,
+        ErrorCode::DatasourceNameError,
+        ErrorCode::AuthenticationError,
+        ErrorCode::DatasourceNotFound,
+        ErrorCode::JobNotFound,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::TooManyRequests,
+        ErrorCode::CredentialTestFailed,
+        ErrorCode::SchemaCacheFailed,
+        ErrorCode::EgressDenied,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::InternalServerError,
+    ];
+
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::InvalidRequestBody

@@ -29,6 +29,8 @@ tokio::task_local! {
 pub struct GuardedClient {
     pub client: reqwest::Client,
     egress: Egress,
+    /// Bytes this client may still read from targets, all answers together.
+    budget: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 struct GuardResolver {
@@ -126,7 +128,12 @@ impl GuardedClient {
                     "this is a bug",
                 )
             })?;
-        Ok(GuardedClient { client, egress })
+        let budget = Arc::new(std::sync::atomic::AtomicUsize::new(egress.read_budget()));
+        Ok(GuardedClient {
+            client,
+            egress,
+            budget,
+        })
     }
 
     /// Starts a request after checking the URL as given: reqwest moves user
@@ -198,7 +205,30 @@ impl GuardedClient {
     /// The whole body of an answer, failing the job (not the process) when it is
     /// over the limit, whatever the answer's headers claim.
     pub async fn read_bytes(&self, response: Response) -> Result<Vec<u8>, ConnectorError> {
-        read_capped(response, self.body_limit(), true).await
+        let body = read_capped(response, self.body_limit(), true).await?;
+        self.spend(body.len())?;
+        Ok(body)
+    }
+
+    /// Counts `n` bytes against the client's budget: past it, the job fails.
+    fn spend(&self, n: usize) -> Result<(), ConnectorError> {
+        let left = self
+            .budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                Some(left.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        if n > left {
+            return Err(ConnectorError::new(
+                Fault::Limit,
+                format!(
+                    "the server's answers came to more than {} bytes in all, the limit (target_read_max_bytes)",
+                    self.egress.read_budget()
+                ),
+                "the server keeps sending more: check that the endpoint is the right one, or ask the operator to raise ONRAMP_TARGET_READ_MAX_BYTES",
+            ));
+        }
+        Ok(())
     }
 
     /// The body as text (invalid UTF-8 replaced), under the limit.
@@ -221,7 +251,9 @@ impl GuardedClient {
         response: Response,
         max: usize,
     ) -> Result<Vec<u8>, ConnectorError> {
-        read_capped(response, max.min(self.body_limit()), false).await
+        let body = read_capped(response, max.min(self.body_limit()), false).await?;
+        self.spend(body.len())?;
+        Ok(body)
     }
 
     /// The start of an error answer (at most `ERROR_BODY_MAX_BYTES`), for quoting.

@@ -4,6 +4,7 @@
 //! name cannot resolve to an allowed address for the check and a forbidden one
 //! for the connection (DNS rebinding).
 
+pub mod budget;
 pub mod host;
 pub mod http;
 pub mod policy;
@@ -92,6 +93,8 @@ pub struct Egress {
     protected: Arc<Vec<SocketAddr>>,
     /// The most a connector reads of one HTTP answer from a target.
     response_max_bytes: usize,
+    /// The most one connection (or one HTTP client) reads from a target in all.
+    read_budget: usize,
 }
 
 impl Egress {
@@ -110,7 +113,17 @@ impl Egress {
             connector,
             protected: Arc::new(Vec::new()),
             response_max_bytes: DEFAULT_RESPONSE_MAX_BYTES,
+            read_budget: budget::DEFAULT_READ_BUDGET_BYTES,
         }
+    }
+
+    pub fn with_read_budget(mut self, max_bytes: usize) -> Egress {
+        self.read_budget = max_bytes;
+        self
+    }
+
+    pub fn read_budget(&self) -> usize {
+        self.read_budget
     }
 
     /// The same guard, also refusing these endpoints of onramp's own.
@@ -214,7 +227,7 @@ impl Egress {
         &self,
         host: &str,
         addr: SocketAddr,
-    ) -> Result<TcpStream, ConnectorError> {
+    ) -> Result<budget::Budgeted<TcpStream>, ConnectorError> {
         self.check_addr(host, addr)?;
         let stream = self
             .connector
@@ -222,17 +235,22 @@ impl Egress {
             .await
             .map_err(|e| ConnectorError::unreachable(host, addr.port(), e))?;
         let _ = stream.set_nodelay(true);
-        Ok(stream)
+        Ok(budget::Budgeted::new(stream, self.read_budget))
     }
 
-    /// Connects to the first checked address of `host` that accepts.
-    pub async fn connect(&self, host: &str, port: u16) -> Result<TcpStream, ConnectorError> {
+    /// Connects to the first checked address of `host` that accepts; what is read
+    /// from it is held to the read budget.
+    pub async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<budget::Budgeted<TcpStream>, ConnectorError> {
         let mut last = None;
         for addr in self.resolve_checked(host, port).await? {
             match self.connector.connect(addr).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    return Ok(stream);
+                    return Ok(budget::Budgeted::new(stream, self.read_budget));
                 }
                 Err(e) => last = Some(e),
             }

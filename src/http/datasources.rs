@@ -147,6 +147,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let wait = wait_seconds(&q)?;
     let headers = http_request.headers().clone();
+    // A wait is a stream: refused before anything is recorded, not after.
+    let waiting = hold(&state, org, &headers, wait)?;
     let (json, upload) = read_create_body(&state, http_request).await?;
     let request = parse_datasource(&json, &state.egress.policy)?;
     check_upload(&request, upload.as_ref())?;
@@ -198,31 +200,13 @@ pub async fn create(
             tracing::info!(org_id = %org, datasource_id = %datasource_id, job_id = %job_id, trace_id = %trace.trace_id,
                 datasource_type = request.datasource_type.as_str(), "datasource accepted");
             metrics::counter!("onramp_datasources_accepted_total").increment(1);
-            finish_or_wait(
-                &state,
-                org,
-                super::auth::token_hash(&headers),
-                job_id,
-                &request.name,
-                body,
-                wait,
-            )
-            .await
+            finish_or_wait(&state, org, job_id, &request.name, body, waiting).await
         }
         CreateOutcome::Replayed { status, body } => {
             let job_id = body["jobId"].as_str().and_then(|s| Uuid::parse_str(s).ok());
             match job_id {
                 Some(job_id) => {
-                    finish_or_wait(
-                        &state,
-                        org,
-                        super::auth::token_hash(&headers),
-                        job_id,
-                        &request.name,
-                        body,
-                        wait,
-                    )
-                    .await
+                    finish_or_wait(&state, org, job_id, &request.name, body, waiting).await
                 }
                 None => Ok(accepted_response(
                     StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
@@ -272,21 +256,42 @@ fn check_upload(
     }
 }
 
+/// A `?wait` that holds one of the organisation's streams.
+struct Wait {
+    seconds: u64,
+    permit: super::streams::Permit,
+}
+
+fn hold(
+    state: &AppState,
+    org: Uuid,
+    headers: &HeaderMap,
+    wait: Option<u64>,
+) -> Result<Option<Wait>, ApiError> {
+    let Some(seconds) = wait else {
+        return Ok(None);
+    };
+    let permit = state.streams.open(org, super::auth::token_hash(headers))?;
+    Ok(Some(Wait { seconds, permit }))
+}
+
 /// Answers 202 at once, or holds the answer until the job ends (`?wait=N`). A wait
 /// counts as one of the organisation's streams and is fed by the same poller.
 async fn finish_or_wait(
     state: &AppState,
     org: Uuid,
-    token: Vec<u8>,
     job_id: Uuid,
     name: &str,
     body: Value,
-    wait: Option<u64>,
+    wait: Option<Wait>,
 ) -> Result<Response, ApiError> {
-    let Some(seconds) = wait else {
+    let Some(Wait {
+        seconds,
+        mut permit,
+    }) = wait
+    else {
         return Ok(accepted_response(StatusCode::ACCEPTED, body));
     };
-    let mut permit = state.streams.open(org, token)?;
     let mut watch = state.streams.watch(job_id);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     loop {
@@ -333,7 +338,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let wait = wait_seconds(&q)?;
+    let waiting = hold(&state, org, &headers, wait_seconds(&q)?)?;
     let request = parse_datasource(
         &body_bytes(body, state.settings.body_limit_bytes)?,
         &state.egress.policy,
@@ -357,11 +362,10 @@ pub async fn update(
             finish_or_wait(
                 &state,
                 org,
-                super::auth::token_hash(&headers),
                 job_id,
                 &request.name,
                 accepted(&request.name, id, job_id),
-                wait,
+                waiting,
             )
             .await
         }
@@ -369,10 +373,22 @@ pub async fn update(
     }
 }
 
+/// Whether a datasource could bear this name: names are validated at create (no
+/// control characters, at most 128 characters), so a lookup by any other name is
+/// answered as unknown without a query (PostgreSQL refuses a NUL in text outright).
+fn could_exist(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 128 && !name.chars().any(char::is_control)
+}
+
+/// A name as echoed in an answer: no longer than any real name.
+fn shown(name: &str) -> String {
+    name.chars().take(128).collect()
+}
+
 fn name_unknown(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::DatasourceNameError,
-        format!("no datasource named {name:?} exists"),
+        format!("no datasource named {:?} exists", shown(name)),
     )
     .with_hint("create it with POST first")
 }
@@ -380,7 +396,7 @@ fn name_unknown(name: &str) -> ApiError {
 fn not_found(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::DatasourceNotFound,
-        format!("no datasource named {name:?}"),
+        format!("no datasource named {:?}", shown(name)),
     )
 }
 
@@ -401,6 +417,9 @@ pub async fn delete(
             vec![FieldProblem::new("datasourceName", "is required")],
         ));
     };
+    if !could_exist(&name) {
+        return Err(name_unknown(&name));
+    }
     match datasources::delete(&state.pool, &state.settings, &state.store, org, &name).await? {
         Some(id) => Ok(
             Json(json!({"id": id, "message": format!("datasource {name} deleted")}))
@@ -422,6 +441,9 @@ pub async fn sync(
         .and_then(|i| i.get("datasourceId"))
         .and_then(Value::as_str);
     let which = match (body.get("datasourceName").and_then(Value::as_str), by_id) {
+        (Some(name), _) if !could_exist(name) && !name.is_empty() => {
+            return Err(not_found(name));
+        }
         (Some(name), _) if !name.is_empty() => DatasourceRef::Name(name),
         (_, Some(id)) => match Uuid::parse_str(id) {
             Ok(id) => DatasourceRef::Id(id),
@@ -530,6 +552,9 @@ pub async fn get(
     Org(org): Org,
     ApiPath(name): ApiPath,
 ) -> Result<Response, ApiError> {
+    if !could_exist(&name) {
+        return Err(not_found(&name));
+    }
     match datasources::get(&state.pool, org, &name).await? {
         Some(r) => Ok(Json(view(&r)).into_response()),
         None => Err(not_found(&name)),
@@ -542,6 +567,9 @@ pub async fn schema(
     ApiPath(name): ApiPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !could_exist(&name) {
+        return Err(not_found(&name));
+    }
     let Some(record) = datasources::get(&state.pool, org, &name).await? else {
         return Err(not_found(&name));
     };

@@ -248,33 +248,9 @@ pub async fn declare_topology(channel: &Channel, s: &Settings) -> Result<(), Que
     let quorum = text("quorum");
     channel
         .queue_declare(
-            s.jobs_queue().as_str().into(),
-            durable(),
-            args(&[
-                ("x-queue-type", quorum.clone()),
-                ("x-dead-letter-exchange", text(&dead_x)),
-                // A message whose consumers keep dying ends in the dead-letter queue.
-                (
-                    "x-delivery-limit",
-                    AMQPValue::LongLongInt(i64::from(s.job_delivery_limit) + 1),
-                ),
-            ]),
-        )
-        .await?;
-    channel
-        .queue_bind(
-            s.jobs_queue().as_str().into(),
-            jobs_x.as_str().into(),
-            JOB_ROUTING_KEY.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_declare(
             s.dead_letter_queue().as_str().into(),
             durable(),
-            args(&[("x-queue-type", quorum)]),
+            args(&[("x-queue-type", quorum.clone())]),
         )
         .await?;
     channel
@@ -309,5 +285,33 @@ pub async fn declare_topology(channel: &Channel, s: &Settings) -> Result<(), Que
             )
             .await?;
     }
+    // The jobs queue last: one declared by an older onramp with other arguments is
+    // refused by the broker, and everything else is declared by then.
+    channel
+        .queue_declare(
+            s.jobs_queue().as_str().into(),
+            durable(),
+            args(&[
+                ("x-queue-type", quorum.clone()),
+                ("x-dead-letter-exchange", text(&dead_x)),
+                // A backstop: a message whose consumers keep dying before they can
+                // even claim its job ends in the dead-letter queue. Well above the
+                // workers' own limit, since requeues on shutdown count here too.
+                (
+                    "x-delivery-limit",
+                    AMQPValue::LongLongInt(i64::from(s.job_delivery_limit) * 4),
+                ),
+            ]),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            s.jobs_queue().as_str().into(),
+            jobs_x.as_str().into(),
+            JOB_ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     Ok(())
 }

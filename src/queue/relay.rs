@@ -135,6 +135,7 @@ async fn publish_batch(
         return Err(RelayError::Queue(super::QueueError::Closed));
     }
     let mut published = Vec::new();
+    let mut refused = Vec::new();
     for (id, message, attempts) in &ready {
         match broker.publish_all(std::slice::from_ref(message)).await {
             Ok(()) => published.push(*id),
@@ -144,25 +145,44 @@ async fn publish_batch(
                     batch.commit().await?;
                     return Err(e.into());
                 }
-                if attempts + 1 >= MAX_ROW_ATTEMPTS {
-                    let row = OutboxRow {
-                        id: *id,
-                        exchange: message.exchange.clone(),
-                        routing_key: message.routing_key.clone(),
-                        payload: Value::Null,
-                        headers: Value::Null,
-                    };
-                    set_aside(&mut batch, &row, &format!("refused by the broker: {e}")).await?;
-                } else {
-                    tracing::warn!(outbox_id = id, attempt = attempts + 1, error = %e, "broker refused one outbox message; trying it again later");
-                    batch.failed_once(*id).await?;
-                }
+                refused.push((*id, message, *attempts, e));
             }
         }
     }
     batch.published(&published).await?;
+    // A row is to blame only when the broker took others in the same pass, or closed
+    // the channel over that message itself (no such exchange, a precondition).
+    // Otherwise the broker refuses everything (an alarm, a blanket nack): nothing is
+    // counted against any row, and the relay waits.
+    let broker_wide = published.is_empty() && !refused.iter().all(|(.., e)| names_the_message(e));
+    if broker_wide && let Some((.., e)) = refused.pop() {
+        batch.commit().await?;
+        return Err(e.into());
+    }
+    for (id, message, attempts, e) in refused {
+        if attempts + 1 >= MAX_ROW_ATTEMPTS {
+            let row = OutboxRow {
+                id,
+                exchange: message.exchange.clone(),
+                routing_key: message.routing_key.clone(),
+                payload: serde_json::from_slice(&message.payload).unwrap_or(Value::Null),
+                headers: Value::Null,
+            };
+            set_aside(&mut batch, &row, &format!("refused by the broker: {e}")).await?;
+        } else {
+            tracing::warn!(outbox_id = id, attempt = attempts + 1, error = %e, "broker refused one outbox message; trying it again later");
+            batch.failed_once(id).await?;
+        }
+    }
     batch.commit().await?;
     Ok(published.len())
+}
+
+/// A channel closed by the broker over one message: its exchange is gone, or a
+/// precondition of it failed (AMQP 404, 406).
+fn names_the_message(e: &super::QueueError) -> bool {
+    let text = e.to_string();
+    text.contains("NOT_FOUND") || text.contains("PRECONDITION_FAILED")
 }
 
 async fn set_aside(
@@ -173,6 +193,16 @@ async fn set_aside(
     tracing::error!(outbox_id = row.id, exchange = %row.exchange, routing_key = %row.routing_key, reason, "outbox message set aside in outbox_rejected; the others go on");
     metrics::counter!("onramp_outbox_set_aside_total").increment(1);
     batch.set_aside(row.id, reason).await?;
+    // A job whose message can never be published would wait for ever: it ends now.
+    if row.payload.get("specversion").is_none()
+        && let Some(job_id) = row
+            .payload
+            .get("jobId")
+            .and_then(Value::as_str)
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    {
+        batch.fail_job(job_id).await?;
+    }
     Ok(())
 }
 

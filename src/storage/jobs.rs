@@ -26,12 +26,14 @@ pub struct JobRow {
     pub error: Option<Value>,
     pub result: Option<Value>,
     pub attempts: i32,
+    /// Claims that took the job over from a worker that stopped while running it.
+    pub takeovers: i32,
     pub trace_parent: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-const COLUMNS: &str = "id, org_id, datasource_id, datasource_name, kind, status, steps, error, result, attempts, trace_parent, created_at, finished_at";
+const COLUMNS: &str = "id, org_id, datasource_id, datasource_name, kind, status, steps, error, result, attempts, takeovers, trace_parent, created_at, finished_at";
 
 fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, StoreError> {
     serde_json::from_value(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
@@ -95,7 +97,8 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Claim, StoreError> {
     let sql = format!(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $2,
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1,
+           takeovers = takeovers + CASE WHEN status = 'running' THEN 1 ELSE 0 END, lease_owner = $2,
            lease_until = now() + make_interval(secs => $3), started_at = coalesce(started_at, now()),
            steps = $4, error = NULL, updated_at = now()
          WHERE id = $1 AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())

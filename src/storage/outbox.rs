@@ -147,6 +147,23 @@ impl Claimed {
         Ok(())
     }
 
+    /// Fails a job whose message was set aside: it can never reach a worker.
+    pub async fn fail_job(&mut self, job_id: Uuid) -> Result<(), StoreError> {
+        let error = serde_json::json!({"code": "INTERNAL_SERVER_ERROR",
+            "message": "the job's message could not be published to the broker and was set aside",
+            "hint": "a sync queues the job again; the operator's log and outbox_rejected have the reason"});
+        sqlx::query(
+            "WITH failed AS (UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
+               WHERE id = $1 AND status IN ('queued', 'running') RETURNING datasource_id)
+             UPDATE datasources SET status = 'failed', updated_at = now() WHERE id IN (SELECT datasource_id FROM failed)",
+        )
+        .bind(job_id)
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         Ok(())

@@ -110,18 +110,25 @@ async fn consume(
                     let deps = deps.clone();
                     let in_flight = in_flight.clone();
                     let shutdown = shutdown.clone();
-                    tasks.spawn(async move { handle(&deps, delivery, &in_flight, &shutdown).await });
+                    tasks.spawn(async move {
+                        // A panic in handling (not in the job: `process` catches those)
+                        // would leave the delivery unacknowledged and its prefetch slot
+                        // taken: the delivery is dead-lettered instead. An acker used
+                        // already ignores this.
+                        let acker = delivery.acker.clone();
+                        let handled = std::panic::AssertUnwindSafe(handle(&deps, delivery, &in_flight, &shutdown))
+                            .catch_unwind()
+                            .await;
+                        if handled.is_err() {
+                            tracing::error!("job handler panicked outside the job; dead-lettering its delivery");
+                            let _ = acker.nack(BasicNackOptions { requeue: false, ..Default::default() }).await;
+                        }
+                    });
                 }
                 Some(Err(e)) => return Err(e.into()),
                 None => return Err(crate::queue::QueueError::Closed),
             },
-            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                // A job's own panic is caught in `process`; this is a panic elsewhere
-                // in handling, whose delivery the broker will hand out again.
-                if let Err(e) = joined && e.is_panic() {
-                    tracing::error!("job handler panicked outside the job; its delivery returns to the queue");
-                }
-            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             _ = shutdown.cancelled() => {
                 // Stop new deliveries; unacknowledged prefetched ones go back to the queue.
                 let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
@@ -158,18 +165,6 @@ async fn drain(deps: &WorkerDeps, mut tasks: JoinSet<()>, in_flight: &Mutex<Hash
 
 fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a AMQPValue> {
     delivery.properties.headers().as_ref()?.inner().get(name)
-}
-
-/// How often the broker handed this message out before (quorum queues count it in
-/// `x-delivery-count`; a worker that died or was cut off while holding it counts).
-fn deliveries_before(delivery: &Delivery) -> u32 {
-    match header(delivery, "x-delivery-count") {
-        Some(AMQPValue::LongLongInt(n)) => (*n).max(0) as u32,
-        Some(AMQPValue::LongInt(n)) => (*n).max(0) as u32,
-        Some(AMQPValue::LongUInt(n)) => *n,
-        Some(AMQPValue::ShortInt(n)) => (*n).max(0) as u32,
-        _ => 0,
-    }
 }
 
 fn attempt_of(delivery: &Delivery) -> u32 {
@@ -209,13 +204,8 @@ async fn handle(
     span.record("trace_id", trace.trace_id.as_str());
     async {
         let attempt = attempt_of(&delivery);
-        let deliveries = deliveries_before(&delivery);
         let disposition = if shutdown.is_cancelled() {
             Disposition::Requeue
-        } else if deliveries + 1 >= deps.settings.job_delivery_limit {
-            // Every worker that took this job before stopped without finishing it: a
-            // job that kills its process must not go round every worker for ever.
-            give_up_redelivered(deps, &message, deliveries).await
         } else {
             process(deps, &message, attempt, in_flight).await
         };
@@ -258,6 +248,24 @@ async fn process(
             };
         }
     };
+    // Every worker that held this job before stopped while running it (its lease ran
+    // out): a job that kills its process must not go round every worker for ever.
+    if job.takeovers as u32 + 1 >= s.job_delivery_limit {
+        tracing::error!(
+            takeovers = job.takeovers,
+            "job was taken over from workers that all stopped while running it; failing it"
+        );
+        return fail_internal(
+            deps,
+            &job,
+            format!(
+                "the job was taken over from {} workers that each stopped while running it; it was not tried again",
+                job.takeovers
+            ),
+        )
+        .await
+        .unwrap_or_else(|| retry(s.retry_max_attempts).with_attempt(attempt));
+    }
     in_flight.lock().expect("in-flight lock").insert(job.id);
     // Renews the lease while the job runs; stops when dropped, even if this task is aborted.
     let heartbeat = AbortOnDrop({
@@ -388,44 +396,14 @@ async fn fail_internal(
         message,
         hint: Some("this is a bug in onramp, not a fault of the datasource: the operator's log has the cause under this error id; a sync retries the job".into()),
     };
-    match run_job::store_failure(deps, job, None, &steps, &error).await {
+    // Stored under this worker's lease: no other worker's run is overwritten.
+    match run_job::store_failure(deps, job, Some(deps.id), &steps, &error).await {
         Ok(()) => Some(Disposition::DeadLetter),
         Err(e) => {
             tracing::warn!(error = %e, "could not store the failure of a job; retrying");
             None
         }
     }
-}
-
-/// A job delivered `deliveries` times before without an outcome: fail it rather than
-/// hand it to another worker that may stop the same way.
-async fn give_up_redelivered(
-    deps: &WorkerDeps,
-    message: &JobMessage,
-    deliveries: u32,
-) -> Disposition {
-    let job = match jobs::get(&deps.pool, message.org_id, message.job_id).await {
-        Ok(Some(job)) => job,
-        Ok(None) => return Disposition::DeadLetter,
-        Err(e) => {
-            tracing::warn!(error = %e, "postgres unavailable while giving up a job");
-            return Disposition::Requeue;
-        }
-    };
-    if job.status().is_ok_and(|s| s.is_final()) {
-        return Disposition::Ack;
-    }
-    tracing::error!(
-        deliveries,
-        "job was delivered to workers that all stopped before finishing it; failing it and dead-lettering its message"
-    );
-    fail_internal(
-        deps,
-        &job,
-        format!("the job was taken by {deliveries} workers that each stopped before finishing it; it was not tried again"),
-    )
-    .await
-    .unwrap_or(Disposition::Requeue)
 }
 
 impl Disposition {

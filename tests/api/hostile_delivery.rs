@@ -44,7 +44,7 @@ async fn an_outbox_row_the_broker_refuses_is_set_aside_and_every_other_message_g
 }
 
 #[tokio::test]
-async fn a_job_whose_workers_all_stopped_while_holding_it_is_failed_not_tried_for_ever() {
+async fn a_job_whose_workers_all_stopped_while_running_it_is_failed_not_tried_for_ever() {
     let id = unique("t");
     let settings = test_settings(&id);
     let limit = settings.job_delivery_limit;
@@ -60,34 +60,20 @@ async fn a_job_whose_workers_all_stopped_while_holding_it_is_failed_not_tried_fo
     let accepted = api
         .accept(&body("postgres", pg_credentials("killer", "public")))
         .await;
-    // Each take-and-return stands for a worker that died holding the message.
-    let conn =
-        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let mut returned = 0;
-    while returned < limit - 1 {
-        let got = ch
-            .basic_get(
-                settings.jobs_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
-            .await
-            .unwrap();
-        match got {
-            Some(m) => {
-                m.delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-                returned += 1;
-            }
-            None => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
+    let job_id = uuid::Uuid::parse_str(accepted["jobId"].as_str().unwrap()).unwrap();
+    // Workers that each claimed the job and died while running it: their leases ran
+    // out with the job still running (claims through onramp's own code).
+    for _ in 0..limit - 1 {
+        let claim = onramp::storage::jobs::claim(
+            &api.pool,
+            job_id,
+            uuid::Uuid::new_v4(),
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(claim, onramp::storage::jobs::Claim::Claimed(_)));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let worker = spawn_settings(
         id,
@@ -99,16 +85,21 @@ async fn a_job_whose_workers_all_stopped_while_holding_it_is_failed_not_tried_fo
     )
     .await;
     let job = api
-        .wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
+        .wait_for_job(&job_id.to_string(), Duration::from_secs(30))
         .await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error"]["code"], "INTERNAL_SERVER_ERROR");
     let message = job["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains(&format!("taken by {}", limit - 1)),
+        message.contains(&format!("taken over from {} workers", limit - 1)),
         "{message}"
     );
     // Its message is in the dead-letter queue, not back in the jobs queue.
+    let conn =
+        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
+            .unwrap();
+    let ch = conn.create_channel().await.unwrap();
     let mut dead = None;
     for _ in 0..50 {
         dead = ch
@@ -125,6 +116,71 @@ async fn a_job_whose_workers_all_stopped_while_holding_it_is_failed_not_tried_fo
     }
     let dead: Value = serde_json::from_slice(&dead.expect("dead-lettered").delivery.data).unwrap();
     assert_eq!(dead["jobId"], accepted["jobId"]);
+    let _ = conn.close(200, "done".into()).await;
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_requeued_by_restarts_alone_still_runs() {
+    // Shutdown requeues and redeliveries count in the broker's delivery count, not
+    // as deaths: a job returned more often than the limit still runs.
+    let id = unique("t");
+    let settings = test_settings(&id);
+    let limit = settings.job_delivery_limit;
+    let api = spawn_settings(
+        id.clone(),
+        settings.clone(),
+        Roles {
+            api: true,
+            worker: false,
+        },
+    )
+    .await;
+    let accepted = api
+        .accept(&body("postgres", pg_credentials("restarted", "public")))
+        .await;
+    let conn =
+        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
+            .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let mut returned = 0;
+    while returned < limit + 2 {
+        match ch
+            .basic_get(
+                settings.jobs_queue().as_str().into(),
+                BasicGetOptions::default(),
+            )
+            .await
+            .unwrap()
+        {
+            Some(m) => {
+                m.delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                returned += 1;
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let worker = spawn_settings(
+        id,
+        settings,
+        Roles {
+            api: false,
+            worker: true,
+        },
+    )
+    .await;
+    let job = api
+        .wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
     let _ = conn.close(200, "done".into()).await;
     worker.stop().await;
     api.stop().await;

@@ -16,6 +16,7 @@ mod firebolt;
 mod helpers;
 mod hostile_delivery;
 mod hostile_mongodb;
+mod hostile_names;
 mod hostile_requests;
 mod hostile_targets;
 mod lifecycle;

@@ -2,6 +2,8 @@
 
 use quick_xml::events::Event;
 
+const MAX_DEPTH: usize = 32;
+
 /// Visits each element's full text (entity references resolved) with the path of
 /// element names leading to it.
 pub fn walk_text(xml: &str, mut visit: impl FnMut(&[String], &str) -> bool) -> Result<(), String> {
@@ -11,6 +13,11 @@ pub fn walk_text(xml: &str, mut visit: impl FnMut(&[String], &str) -> bool) -> R
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
             Event::Start(e) => {
+                // AWS's answers nest a few levels; a server's deeper nesting is refused
+                // rather than followed (each level costs every later element).
+                if path.len() >= MAX_DEPTH {
+                    return Err(format!("elements nested deeper than {MAX_DEPTH} levels"));
+                }
                 path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
                 text.clear();
             }

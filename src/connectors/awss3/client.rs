@@ -181,22 +181,24 @@ pub fn parse_list(xml: &str) -> Result<Page, String> {
     let (mut objects, mut next, mut truncated) = (Vec::new(), None, false);
     let (mut key, mut size): (Option<String>, u64) = (None, 0);
     walk_text(xml, |path, text| {
-        match path
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice()
-        {
-            [.., "Contents", "Key"] => key = Some(text.to_string()),
-            [.., "Contents", "Size"] => size = text.trim().parse().unwrap_or(0),
-            [.., "Contents"] => {
+        // Only the last two names matter: no copy of the path per element.
+        let last = path.last().map(String::as_str);
+        let parent = path
+            .len()
+            .checked_sub(2)
+            .and_then(|i| path.get(i))
+            .map(String::as_str);
+        match (parent, last) {
+            (Some("Contents"), Some("Key")) => key = Some(text.to_string()),
+            (Some("Contents"), Some("Size")) => size = text.trim().parse().unwrap_or(0),
+            (_, Some("Contents")) => {
                 if let Some(k) = key.take() {
                     objects.push(Object { key: k, size });
                 }
                 size = 0;
             }
-            [.., "NextContinuationToken"] => next = Some(text.to_string()),
-            [.., "IsTruncated"] => truncated = text.trim() == "true",
+            (_, Some("NextContinuationToken")) => next = Some(text.to_string()),
+            (_, Some("IsTruncated")) => truncated = text.trim() == "true",
             _ => {}
         }
         true

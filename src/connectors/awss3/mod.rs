@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod parquet;
+mod thrift;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -39,6 +39,10 @@ pub fn footer_length(tail: &[u8]) -> Result<usize, FileProblem> {
 }
 
 pub fn columns(footer: &[u8]) -> Result<Vec<Column>, FileProblem> {
+    super::thrift::check_schema_tree(footer).map_err(|e| FileProblem {
+        line: None,
+        message: format!("unreadable parquet footer: {e}"),
+    })?;
     let metadata = ParquetMetaDataReader::decode_metadata(footer).map_err(|e| FileProblem {
         line: None,
         message: format!("unreadable parquet footer: {e}"),

@@ -124,6 +124,18 @@ impl BigqueryConfig {
                 "must be a project ID: lower-case letters, digits and hyphens",
             ));
         }
+        // BigQuery's own rule for dataset names; anything else could only be an attempt
+        // to end the quoted name early.
+        if let Some(dataset) = &self.dataset
+            && !dataset
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            problems.push(FieldProblem::new(
+                "credentials.dataset",
+                "must be a dataset name: letters, digits and underscores",
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -206,9 +218,7 @@ fn api_error(status: u16, body: &Value, project: &str) -> ConnectorError {
     }
 }
 
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "\\`"))
-}
+use crate::connectors::quote::bigquery::ident as quote;
 
 impl BigquerySession {
     async fn call(

@@ -43,9 +43,7 @@ struct Name {
     name: String,
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
+use crate::connectors::quote::clickhouse::literal as quote;
 
 pub async fn discover(s: &ChSession, cfg: &ClickhouseConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();

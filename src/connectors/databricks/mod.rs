@@ -85,14 +85,10 @@ pub struct DatabricksSession {
 }
 
 /// A backtick-quoted identifier.
-fn ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
+use crate::connectors::quote::databricks::ident;
 
 /// A single-quoted SQL string.
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-}
+use crate::connectors::quote::databricks::literal;
 
 impl DatabricksSession {
     async fn call(

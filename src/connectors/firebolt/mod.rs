@@ -63,13 +63,9 @@ pub struct FireboltSession {
     parameters: Vec<(String, String)>,
 }
 
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+use crate::connectors::quote::firebolt::ident;
 
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
+use crate::connectors::quote::firebolt::literal;
 
 /// Engine URLs come without a scheme; Firebolt's clients assume https.
 fn canonical(url: &str) -> String {

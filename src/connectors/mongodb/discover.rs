@@ -74,11 +74,9 @@ pub async fn discover(s: &MongoSession, cfg: &MongoConfig) -> Result<Snapshot, C
     for name in names {
         let db = s.client.database(&name);
         let mut tables = Vec::new();
-        for (collection, is_view) in collections(&db).await.map_err(|e| s.error(&e))? {
+        for (collection, is_view) in s.guarded(collections(&db)).await? {
             let coll = db.collection::<Document>(&collection);
-            let docs = sample(&coll, cfg.sample_size)
-                .await
-                .map_err(|e| s.error(&e))?;
+            let docs = s.guarded(sample(&coll, cfg.sample_size)).await?;
             let estimate = if is_view {
                 None
             } else {
@@ -110,10 +108,8 @@ pub async fn discover(s: &MongoSession, cfg: &MongoConfig) -> Result<Snapshot, C
 
 pub async fn list_databases(s: &MongoSession) -> Result<Vec<String>, ConnectorError> {
     let mut names = s
-        .client
-        .list_database_names()
-        .await
-        .map_err(|e| s.error(&e))?;
+        .guarded(s.client.list_database_names().into_future())
+        .await?;
     names.retain(|n| !SYSTEM_DATABASES.contains(&n.as_str()));
     names.sort();
     Ok(names)

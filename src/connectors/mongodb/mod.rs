@@ -15,6 +15,7 @@ pub mod infer;
 mod relay;
 pub mod session;
 mod uri;
+pub mod wire;
 
 pub use config::{FIELDS, MongoConfig};
 pub use discover::{discover, list_databases};

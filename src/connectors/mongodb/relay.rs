@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
@@ -29,6 +29,9 @@ pub struct Relay {
     /// The first thing that went wrong on the far side, for the job's message: the
     /// driver only ever sees its end of the socket close.
     failure: Arc<Mutex<Option<ConnectorError>>>,
+    /// Told when the first failure is recorded: the driver would only notice at its
+    /// server selection timeout.
+    failed: Arc<tokio::sync::Notify>,
 }
 
 impl Relay {
@@ -60,9 +63,12 @@ impl Relay {
         let path = dir.join("s");
         let listener = UnixListener::bind(&path).map_err(local)?;
         let failure: Arc<Mutex<Option<ConnectorError>>> = Arc::default();
+        let failed = Arc::new(tokio::sync::Notify::new());
         let tls_config = tls.then(|| Arc::new(crate::connectors::tls::client_config(true)));
         let server_name = ServerName::try_from(host.to_string()).ok();
         let (egress, host, record) = (egress.clone(), host.to_string(), failure.clone());
+        let told = failed.clone();
+        let max_message = egress.response_max_bytes();
         let task = tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
             // Dropped with this task: stopping the relay stops every connection.
@@ -73,6 +79,7 @@ impl Relay {
                     return;
                 };
                 let (egress, host, record) = (egress.clone(), host.clone(), record.clone());
+                let told = told.clone();
                 let (tls_config, server_name) = (tls_config.clone(), server_name.clone());
                 connections.spawn(async move {
                     let _slot = slot;
@@ -81,6 +88,8 @@ impl Relay {
                             && f.is_none()
                         {
                             *f = Some(e);
+                            told.notify_waiters();
+                            told.notify_one();
                         }
                     };
                     let up = match tokio::time::timeout(handshake, egress.connect_addr(&host, addr)).await {
@@ -105,7 +114,9 @@ impl Relay {
                                 }
                                 Err(_) => return note(ConnectorError::timeout("the tls handshake", handshake)),
                             };
-                            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                            if let Err(e) = carry(&mut down, &mut up, max_message).await {
+                                note(e);
+                            }
                             let _ = up.shutdown().await;
                         }
                         (Some(_), None) => note(ConnectorError::new(
@@ -115,7 +126,9 @@ impl Relay {
                         )),
                         _ => {
                             let mut up = up;
-                            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                            if let Err(e) = carry(&mut down, &mut up, max_message).await {
+                                note(e);
+                            }
                         }
                     }
                 });
@@ -126,7 +139,26 @@ impl Relay {
             path,
             task,
             failure,
+            failed,
         })
+    }
+
+    /// Runs `work` until it ends or the relay records a failure, whichever is first.
+    pub async fn until_failure<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, ConnectorError> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        tokio::select! {
+            done = work => Ok(done),
+            _ = self.failed.notified() => Err(self.failure().unwrap_or_else(|| ConnectorError::new(
+                Fault::Protocol,
+                "the connection to the server failed",
+                "check that it is a MongoDB server",
+            ))),
+        }
     }
 
     pub fn failure(&self) -> Option<ConnectorError> {
@@ -139,5 +171,62 @@ impl Drop for Relay {
         self.task.abort();
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Carries one connection: the driver's messages as they come, the server's one
+/// message at a time, each read whole (up to `max_message` bytes) and its documents
+/// checked (`wire.rs`) before the driver sees a byte of it.
+async fn carry<D, U>(down: &mut D, up: &mut U, max_message: usize) -> Result<(), ConnectorError>
+where
+    D: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut down_read, mut down_write) = tokio::io::split(down);
+    let (mut up_read, mut up_write) = tokio::io::split(up);
+    let to_server = async {
+        let _ = tokio::io::copy(&mut down_read, &mut up_write).await;
+        let _ = up_write.shutdown().await;
+        Ok::<(), ConnectorError>(())
+    };
+    let to_driver = async {
+        let mut header = [0u8; 16];
+        loop {
+            if up_read.read_exact(&mut header).await.is_err() {
+                return Ok(());
+            }
+            let length = super::wire::message_length(&header);
+            if length < 16 || length as usize > max_message {
+                return Err(ConnectorError::new(
+                    Fault::Limit,
+                    format!(
+                        "the server announced a message of {length} bytes, over the limit of {max_message} (target_response_max_bytes)"
+                    ),
+                    "the server sent more than any catalog listing needs: check that it is a MongoDB server",
+                ));
+            }
+            let mut body = vec![0u8; length as usize - 16];
+            if up_read.read_exact(&mut body).await.is_err() {
+                return Ok(());
+            }
+            let op_code = i32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+            super::wire::check_message(op_code, &body).map_err(|why| {
+                ConnectorError::new(
+                    Fault::Protocol,
+                    why,
+                    "the server's answer is not one MongoDB sends: check that it is a MongoDB server",
+                )
+            })?;
+            if down_write.write_all(&header).await.is_err()
+                || down_write.write_all(&body).await.is_err()
+            {
+                return Ok(());
+            }
+        }
+    };
+    // Either side ending ends the connection.
+    tokio::select! {
+        r = to_server => r,
+        r = to_driver => r,
     }
 }

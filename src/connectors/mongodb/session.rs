@@ -27,6 +27,17 @@ pub struct MongoSession {
 }
 
 impl MongoSession {
+    /// Runs driver work until it ends or the relay sees the server misbehave.
+    pub(super) async fn guarded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, mongodb::error::Error>>,
+    ) -> Result<T, ConnectorError> {
+        match self.relay.until_failure(work).await? {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
     pub async fn close(self) {
         self.client.shutdown().await;
         drop(self.relay);
@@ -221,15 +232,20 @@ pub async fn connect(cfg: &MongoConfig, egress: &Egress) -> Result<MongoSession,
     } else {
         "admin"
     };
-    if let Err(e) = session
-        .client
-        .database(auth_db)
-        .run_command(doc! {"ping": 1})
-        .await
-    {
-        let error = session.error(&e);
-        session.close().await;
-        return Err(error);
+    let ping = session
+        .guarded(
+            session
+                .client
+                .database(auth_db)
+                .run_command(doc! {"ping": 1})
+                .into_future(),
+        )
+        .await;
+    match ping {
+        Ok(_) => Ok(session),
+        Err(error) => {
+            session.close().await;
+            Err(error)
+        }
     }
-    Ok(session)
 }

@@ -8,6 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
 use tokio::net::TcpStream;
+
+use crate::egress::budget::Budgeted;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
@@ -63,7 +65,7 @@ pub struct MssqlConfig {
     pub trust_server_certificate: bool,
 }
 
-pub type MssqlSession = Client<Compat<TcpStream>>;
+pub type MssqlSession = Client<Compat<Budgeted<TcpStream>>>;
 
 impl MssqlConfig {
     pub fn tiberius(&self, host: &str, port: u16) -> Config {
@@ -146,7 +148,7 @@ async fn open(
     port: u16,
 ) -> Result<Result<MssqlSession, tiberius::error::Error>, ConnectorError> {
     let tcp = egress.connect(host, port).await?;
-    let _ = tcp.set_nodelay(true);
+    let _ = tcp.get_ref().set_nodelay(true);
     Ok(Client::connect(cfg.tiberius(host, port), tcp.compat_write()).await)
 }
 

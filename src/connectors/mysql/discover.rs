@@ -106,6 +106,29 @@ fn key_row(r: &mysql_async::Row) -> Option<KeyRow> {
     ))
 }
 
+/// Keeps a row unless MAX_ROWS are kept already (then notes the overflow).
+fn keep<T>(acc: &mut (Vec<T>, bool), row: Option<T>) {
+    if acc.0.len() >= crate::connectors::limits::MAX_ROWS {
+        acc.1 = true;
+    } else if let Some(row) = row {
+        acc.0.push(row);
+    }
+}
+
+fn too_many(over: bool) -> Result<(), ConnectorError> {
+    if over {
+        return Err(ConnectorError::new(
+            Fault::Limit,
+            format!(
+                "information_schema answered more than {} rows; onramp stopped reading",
+                crate::connectors::limits::MAX_ROWS
+            ),
+            "discover one database at a time",
+        ));
+    }
+    Ok(())
+}
+
 fn query_error(e: mysql_async::Error, what: &str) -> ConnectorError {
     ConnectorError::new(
         Fault::Protocol,
@@ -122,14 +145,21 @@ pub async fn discover(
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.discovered_schema();
-    let tables: Vec<TableRow> = s
+    // Rows are kept up to MAX_ROWS: how many come is the server's to decide.
+    let (tables, over): (Vec<TableRow>, bool) = s
         .conn
-        .exec::<mysql_async::Row, _, _>(TABLES, (schema,))
+        .exec_fold(
+            TABLES,
+            (schema,),
+            (Vec::new(), false),
+            |mut acc, row: mysql_async::Row| {
+                keep(&mut acc, table_row(&row));
+                acc
+            },
+        )
         .await
-        .map_err(|e| query_error(e, "reading information_schema.TABLES"))?
-        .iter()
-        .filter_map(table_row)
-        .collect();
+        .map_err(|e| query_error(e, "reading information_schema.TABLES"))?;
+    too_many(over)?;
     // Columns are folded into their final shape as rows arrive: a wide schema's
     // rows are never all held at once.
     let mut columns: HashMap<String, Vec<Column>> = s
@@ -158,14 +188,20 @@ pub async fn discover(
         )
         .await
         .map_err(|e| query_error(e, "reading information_schema.COLUMNS"))?;
-    let keys: Vec<KeyRow> = s
+    let (keys, over): (Vec<KeyRow>, bool) = s
         .conn
-        .exec::<mysql_async::Row, _, _>(KEYS, (schema,))
+        .exec_fold(
+            KEYS,
+            (schema,),
+            (Vec::new(), false),
+            |mut acc, row: mysql_async::Row| {
+                keep(&mut acc, key_row(&row));
+                acc
+            },
+        )
         .await
-        .map_err(|e| query_error(e, "reading information_schema.KEY_COLUMN_USAGE"))?
-        .iter()
-        .filter_map(key_row)
-        .collect();
+        .map_err(|e| query_error(e, "reading information_schema.KEY_COLUMN_USAGE"))?;
+    too_many(over)?;
 
     let mut by_name: HashMap<String, Table> = HashMap::with_capacity(tables.len());
     for (name, table_type, comment, rows) in tables {

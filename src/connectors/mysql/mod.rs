@@ -43,6 +43,9 @@ pub async fn connect(
         .pass(Some(cfg.password.expose_secret().to_string()))
         .db_name(Some(cfg.database.clone()))
         .prefer_socket(false)
+        // The largest packet the driver accepts is ours to set, not the server's to
+        // announce: catalog rows are small.
+        .max_allowed_packet(Some(16 * 1024 * 1024))
         .conn_ttl(None);
     if cfg.ssl {
         opts = opts.ssl_opts(Some(mysql_async::SslOpts::default()));

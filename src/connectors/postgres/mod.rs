@@ -5,6 +5,8 @@ pub mod discover;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpStream;
+
+use crate::egress::budget::Budgeted;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 
@@ -39,16 +41,15 @@ pub async fn connect(cfg: &PostgresConfig, egress: &Egress) -> Result<PgSession,
         mode => {
             let config = tls::client_config(mode == SslMode::VerifyFull);
             let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(config);
-            let connector = <_ as MakeTlsConnect<TcpStream>>::make_tls_connect(
-                &mut make, &cfg.host,
-            )
-            .map_err(|e| {
-                ConnectorError::new(
-                    Fault::Tls,
-                    format!("tls setup for {} failed: {e}", cfg.host),
-                    "use a host name (not an IP address) with sslMode verify-full",
-                )
-            })?;
+            let connector =
+                <_ as MakeTlsConnect<Budgeted<TcpStream>>>::make_tls_connect(&mut make, &cfg.host)
+                    .map_err(|e| {
+                        ConnectorError::new(
+                            Fault::Tls,
+                            format!("tls setup for {} failed: {e}", cfg.host),
+                            "use a host name (not an IP address) with sslMode verify-full",
+                        )
+                    })?;
             finish(pg.connect_raw(stream, connector).await, cfg)?
         }
     };

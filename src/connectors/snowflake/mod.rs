@@ -125,9 +125,7 @@ impl SnowflakeConfig {
     }
 }
 
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-}
+use crate::connectors::quote::snowflake::literal;
 
 pub async fn discover(
     s: &mut SnowflakeSession,
@@ -184,7 +182,7 @@ pub async fn list_databases(s: &mut SnowflakeSession) -> Result<Vec<String>, Con
 
 /// DATA_TYPE names the type alone (`NUMBER`, `TEXT`); precision, scale and length
 /// come in their own columns (8 to 10), and make the type whole: `NUMBER(10,2)`.
-fn with_full_type(mut row: Vec<Value>) -> Vec<Value> {
+pub fn with_full_type(mut row: Vec<Value>) -> Vec<Value> {
     let number = |v: Option<&Value>| {
         v.and_then(|v| {
             v.as_u64()

@@ -28,6 +28,15 @@ pub fn arrow_rows(ipc: &[u8]) -> Result<Vec<Vec<Value>>, String> {
 }
 
 fn append_batch(batch: &RecordBatch, rows: &mut Vec<Vec<Value>>) -> Result<(), String> {
+    use crate::connectors::limits::MAX_ROWS;
+    if batch.num_columns() == 0 && batch.num_rows() > 0 {
+        return Err("arrow batch: rows without columns".into());
+    }
+    if batch.num_rows() > MAX_ROWS.saturating_sub(rows.len()) {
+        return Err(format!(
+            "the result has more than {MAX_ROWS} rows; onramp stopped reading"
+        ));
+    }
     let schema = batch.schema();
     let columns: Vec<Vec<Value>> = batch
         .columns()

@@ -137,6 +137,16 @@ impl SnowflakeSession {
                 continue;
             };
             rows.extend(self.chunk(url, data, arrow).await?);
+            if rows.len() > crate::connectors::limits::MAX_ROWS {
+                return Err(ConnectorError::new(
+                    Fault::Limit,
+                    format!(
+                        "the query's result has more than {} rows; onramp stopped reading",
+                        crate::connectors::limits::MAX_ROWS
+                    ),
+                    "discover a smaller part of the account (database and schema)",
+                ));
+            }
         }
         Ok(rows)
     }

@@ -66,13 +66,9 @@ pub struct TrinoSession {
     cfg: TrinoConfig,
 }
 
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
+use crate::connectors::quote::trino::literal;
 
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+use crate::connectors::quote::trino::ident;
 
 impl TrinoSession {
     fn with_auth(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
