@@ -77,8 +77,12 @@ impl From<StoreError> for ApiError {
             )
             .with_hint("retry shortly")
         } else {
-            tracing::error!(error = %e, "storage error");
-            ApiError::new(ErrorCode::InternalServerError, "internal error")
+            let error_id = uuid::Uuid::now_v7();
+            tracing::error!(error_id = %error_id, error = %e, "storage error");
+            ApiError::new(
+                ErrorCode::InternalServerError,
+                format!("internal error (error id {error_id})"),
+            )
         }
     }
 }
