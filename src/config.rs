@@ -61,6 +61,11 @@ pub struct Settings {
     /// while holding it) after which the job is failed instead of tried again; the
     /// jobs queue's `x-delivery-limit` is one more, as a backstop.
     pub job_delivery_limit: u32,
+    /// How often the reconciler looks for stranded jobs.
+    pub reconcile_interval_ms: u64,
+    /// How long a job waits (queued, or running on an expired lease) without a
+    /// message before the reconciler sends it again; above the longest retry delay.
+    pub reconcile_after_ms: u64,
     /// Server-Sent Events streams (and `?wait` answers) one organisation may hold open.
     pub streams_per_org: usize,
     /// How long one such stream may stay open before the server ends it (the client
@@ -102,6 +107,8 @@ impl Default for Settings {
             target_read_max_bytes: 256 * 1024 * 1024,
             outbox_max_message_bytes: 16 * 1024 * 1024,
             job_delivery_limit: 6,
+            reconcile_interval_ms: 30_000,
+            reconcile_after_ms: 300_000,
             streams_per_org: 64,
             stream_max_seconds: 15 * 60,
         }

@@ -240,6 +240,11 @@ impl Application {
             self.settings.outbox_max_message_bytes,
             relay_stop.clone(),
         ));
+        let reconciler = tokio::spawn(crate::worker::reconcile::run(
+            self.state.pool.clone(),
+            self.settings.clone(),
+            relay_stop.clone(),
+        ));
         let worker = self.roles.worker.then(|| {
             let deps = Arc::new(WorkerDeps {
                 id: Uuid::now_v7(),
@@ -272,6 +277,7 @@ impl Application {
         // The relay stops last, after a final flush of the outbox.
         relay_stop.cancel();
         let _ = relay.await;
+        let _ = reconciler.await;
         served
     }
 }

@@ -28,12 +28,14 @@ pub struct JobRow {
     pub attempts: i32,
     /// Claims that took the job over from a worker that stopped while running it.
     pub takeovers: i32,
+    /// Increases with every job recorded: the order of a datasource's jobs.
+    pub seq: i64,
     pub trace_parent: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-const COLUMNS: &str = "id, org_id, datasource_id, datasource_name, kind, status, steps, error, result, attempts, takeovers, trace_parent, created_at, finished_at";
+const COLUMNS: &str = "id, org_id, datasource_id, datasource_name, kind, status, steps, error, result, attempts, takeovers, seq, trace_parent, created_at, finished_at";
 
 fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, StoreError> {
     serde_json::from_value(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
@@ -162,6 +164,17 @@ pub async fn record_steps(
     .fetch_one(pool)
     .await?;
     Ok(updated == 1)
+}
+
+/// Whether `worker` still holds the job's lease (a live one).
+pub async fn holds_lease(pool: &PgPool, job_id: Uuid, worker: Uuid) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND lease_until > now())",
+    )
+    .bind(job_id)
+    .bind(worker)
+    .fetch_one(pool)
+    .await?)
 }
 
 pub async fn heartbeat(
@@ -311,4 +324,51 @@ pub async fn changed(
             .fetch_all(pool)
             .await?,
     )
+}
+
+/// The reconciler's sweep, by whichever process takes the lock this time: jobs
+/// queued longer than `after` with no message waiting in the outbox (the broker lost
+/// it, or an operator purged the queue), and jobs whose lease ran out more than
+/// `after` ago (no worker took them over: their message is gone too), get a new
+/// message. Touched jobs wait another `after` before they count as stranded again.
+/// Returns how many were sent again; `None` when another process holds the lock.
+pub async fn reconcile(
+    pool: &PgPool,
+    settings: &Settings,
+    after: Duration,
+) -> Result<Option<u64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
+        .bind(format!("onramp-reconciler:{}", settings.prefix))
+        .fetch_one(&mut *tx)
+        .await?;
+    if !leader {
+        return Ok(None);
+    }
+    let sent: i64 = sqlx::query_scalar(
+        "WITH stranded AS (
+           SELECT j.id, j.org_id, j.datasource_id, j.kind, j.trace_parent FROM jobs j
+            WHERE ((j.status = 'queued' AND j.updated_at < now() - make_interval(secs => $1))
+                OR (j.status = 'running' AND j.lease_until < now() - make_interval(secs => $1)))
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'jobId' = j.id::text)
+            ORDER BY j.updated_at LIMIT 500 FOR UPDATE SKIP LOCKED
+         ), touched AS (
+           UPDATE jobs SET updated_at = now() WHERE id IN (SELECT id FROM stranded)
+         ), queued AS (
+           INSERT INTO outbox (exchange, routing_key, payload, headers)
+           SELECT $2, $3,
+                  jsonb_build_object('version', 1, 'jobId', id, 'orgId', org_id, 'datasourceId', datasource_id, 'kind', kind),
+                  CASE WHEN trace_parent IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('traceparent', trace_parent) END
+             FROM stranded RETURNING id
+         )
+         SELECT count(*) FROM (SELECT pg_notify($4, '') FROM queued) AS woken",
+    )
+    .bind(after.as_secs_f64())
+    .bind(settings.jobs_exchange())
+    .bind(crate::queue::JOB_ROUTING_KEY)
+    .bind(super::OUTBOX_CHANNEL)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(sent as u64))
 }

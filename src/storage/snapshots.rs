@@ -17,6 +17,37 @@ pub enum CacheError {
     Redis(#[from] redis::RedisError),
 }
 
+/// What became of a snapshot write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Put {
+    Stored {
+        version: i64,
+    },
+    /// A newer job's snapshot is stored already; this one was not written.
+    Superseded {
+        by_job: String,
+    },
+    /// This job's snapshot is stored already (an earlier run of the same job).
+    AlreadyStored,
+}
+
+/// The compare-and-set: written only when no job with this sequence number or a
+/// higher one has written its snapshot for this datasource.
+const PUT_IF_NEWER: &str = r"
+local stored = tonumber(redis.call('HGET', KEYS[2], 'seq') or '-1')
+local seq = tonumber(ARGV[2])
+if stored > seq then
+  return {-1, redis.call('HGET', KEYS[2], 'jobId') or ''}
+end
+if stored == seq then
+  return {-2, ''}
+end
+redis.call('SET', KEYS[1], ARGV[1])
+local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
+redis.call('HSET', KEYS[2], 'hash', ARGV[3], 'discoveredAt', ARGV[4], 'bytes', ARGV[5], 'seq', ARGV[2], 'jobId', ARGV[6])
+return {version, ''}
+";
+
 /// Metadata stored beside a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotMeta {
@@ -74,33 +105,34 @@ impl SnapshotStore {
         )
     }
 
-    /// Writes the snapshot and its metadata atomically; returns the new version.
+    /// Writes the snapshot of job `job_id` (sequence `seq`) and its metadata in one
+    /// script, unless a job as new or newer wrote one already.
     pub async fn put(
         &self,
         org_id: Uuid,
         datasource_id: Uuid,
         snapshot: &Snapshot,
-    ) -> Result<i64, CacheError> {
-        let body = serde_json::to_vec(snapshot).expect("snapshot serialises");
+        seq: i64,
+        job_id: Uuid,
+    ) -> Result<Put, CacheError> {
+        let body = serde_json::to_vec(snapshot).unwrap_or_default();
         let mut conn = self.conn().await?;
-        let meta = self.meta_key(org_id, datasource_id);
-        let (version,): (i64,) = redis::pipe()
-            .atomic()
-            .set(self.snapshot_key(org_id, datasource_id), &body)
-            .ignore()
-            .hincr(&meta, "version", 1)
-            .hset_multiple(
-                &meta,
-                &[
-                    ("hash", snapshot.hash.clone()),
-                    ("discoveredAt", snapshot.discovered_at.to_rfc3339()),
-                    ("bytes", body.len().to_string()),
-                ],
-            )
-            .ignore()
-            .query_async(&mut conn)
+        let (code, by): (i64, String) = redis::Script::new(PUT_IF_NEWER)
+            .key(self.snapshot_key(org_id, datasource_id))
+            .key(self.meta_key(org_id, datasource_id))
+            .arg(&body)
+            .arg(seq)
+            .arg(&snapshot.hash)
+            .arg(snapshot.discovered_at.to_rfc3339())
+            .arg(body.len())
+            .arg(job_id.to_string())
+            .invoke_async(&mut conn)
             .await?;
-        Ok(version)
+        Ok(match code {
+            -1 => Put::Superseded { by_job: by },
+            -2 => Put::AlreadyStored,
+            version => Put::Stored { version },
+        })
     }
 
     /// The raw snapshot JSON and its metadata.

@@ -2,6 +2,7 @@
 //! job, and decide in one place whether a delivery is acknowledged, retried later or
 //! dead-lettered. SIGTERM stops taking work and drains what is in flight.
 
+pub mod reconcile;
 pub mod run_job;
 
 use std::collections::{HashMap, HashSet};
@@ -267,23 +268,31 @@ async fn process(
         .unwrap_or_else(|| retry(s.retry_max_attempts).with_attempt(attempt));
     }
     in_flight.lock().expect("in-flight lock").insert(job.id);
-    // Renews the lease while the job runs; stops when dropped, even if this task is aborted.
+    // Renews the lease while the job runs; stops when dropped, even if this task is
+    // aborted. A renewal that finds the lease gone (it ran out, another worker took
+    // the job) stops the job: this worker writes nothing more.
+    let lost = CancellationToken::new();
     let heartbeat = AbortOnDrop({
         let pool = deps.pool.clone();
-        let (job_id, worker) = (job.id, deps.id);
+        let (job_id, worker, lost) = (job.id, deps.id, lost.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
-                let _ = jobs::heartbeat(&pool, job_id, worker, lease).await;
+                if let Ok(false) = jobs::heartbeat(&pool, job_id, worker, lease).await {
+                    lost.cancel();
+                    return;
+                }
             }
         })
     });
     let started = std::time::Instant::now();
     // A panic in the job (a server's answer that reached a bug) fails that job and
     // keeps the worker's slot; it never leaves a delivery unacknowledged.
-    let result = std::panic::AssertUnwindSafe(run_job::run(deps, &job))
-        .catch_unwind()
-        .await;
+    let running = std::panic::AssertUnwindSafe(run_job::run(deps, &job)).catch_unwind();
+    let result = tokio::select! {
+        result = running => result,
+        _ = lost.cancelled() => Ok(Err(run_job::Stop::LeaseLost)),
+    };
     drop(heartbeat);
     in_flight.lock().expect("in-flight lock").remove(&job.id);
     let result = match result {
@@ -308,7 +317,14 @@ async fn process(
             tracing::info!(status = ?status, duration_ms = started.elapsed().as_millis() as u64, "job finished");
             Disposition::Ack
         }
-        Err(fault) if attempt < s.retry_max_attempts => {
+        Err(run_job::Stop::LeaseLost) => {
+            metrics::counter!("onramp_jobs_total", "outcome" => "lease_lost").increment(1);
+            tracing::warn!(
+                "lost the job's lease while running it; another worker holds it, nothing more is written"
+            );
+            Disposition::Ack
+        }
+        Err(run_job::Stop::Infra(fault)) if attempt < s.retry_max_attempts => {
             let delay = s.retry_delay(attempt);
             // Tenants read the step; the cause (driver text of onramp's own servers)
             // goes only to the log, under an id the step quotes.
@@ -325,7 +341,7 @@ async fn process(
             let _ = jobs::release_for_retry(&deps.pool, job.id, deps.id, &steps).await;
             retry(attempt)
         }
-        Err(fault) => {
+        Err(run_job::Stop::Infra(fault)) => {
             let error_id = Uuid::now_v7();
             tracing::error!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, "infrastructure fault on the last attempt; failing job");
             let mut steps = fault.steps.clone();
@@ -345,7 +361,7 @@ async fn process(
                 message: format!("{}: {INFRA_FAULT} (error id {error_id}; gave up after {attempt} attempts)", fault.step.as_str()),
                 hint: Some("onramp's own storage or cache was unavailable: retry with a sync once it is back".into()),
             };
-            match run_job::store_failure(deps, &job, None, &steps, &error).await {
+            match run_job::store_failure(deps, &job, Some(deps.id), &steps, &error).await {
                 Ok(()) => Disposition::DeadLetter,
                 // Nothing may be dead-lettered while its job still reads as running.
                 Err(_) => retry(s.retry_max_attempts).with_attempt(attempt),

@@ -12,9 +12,19 @@ use crate::connectors::{ConnectorConfig, ConnectorError, DatasourceType, tenancy
 use crate::domain::{ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
 use crate::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
 use crate::storage::jobs::{self, JobRow, Outcome};
+use crate::storage::snapshots::Put;
 use crate::storage::{StoreError, datasources};
 
-/// Why a job did not finish: something of onramp's own broke in `step`.
+/// Why a job stopped without an outcome of its own.
+#[derive(Debug)]
+pub enum Stop {
+    /// Something of onramp's own broke: retry later.
+    Infra(InfraFault),
+    /// Another worker holds the job now (this one's lease ran out): write nothing more.
+    LeaseLost,
+}
+
+/// Something of onramp's own broke in `step`.
 #[derive(Debug)]
 pub struct InfraFault {
     pub step: StepName,
@@ -34,12 +44,12 @@ struct Progress<'a> {
 }
 
 impl Progress<'_> {
-    fn infra(&self, step: StepName, cause: impl std::fmt::Display) -> InfraFault {
-        InfraFault {
+    fn infra(&self, step: StepName, cause: impl std::fmt::Display) -> Stop {
+        Stop::Infra(InfraFault {
             step,
             cause: cause.to_string(),
             steps: self.steps.clone(),
-        }
+        })
     }
 
     async fn set(
@@ -47,7 +57,7 @@ impl Progress<'_> {
         step: StepName,
         status: StepStatus,
         message: Option<String>,
-    ) -> Result<(), InfraFault> {
+    ) -> Result<(), Stop> {
         let index = step as usize;
         if status == StepStatus::Running {
             self.started = Some(Instant::now());
@@ -74,7 +84,7 @@ impl Progress<'_> {
             return Ok(());
         }
         let events = std::mem::take(&mut self.deferred);
-        jobs::record_steps(
+        let held = jobs::record_steps(
             &self.deps.pool,
             &self.deps.settings,
             self.job.id,
@@ -85,6 +95,11 @@ impl Progress<'_> {
         )
         .await
         .map_err(|e| self.infra(step, e))?;
+        // The write is conditional on the lease: nothing was written, and nothing more
+        // may be. Another worker runs the job now.
+        if !held {
+            return Err(Stop::LeaseLost);
+        }
         Ok(())
     }
 
@@ -122,7 +137,7 @@ async fn timed<T>(
 }
 
 /// Runs a claimed job to its stored outcome, or returns the infrastructure fault.
-pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFault> {
+pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     let mut p = Progress {
         deps,
         job,
@@ -287,12 +302,23 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
     .await?;
 
     p.set(StepName::Cache, StepStatus::Running, None).await?;
+    // Only the lease holder writes the snapshot: a worker whose lease ran out (it was
+    // cut off, another took the job over) stops here and writes nothing.
+    match jobs::holds_lease(&deps.pool, job.id, deps.id).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Stop::LeaseLost),
+        Err(e) => return Err(p.infra(StepName::Cache, e)),
+    }
+    // And Redis takes it only from a job newer than the one whose snapshot it holds
+    // (compare-and-set on the job's sequence number): an older sync that finishes
+    // last cannot overwrite a newer snapshot.
     let put = tokio::time::timeout(
         s.cache_timeout(),
-        deps.store.put(job.org_id, job.datasource_id, &snapshot),
+        deps.store
+            .put(job.org_id, job.datasource_id, &snapshot, job.seq, job.id),
     )
     .await;
-    let version = match put {
+    let stored = match put {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(p.infra(StepName::Cache, e)),
         Err(_) => {
@@ -302,12 +328,15 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
             ));
         }
     };
-    p.set(
-        StepName::Cache,
-        StepStatus::Passed,
-        Some(format!("stored snapshot version {version}")),
-    )
-    .await?;
+    let message = match stored {
+        Put::Stored { version } => format!("stored snapshot version {version}"),
+        Put::Superseded { by_job } => format!(
+            "not stored: a newer job of this datasource ({by_job}) stored its snapshot first"
+        ),
+        Put::AlreadyStored => "stored already by an earlier run of this job".to_string(),
+    };
+    p.set(StepName::Cache, StepStatus::Passed, Some(message))
+        .await?;
 
     let schema = json!({"schemas": summary.schemas, "tables": summary.tables, "columns": summary.columns, "hash": summary.hash});
     let mut result = json!({"schema": schema});
@@ -341,11 +370,7 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, InfraFaul
     }
 }
 
-async fn fail(
-    p: &mut Progress<'_>,
-    step: StepName,
-    error: JobError,
-) -> Result<JobStatus, InfraFault> {
+async fn fail(p: &mut Progress<'_>, step: StepName, error: JobError) -> Result<JobStatus, Stop> {
     p.set(step, StepStatus::Failed, Some(error.message.clone()))
         .await?;
     p.skip_rest();

@@ -11,6 +11,7 @@ mod create;
 mod csv;
 mod databricks;
 mod delivery;
+mod delivery_races;
 mod egress;
 mod firebolt;
 mod helpers;
