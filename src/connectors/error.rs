@@ -24,6 +24,9 @@ pub enum Fault {
     Egress,
     /// The target's answer went past a limit (size, depth, pages); it was not read on.
     Limit,
+    /// The target is at its limit for now (too many connections, rate limited,
+    /// starting up): worth trying again within the job's time.
+    Busy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +81,9 @@ impl ConnectorError {
             "check the host and port, and that the server accepts connections from onramp's workers",
         )
     }
+
+    /// The hint every `Busy` fault ends with when the retries run out.
+    pub const BUSY_HINT: &'static str = "the server is at its connection limit (or rate limit): raise the limit for onramp's user, or sync again when the server is less busy";
 
     pub fn timeout(what: &str, after: std::time::Duration) -> Self {
         ConnectorError::new(

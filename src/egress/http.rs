@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{RequestBuilder, Response, Url};
@@ -169,7 +170,33 @@ impl GuardedClient {
             request.url().port_or_known_default().unwrap_or(0),
         ));
         let host = request.url().host_str().unwrap_or_default().to_string();
-        let sent = TARGET_PORT.scope(port, self.client.execute(request)).await;
+        // A server that says it is busy (429, 503) is asked again after the pause it
+        // names (Retry-After, at most 10 s) or a growing one, a few times; the job's
+        // phase timeout bounds the whole.
+        let mut request = request;
+        let mut pause = Duration::from_millis(200);
+        let mut tries = 0;
+        let sent = loop {
+            let again = request.try_clone();
+            let sent = TARGET_PORT
+                .scope(port.clone(), self.client.execute(request))
+                .await;
+            let busy = sent.as_ref().ok().and_then(|r| {
+                matches!(r.status().as_u16(), 429 | 503).then(|| retry_after(r.headers()))
+            });
+            match (busy, again) {
+                (Some(asked), Some(again)) if tries < BUSY_RETRIES => {
+                    let wait = asked.unwrap_or(pause).min(Duration::from_secs(10));
+                    metrics::counter!("onramp_target_retries_total", "reason" => "http_busy")
+                        .increment(1);
+                    tokio::time::sleep(wait).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    tries += 1;
+                    request = again;
+                }
+                _ => break sent,
+            }
+        };
         sent.map_err(|e| {
             let mut source: Option<&dyn std::error::Error> = Some(&e);
             while let Some(s) = source {
@@ -263,6 +290,25 @@ impl GuardedClient {
             .unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
+}
+
+/// How often a request a server answered 429 or 503 is sent again.
+const BUSY_RETRIES: u32 = 4;
+
+/// The pause a `Retry-After` header asks for: seconds, or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
 }
 
 /// reqwest's error text names the URL, which may carry a presigned query; keep

@@ -348,7 +348,8 @@ pub async fn delete(
         org_id,
         name,
         serde_json::json!({"datasourceId": id, "datasourceName": name}),
-    );
+    )
+    .identified_by(&[&id.to_string()]);
     outbox::insert_event(&mut tx, settings, org_id, &event).await?;
     tx.commit().await?;
     Ok(Some(id))

@@ -72,7 +72,14 @@ impl Progress<'_> {
             &self.job.datasource_name,
             json!({"jobId": self.job.id, "datasourceId": self.job.datasource_id,
                    "datasourceName": self.job.datasource_name, "step": self.steps[index]}),
-        );
+        )
+        // One id per run of the job (its claim), step and status.
+        .identified_by(&[
+            &self.job.id.to_string(),
+            &self.job.attempts.to_string(),
+            step.as_str(),
+            &format!("{status:?}"),
+        ]);
         self.deferred.push(event);
         // Written at once: the start of the steps that wait on the target (so that a
         // poller sees what the job waits for), a failure, and the last step's end.
@@ -134,6 +141,51 @@ async fn timed<T>(
     tokio::time::timeout(limit, fut)
         .await
         .unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit)))
+}
+
+/// Connects, trying again while the target says it is busy (at its connection limit,
+/// starting up) with a growing, jittered pause, within the connect step's time.
+/// The connection and how many retries it took.
+async fn connect(
+    config: &ConnectorConfig,
+    deps: &WorkerDeps,
+    limit: Duration,
+) -> Result<(crate::connectors::Connection, u32), ConnectorError> {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(100);
+    let mut retries = 0u32;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match timed(left, "connect", config.connect(&deps.egress)).await {
+            Ok(c) => return Ok((c, retries)),
+            Err(e) if e.fault == crate::connectors::Fault::Busy => {
+                let jitter = Duration::from_millis(
+                    rand::random::<u64>() % (pause.as_millis() as u64 / 2 + 1),
+                );
+                if tokio::time::Instant::now() + pause + jitter >= deadline {
+                    let mut e = e;
+                    e.message = format!(
+                        "{} (tried {} times over {} ms)",
+                        e.message,
+                        retries + 1,
+                        started.elapsed().as_millis()
+                    );
+                    e.hint = ConnectorError::BUSY_HINT.to_string();
+                    return Err(e);
+                }
+                metrics::counter!("onramp_target_retries_total", "reason" => "busy").increment(1);
+                tokio::time::sleep(pause + jitter).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                retries += 1;
+            }
+            Err(e) if e.message.starts_with("connect timed out") => {
+                // The whole step's time: say so with its limit, not what was left.
+                return Err(ConnectorError::timeout("connect", limit));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Runs a claimed job to its stored outcome, or returns the infrastructure fault.
@@ -245,16 +297,18 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     .await?;
 
     p.set(StepName::Connect, StepStatus::Running, None).await?;
-    let mut conn = match timed(s.connect_timeout(), "connect", config.connect(&deps.egress)).await {
+    let (mut conn, retries) = match connect(&config, deps, s.connect_timeout()).await {
         Ok(c) => c,
         Err(e) => return fail(&mut p, StepName::Connect, job_error(StepName::Connect, &e)).await,
     };
-    p.set(
-        StepName::Connect,
-        StepStatus::Passed,
-        Some("connected and logged in".into()),
-    )
-    .await?;
+    let connected = match retries {
+        0 => "connected and logged in".to_string(),
+        n => format!(
+            "connected and logged in after {n} retries: the server was at its connection limit"
+        ),
+    };
+    p.set(StepName::Connect, StepStatus::Passed, Some(connected))
+        .await?;
 
     p.set(StepName::Discover, StepStatus::Running, None).await?;
     let discovered = timed(s.discover_timeout(), "discover", async {
@@ -349,7 +403,8 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
         &job.datasource_name,
         json!({"jobId": job.id, "datasourceId": job.datasource_id, "datasourceName": job.datasource_name,
                "datasourceType": ty.as_str(), "schema": schema}),
-    );
+    )
+    .identified_by(&[&job.id.to_string()]);
     let outcome = Outcome {
         status: JobStatus::Succeeded,
         steps: &p.steps,
@@ -393,7 +448,8 @@ pub async fn store_failure(
         job.org_id,
         &job.datasource_name,
         json!({"jobId": job.id, "datasourceId": job.datasource_id, "datasourceName": job.datasource_name, "error": error}),
-    );
+    )
+    .identified_by(&[&job.id.to_string()]);
     let outcome = Outcome {
         status: JobStatus::Failed,
         steps,

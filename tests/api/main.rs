@@ -26,6 +26,7 @@ mod mssql;
 mod operations;
 mod search;
 mod snowflake;
+mod target_busy;
 mod target_faults;
 mod trace_propagation;
 mod trino;

@@ -77,6 +77,12 @@ pub fn map_error(e: &mysql_async::Error, cfg: &MysqlConfig) -> ConnectorError {
                 format!("database {} does not exist", cfg.database),
                 "check the database name",
             ),
+            // Too many connections, for the server or for this user.
+            1040 | 1203 | 1226 => ConnectorError::new(
+                Fault::Busy,
+                format!("the server refused the connection: {}", s.message),
+                ConnectorError::BUSY_HINT,
+            ),
             1044 | 1142 | 1227 => ConnectorError::new(
                 Fault::Permission,
                 format!("the user lacks a privilege: {}", s.message),

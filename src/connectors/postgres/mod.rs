@@ -95,6 +95,11 @@ pub fn map_error(e: &tokio_postgres::Error, cfg: &PostgresConfig) -> ConnectorEr
                 Fault::UnknownDatabase,
                 "check the database name: it is case-sensitive",
             )
+        } else if *code == SqlState::TOO_MANY_CONNECTIONS
+            || *code == SqlState::CANNOT_CONNECT_NOW
+            || *code == SqlState::CONFIGURATION_LIMIT_EXCEEDED
+        {
+            (Fault::Busy, ConnectorError::BUSY_HINT)
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
             (
                 Fault::Permission,

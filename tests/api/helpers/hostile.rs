@@ -15,6 +15,8 @@ pub enum Answer {
     Endless { bytes: u64 },
     /// This status with this body.
     Status(u16, String),
+    /// A whole answer as written (status line, headers, body).
+    Raw(String),
 }
 
 /// Serves `answer(path)` to every request until dropped; the port.
@@ -58,6 +60,7 @@ pub async fn serve(
                         Answer::Status(code, text) => {
                             s.write_all(format!("HTTP/1.1 {code} Hostile\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}", text.len()).as_bytes()).await
                         }
+                        Answer::Raw(text) => s.write_all(text.as_bytes()).await,
                         Answer::Endless { bytes } => {
                             let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n").await;
                             let chunk = vec![b'['; 64 * 1024];
