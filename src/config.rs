@@ -61,6 +61,12 @@ pub struct Settings {
     /// while holding it) after which the job is failed instead of tried again; the
     /// jobs queue's `x-delivery-limit` is one more, as a backstop.
     pub job_delivery_limit: u32,
+    /// Jobs one organisation may have dispatched and unfinished at once, across all
+    /// workers: the rest wait in the outbox, so others' jobs go first.
+    pub org_max_concurrent_jobs: u32,
+    /// Jobs whose datasources point at one host that may run at once, across all
+    /// workers: a customer's server is not flooded by a bulk onboarding.
+    pub target_max_concurrent_jobs: u32,
     /// How often the reconciler looks for stranded jobs.
     pub reconcile_interval_ms: u64,
     /// How long a job waits (queued, or running on an expired lease) without a
@@ -107,6 +113,8 @@ impl Default for Settings {
             target_read_max_bytes: 256 * 1024 * 1024,
             outbox_max_message_bytes: 16 * 1024 * 1024,
             job_delivery_limit: 6,
+            org_max_concurrent_jobs: 32,
+            target_max_concurrent_jobs: 4,
             reconcile_interval_ms: 30_000,
             reconcile_after_ms: 300_000,
             streams_per_org: 64,
@@ -175,6 +183,11 @@ impl Settings {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.into()));
         if self.worker_concurrency == 0 {
             return invalid("worker_concurrency must be at least 1");
+        }
+        if self.org_max_concurrent_jobs == 0 || self.target_max_concurrent_jobs == 0 {
+            return invalid(
+                "org_max_concurrent_jobs and target_max_concurrent_jobs must be at least 1",
+            );
         }
         if self.job_delivery_limit < 2 {
             return invalid("job_delivery_limit must be at least 2");

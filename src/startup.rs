@@ -238,6 +238,10 @@ impl Application {
             self.state.broker.clone(),
             Duration::from_millis(self.settings.outbox_poll_ms),
             self.settings.outbox_max_message_bytes,
+            crate::storage::outbox::Limits {
+                per_org: self.settings.org_max_concurrent_jobs as i64,
+                per_target: self.settings.target_max_concurrent_jobs as i64,
+            },
             relay_stop.clone(),
         ));
         let reconciler = tokio::spawn(crate::worker::reconcile::run(

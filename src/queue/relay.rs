@@ -30,6 +30,7 @@ pub async fn run(
     broker: Arc<Broker>,
     poll: Duration,
     max_bytes: usize,
+    limits: outbox::Limits,
     shutdown: CancellationToken,
 ) {
     let mut listener: Option<PgListener> = None;
@@ -38,7 +39,7 @@ pub async fn run(
         if shutdown.is_cancelled() {
             break;
         }
-        match publish_batch(&pool, &broker, max_bytes).await {
+        match publish_batch(&pool, &broker, max_bytes, limits).await {
             Ok(n) => {
                 backoff = Duration::from_millis(100);
                 metrics::counter!("onramp_outbox_published_total").increment(n as u64);
@@ -85,7 +86,7 @@ pub async fn run(
     }
     // Rows written while the process was stopping are still published, if the broker lets us.
     let flush = async {
-        while let Ok(n) = publish_batch(&pool, &broker, max_bytes).await {
+        while let Ok(n) = publish_batch(&pool, &broker, max_bytes, limits).await {
             if n == 0 {
                 break;
             }
@@ -102,8 +103,9 @@ async fn publish_batch(
     pool: &PgPool,
     broker: &Broker,
     max_bytes: usize,
+    limits: outbox::Limits,
 ) -> Result<usize, RelayError> {
-    let mut batch = outbox::claim(pool, BATCH).await?;
+    let mut batch = outbox::claim(pool, BATCH, limits).await?;
     if batch.rows.is_empty() {
         return Ok(0);
     }

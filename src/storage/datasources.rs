@@ -182,8 +182,8 @@ async fn create_in_one_statement(
            INSERT INTO jobs (id, org_id, datasource_id, datasource_name, kind, status, steps, trace_parent)
            SELECT $8, $2, id, $3, $10, $11, $12, $13 FROM ds RETURNING id
          ), queued AS (
-           INSERT INTO outbox (exchange, routing_key, payload, headers)
-           SELECT $14, $15, $16, $17 FROM job RETURNING id
+           INSERT INTO outbox (exchange, routing_key, payload, headers, job_id, gated)
+           SELECT $14, $15, $16, $17, id, true FROM job RETURNING id
          )
          SELECT count(*) FROM (SELECT pg_notify($18, '') FROM queued) AS woken",
     )

@@ -355,10 +355,11 @@ pub async fn reconcile(
          ), touched AS (
            UPDATE jobs SET updated_at = now() WHERE id IN (SELECT id FROM stranded)
          ), queued AS (
-           INSERT INTO outbox (exchange, routing_key, payload, headers)
+           INSERT INTO outbox (exchange, routing_key, payload, headers, job_id)
            SELECT $2, $3,
                   jsonb_build_object('version', 1, 'jobId', id, 'orgId', org_id, 'datasourceId', datasource_id, 'kind', kind),
-                  CASE WHEN trace_parent IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('traceparent', trace_parent) END
+                  CASE WHEN trace_parent IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('traceparent', trace_parent) END,
+                  id
              FROM stranded RETURNING id
          )
          SELECT count(*) FROM (SELECT pg_notify($4, '') FROM queued) AS woken",

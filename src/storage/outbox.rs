@@ -55,14 +55,22 @@ pub async fn insert_job(
         None => serde_json::json!({}),
     };
     let payload = serde_json::to_value(message).expect("job message serialises");
-    insert(
-        conn,
-        &settings.jobs_exchange(),
-        JOB_ROUTING_KEY,
-        &payload,
-        &headers,
+    // Gated: published when the organisation and the target have room (`claim`).
+    sqlx::query(
+        "INSERT INTO outbox (exchange, routing_key, payload, headers, job_id, gated) VALUES ($1, $2, $3, $4, $5, true)",
     )
-    .await
+    .bind(settings.jobs_exchange())
+    .bind(JOB_ROUTING_KEY)
+    .bind(&payload)
+    .bind(&headers)
+    .bind(message.job_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(OUTBOX_CHANNEL)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn insert_event(
@@ -91,11 +99,64 @@ pub struct Claimed {
     pub attempts: Vec<i32>,
 }
 
-pub async fn claim(pool: &sqlx::PgPool, limit: i64) -> Result<Claimed, StoreError> {
+/// How many jobs may be dispatched and unfinished at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_org: i64,
+    pub per_target: i64,
+}
+
+/// The rows the relay may publish now: every event, and the job messages whose
+/// organisation and target have room. Counts are of jobs dispatched and not
+/// finished; the waiting are numbered oldest first within each organisation and each
+/// target, so each gets its next job in turn. A job that is gone or finished has
+/// nothing to wait for.
+const ELIGIBLE: &str = "
+WITH live AS (
+  SELECT j.org_id, onramp_target(d.public_config) AS target
+    FROM jobs j LEFT JOIN datasources d ON d.id = j.datasource_id
+   WHERE j.dispatched_at IS NOT NULL AND j.status IN ('queued', 'running')
+), per_org AS (
+  SELECT org_id, count(*) AS n FROM live GROUP BY org_id
+), per_target AS (
+  SELECT target, count(*) AS n FROM live WHERE target IS NOT NULL GROUP BY target
+), waiting AS (
+  SELECT o.id, j.org_id, onramp_target(d.public_config) AS target,
+         j.id IS NULL OR j.status NOT IN ('queued', 'running') AS moot
+    FROM outbox o
+    LEFT JOIN jobs j ON j.id = o.job_id
+    LEFT JOIN datasources d ON d.id = j.datasource_id
+   WHERE o.gated
+   ORDER BY o.id LIMIT 20000
+), ranked AS (
+  SELECT w.*,
+         row_number() OVER (PARTITION BY w.org_id ORDER BY w.id) AS rn_org,
+         row_number() OVER (PARTITION BY w.target ORDER BY w.id) AS rn_target
+    FROM waiting w WHERE NOT w.moot
+)
+SELECT id FROM (SELECT id FROM outbox WHERE NOT gated ORDER BY id LIMIT $1) AS events
+UNION ALL
+SELECT id FROM waiting WHERE moot
+UNION ALL
+SELECT r.id FROM ranked r
+  LEFT JOIN per_org po ON po.org_id = r.org_id
+  LEFT JOIN per_target pt ON pt.target = r.target
+ WHERE r.rn_org + coalesce(po.n, 0) <= $2
+   AND (r.target IS NULL OR r.rn_target + coalesce(pt.n, 0) <= $3)";
+
+pub async fn claim(pool: &sqlx::PgPool, limit: i64, limits: Limits) -> Result<Claimed, StoreError> {
     let mut tx = pool.begin().await?;
+    let eligible: Vec<i64> = sqlx::query_scalar(ELIGIBLE)
+        .bind(limit)
+        .bind(limits.per_org)
+        .bind(limits.per_target)
+        .fetch_all(&mut *tx)
+        .await?;
     let found: Vec<(i64, String, String, Value, Value, i32)> = sqlx::query_as(
-        "SELECT id, exchange, routing_key, payload, headers, attempts FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "SELECT id, exchange, routing_key, payload, headers, attempts FROM outbox
+          WHERE id = ANY($1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
+    .bind(&eligible)
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
@@ -115,12 +176,16 @@ pub async fn claim(pool: &sqlx::PgPool, limit: i64) -> Result<Claimed, StoreErro
 }
 
 impl Claimed {
-    /// Forgets rows the broker confirmed.
+    /// Forgets rows the broker confirmed; their jobs count as dispatched from now.
     pub async fn published(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-            .bind(ids)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1) RETURNING job_id)
+             UPDATE jobs SET dispatched_at = coalesce(dispatched_at, now())
+              WHERE id IN (SELECT job_id FROM gone WHERE job_id IS NOT NULL)",
+        )
+        .bind(ids)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

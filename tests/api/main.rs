@@ -13,6 +13,7 @@ mod databricks;
 mod delivery;
 mod delivery_races;
 mod egress;
+mod fairness;
 mod firebolt;
 mod helpers;
 mod hostile_delivery;
