@@ -91,6 +91,17 @@ impl Instance {
                 base64::engine::general_purpose::STANDARD.encode(key),
             ),
             ("RUST_LOG".to_string(), "warn".to_string()),
+            // The benchmarks measure onramp's own machinery against one local target:
+            // the fairness limits (per organisation, per host) would measure themselves.
+            // A benchmark that measures them sets its own.
+            (
+                "ONRAMP_ORG_MAX_CONCURRENT_JOBS".to_string(),
+                "100000".to_string(),
+            ),
+            (
+                "ONRAMP_TARGET_MAX_CONCURRENT_JOBS".to_string(),
+                "100000".to_string(),
+            ),
         ];
         for (k, v) in extra {
             env.push((k.to_string(), v.to_string()));
