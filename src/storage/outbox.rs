@@ -20,20 +20,25 @@ pub struct OutboxRow {
     pub headers: Value,
 }
 
-pub async fn insert(
+/// Writes one message; a job's (`job`) is gated: published when its organisation and
+/// its target have room (`claim`).
+async fn insert(
     conn: &mut PgConnection,
     exchange: &str,
     routing_key: &str,
     payload: &Value,
     headers: &Value,
+    job: Option<Uuid>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO outbox (exchange, routing_key, payload, headers) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO outbox (exchange, routing_key, payload, headers, job_id, gated)
+         VALUES ($1, $2, $3, $4, $5, $5 IS NOT NULL)",
     )
     .bind(exchange)
     .bind(routing_key)
     .bind(payload)
     .bind(headers)
+    .bind(job)
     .execute(&mut *conn)
     .await?;
     // Delivered at commit: wakes the relay at once instead of at its next poll.
@@ -55,22 +60,15 @@ pub async fn insert_job(
         None => serde_json::json!({}),
     };
     let payload = serde_json::to_value(message).expect("job message serialises");
-    // Gated: published when the organisation and the target have room (`claim`).
-    sqlx::query(
-        "INSERT INTO outbox (exchange, routing_key, payload, headers, job_id, gated) VALUES ($1, $2, $3, $4, $5, true)",
+    insert(
+        conn,
+        &settings.jobs_exchange(),
+        JOB_ROUTING_KEY,
+        &payload,
+        &headers,
+        Some(message.job_id),
     )
-    .bind(settings.jobs_exchange())
-    .bind(JOB_ROUTING_KEY)
-    .bind(&payload)
-    .bind(&headers)
-    .bind(message.job_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(OUTBOX_CHANNEL)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    .await
 }
 
 pub async fn insert_event(
@@ -86,6 +84,7 @@ pub async fn insert_event(
         &event.routing_key(org_id),
         &payload,
         &serde_json::json!({}),
+        None,
     )
     .await
 }

@@ -129,25 +129,10 @@ async fn a_worker_that_lost_its_lease_stops_and_writes_nothing() {
 }
 
 async fn purge_jobs_queue(settings: &onramp::config::Settings) {
-    let conn =
-        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
-    let ch = conn.create_channel().await.unwrap();
+    let (conn, ch) = crate::helpers::broker().await;
     // Wait for the relay to have published, then lose the messages.
     for _ in 0..100 {
-        let q = ch
-            .queue_declare(
-                settings.jobs_queue().as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        if q.message_count() > 0 {
+        if crate::helpers::queue_length(&ch, &settings.jobs_queue()).await > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -160,20 +145,11 @@ async fn purge_jobs_queue(settings: &onramp::config::Settings) {
 
 #[tokio::test]
 async fn jobs_whose_messages_were_lost_are_sent_again_and_end() {
-    use onramp::startup::Roles;
     let id = unique("t");
     let mut settings = crate::helpers::test_settings(&id);
     settings.reconcile_interval_ms = 200;
     settings.reconcile_after_ms = 800;
-    let api = crate::helpers::spawn_settings(
-        id.clone(),
-        settings.clone(),
-        Roles {
-            api: true,
-            worker: false,
-        },
-    )
-    .await;
+    let api = crate::helpers::spawn_api(&id, &settings).await;
     // One job queued, one running on a lease that ran out (its worker died): then the
     // queue loses both messages, as a broker that lost an unreplicated queue would.
     let queued = api
@@ -194,15 +170,7 @@ async fn jobs_whose_messages_were_lost_are_sent_again_and_end() {
     assert!(matches!(claim, onramp::storage::jobs::Claim::Claimed(_)));
     tokio::time::sleep(Duration::from_millis(200)).await;
     purge_jobs_queue(&settings).await;
-    let worker = crate::helpers::spawn_settings(
-        id,
-        settings,
-        Roles {
-            api: false,
-            worker: true,
-        },
-    )
-    .await;
+    let worker = crate::helpers::spawn_worker(&id, &settings).await;
     for job in [&queued, &running] {
         let job = api
             .wait_for_job(job["jobId"].as_str().unwrap(), Duration::from_secs(30))

@@ -4,13 +4,15 @@
 
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, BasicNackOptions};
-use onramp::startup::Roles;
+use onramp::storage::jobs;
 use serde_json::Value;
 
 use crate::helpers::proxy::Proxy;
 use crate::helpers::targets::pg_credentials;
-use crate::helpers::{body, spawn_settings, spawn_with, test_settings, unique};
+use crate::helpers::{
+    body, dead_lettered, return_messages, spawn_api, spawn_with, spawn_worker, test_settings,
+    unique,
+};
 
 #[tokio::test]
 async fn an_outbox_row_the_broker_refuses_is_set_aside_and_every_other_message_goes_on() {
@@ -57,15 +59,7 @@ async fn a_job_whose_workers_all_stopped_while_running_it_is_failed_not_tried_fo
     let id = unique("t");
     let settings = test_settings(&id);
     let limit = settings.job_delivery_limit;
-    let api = spawn_settings(
-        id.clone(),
-        settings.clone(),
-        Roles {
-            api: true,
-            worker: false,
-        },
-    )
-    .await;
+    let api = spawn_api(&id, &settings).await;
     let accepted = api
         .accept(&body("postgres", pg_credentials("killer", "public")))
         .await;
@@ -73,59 +67,24 @@ async fn a_job_whose_workers_all_stopped_while_running_it_is_failed_not_tried_fo
     // Workers that each claimed the job and died while running it: their leases ran
     // out with the job still running (claims through onramp's own code).
     for _ in 0..limit - 1 {
-        let claim = onramp::storage::jobs::claim(
-            &api.pool,
-            job_id,
-            uuid::Uuid::new_v4(),
-            Duration::from_millis(1),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(claim, onramp::storage::jobs::Claim::Claimed(_)));
+        let worker = uuid::Uuid::new_v4();
+        let claim = jobs::claim(&api.pool, job_id, worker, Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert!(matches!(claim, jobs::Claim::Claimed(_)));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let worker = spawn_settings(
-        id,
-        settings.clone(),
-        Roles {
-            api: false,
-            worker: true,
-        },
-    )
-    .await;
+    let worker = spawn_worker(&id, &settings).await;
     let job = api
         .wait_for_job(&job_id.to_string(), Duration::from_secs(30))
         .await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error"]["code"], "INTERNAL_SERVER_ERROR");
     let message = job["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!("taken over from {} workers", limit - 1)),
-        "{message}"
-    );
+    let taken = format!("taken over from {} workers", limit - 1);
+    assert!(message.contains(&taken), "{message}");
     // Its message is in the dead-letter queue, not back in the jobs queue.
-    let conn =
-        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let mut dead = None;
-    for _ in 0..50 {
-        dead = ch
-            .basic_get(
-                settings.dead_letter_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
-            .await
-            .unwrap();
-        if dead.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let dead: Value = serde_json::from_slice(&dead.expect("dead-lettered").delivery.data).unwrap();
-    assert_eq!(dead["jobId"], accepted["jobId"]);
-    let _ = conn.close(200, "done".into()).await;
+    assert_eq!(dead_lettered(&settings).await["jobId"], accepted["jobId"]);
     worker.stop().await;
     api.stop().await;
 }
@@ -136,61 +95,16 @@ async fn a_job_requeued_by_restarts_alone_still_runs() {
     // as deaths: a job returned more often than the limit still runs.
     let id = unique("t");
     let settings = test_settings(&id);
-    let limit = settings.job_delivery_limit;
-    let api = spawn_settings(
-        id.clone(),
-        settings.clone(),
-        Roles {
-            api: true,
-            worker: false,
-        },
-    )
-    .await;
+    let api = spawn_api(&id, &settings).await;
     let accepted = api
         .accept(&body("postgres", pg_credentials("restarted", "public")))
         .await;
-    let conn =
-        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let mut returned = 0;
-    while returned < limit + 2 {
-        match ch
-            .basic_get(
-                settings.jobs_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
-            .await
-            .unwrap()
-        {
-            Some(m) => {
-                m.delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-                returned += 1;
-            }
-            None => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let worker = spawn_settings(
-        id,
-        settings,
-        Roles {
-            api: false,
-            worker: true,
-        },
-    )
-    .await;
+    return_messages(&settings.jobs_queue(), settings.job_delivery_limit + 2).await;
+    let worker = spawn_worker(&id, &settings).await;
     let job = api
         .wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let _ = conn.close(200, "done".into()).await;
     worker.stop().await;
     api.stop().await;
 }
@@ -199,58 +113,14 @@ async fn a_job_requeued_by_restarts_alone_still_runs() {
 async fn the_jobs_queue_itself_dead_letters_a_message_past_its_delivery_limit() {
     let id = unique("t");
     let settings = test_settings(&id);
-    let api = spawn_settings(
-        id,
-        settings.clone(),
-        Roles {
-            api: true,
-            worker: false,
-        },
-    )
-    .await;
+    let api = spawn_api(&id, &settings).await;
     let accepted = api
         .accept(&body("postgres", pg_credentials("looping", "public")))
         .await;
-    let conn =
-        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
-    let ch = conn.create_channel().await.unwrap();
     // Returned more often than any worker would allow: the broker takes it out.
-    let mut dead = None;
-    for _ in 0..400 {
-        if let Some(m) = ch
-            .basic_get(
-                settings.jobs_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
-            .await
-            .unwrap()
-        {
-            m.delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-        }
-        dead = ch
-            .basic_get(
-                settings.dead_letter_queue().as_str().into(),
-                BasicGetOptions::default(),
-            )
-            .await
-            .unwrap();
-        if dead.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let dead: Value =
-        serde_json::from_slice(&dead.expect("dead-lettered by the broker").delivery.data).unwrap();
-    assert_eq!(dead["jobId"], accepted["jobId"]);
-    let _ = conn.close(200, "done".into()).await;
+    let backstop = settings.job_delivery_limit * 4;
+    return_messages(&settings.jobs_queue(), backstop + 1).await;
+    assert_eq!(dead_lettered(&settings).await["jobId"], accepted["jobId"]);
     api.stop().await;
 }
 

@@ -3,11 +3,9 @@
 //! refused at the API, and every connection the driver makes goes to an address
 //! the egress guard checked (seeds, SRV targets), through onramp's relay.
 
-use onramp::egress::Egress;
-use onramp::startup::Roles;
 use serde_json::{Value, json};
 
-use crate::helpers::{body, spawn_app, spawn_with_egress, test_settings, unique};
+use crate::helpers::{body, spawn_app, spawn_with_guard};
 use crate::mongodb::fixture;
 use crate::support_egress::{RecordingConnector, ScriptedResolver, shared};
 
@@ -74,23 +72,7 @@ async fn a_connection_string_reaches_the_server_only_at_addresses_the_guard_chec
         "_mongodb._tcp.evil.test",
         &[("metadata.test", 27017), ("mongo.test", 17017)],
     );
-    let id = unique("t");
-    let settings = test_settings(&id);
-    let egress = Egress::with(
-        settings.egress_policy().unwrap(),
-        resolver.clone(),
-        connector.clone(),
-    );
-    let app = spawn_with_egress(
-        id,
-        settings,
-        Roles {
-            api: true,
-            worker: true,
-        },
-        egress,
-    )
-    .await;
+    let app = spawn_with_guard(resolver.clone(), connector.clone()).await;
     let database = fixture().await;
 
     for (name, uri) in [

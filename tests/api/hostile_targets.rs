@@ -5,15 +5,14 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use onramp::egress::{Egress, Resolver, SystemConnector, SystemResolver};
-use onramp::startup::Roles;
+use onramp::egress::{Resolver, SystemConnector, SystemResolver};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::helpers::hostile::{Answer, peak_rss, serve};
 use crate::helpers::targets::pg_credentials;
-use crate::helpers::{body, spawn_app, spawn_with, spawn_with_egress, test_settings, unique};
+use crate::helpers::{body, broker, queue_length, spawn_app, spawn_with, spawn_with_guard, unique};
 
 const ES_ROOT: &str = r#"{"version":{"number":"8.15.0","distribution":"elasticsearch"},"tagline":"You Know, for Search"}"#;
 
@@ -160,24 +159,12 @@ impl Resolver for PanickingResolver {
 
 #[tokio::test]
 async fn a_panicking_job_fails_alone_is_dead_lettered_and_the_worker_keeps_its_slots() {
-    let id = unique("t");
-    let settings = test_settings(&id);
-    let concurrency = settings.worker_concurrency;
-    let egress = Egress::with(
-        settings.egress_policy().unwrap(),
+    let app = spawn_with_guard(
         std::sync::Arc::new(PanickingResolver),
         std::sync::Arc::new(SystemConnector),
-    );
-    let app = spawn_with_egress(
-        id,
-        settings,
-        Roles {
-            api: true,
-            worker: true,
-        },
-        egress,
     )
     .await;
+    let concurrency = app.settings.worker_concurrency;
     // More panicking jobs than the worker has slots: a lost slot per panic would
     // leave nothing to run the last job with.
     for i in 0..concurrency + 2 {
@@ -202,25 +189,10 @@ async fn a_panicking_job_fails_alone_is_dead_lettered_and_the_worker_keeps_its_s
         .await;
     assert_eq!(ok["status"], "succeeded", "{ok}");
     // Each panicked job's message went to the dead-letter queue.
-    let conn =
-        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
-            .await
-            .unwrap();
-    let ch = conn.create_channel().await.unwrap();
+    let (conn, ch) = broker().await;
     let mut dead = 0;
     for _ in 0..50 {
-        let q = ch
-            .queue_declare(
-                app.settings.dead_letter_queue().as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        dead = q.message_count();
+        dead = queue_length(&ch, &app.settings.dead_letter_queue()).await;
         if dead as usize == concurrency + 2 {
             break;
         }

@@ -370,3 +370,103 @@ pub fn table<'a>(snapshot: &'a Value, name: &str) -> &'a Value {
         .find(|t| t["name"] == name)
         .unwrap_or_else(|| panic!("table {name} missing from {snapshot}"))
 }
+
+/// An app that serves the API only (its relay and reconciler run, no worker).
+pub async fn spawn_api(id: &str, settings: &Settings) -> TestApp {
+    let roles = Roles {
+        api: true,
+        worker: false,
+    };
+    spawn_settings(id.to_string(), settings.clone(), roles).await
+}
+
+/// A worker of the same instance as an app made by `spawn_api`.
+pub async fn spawn_worker(id: &str, settings: &Settings) -> TestApp {
+    let roles = Roles {
+        api: false,
+        worker: true,
+    };
+    spawn_settings(id.to_string(), settings.clone(), roles).await
+}
+
+/// API and workers whose connections go through `resolver` and `connector`.
+pub async fn spawn_with_guard(
+    resolver: std::sync::Arc<dyn onramp::egress::Resolver>,
+    connector: std::sync::Arc<dyn onramp::egress::Connector>,
+) -> TestApp {
+    let id = unique("t");
+    let settings = test_settings(&id);
+    let egress =
+        onramp::egress::Egress::with(settings.egress_policy().unwrap(), resolver, connector);
+    let roles = Roles {
+        api: true,
+        worker: true,
+    };
+    spawn_with_egress(id, settings, roles, egress).await
+}
+
+/// A channel on the machine's RabbitMQ, for looking at an instance's queues.
+pub async fn broker() -> (lapin::Connection, lapin::Channel) {
+    let conn =
+        lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+            .await
+            .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    (conn, ch)
+}
+
+/// How many messages wait in `queue`.
+pub async fn queue_length(ch: &lapin::Channel, queue: &str) -> u32 {
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    ch.queue_declare(queue.into(), passive, Default::default())
+        .await
+        .unwrap()
+        .message_count()
+}
+
+/// The next job message in the instance's dead-letter queue (waiting up to 5 s).
+pub async fn dead_lettered(settings: &Settings) -> Value {
+    let (conn, ch) = broker().await;
+    for _ in 0..50 {
+        let got = ch
+            .basic_get(
+                settings.dead_letter_queue().as_str().into(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        if let Some(m) = got {
+            let _ = conn.close(200, "done".into()).await;
+            return serde_json::from_slice(&m.delivery.data).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing was dead-lettered");
+}
+
+/// Returns every message of `queue` `times` times, as workers that died holding it would.
+pub async fn return_messages(queue: &str, times: u32) {
+    let (conn, ch) = broker().await;
+    let mut returned = 0;
+    while returned < times {
+        match ch
+            .basic_get(queue.into(), Default::default())
+            .await
+            .unwrap()
+        {
+            Some(m) => {
+                let requeue = lapin::options::BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                };
+                m.delivery.nack(requeue).await.unwrap();
+                returned += 1;
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let _ = conn.close(200, "done".into()).await;
+}
