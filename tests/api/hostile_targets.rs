@@ -29,6 +29,8 @@ async fn an_endless_answer_fails_its_job_at_the_size_limit_and_memory_stays_boun
     .await;
     let limit = 8 << 20;
     let app = spawn_with(|s| s.target_response_max_bytes = limit).await;
+    // The process's high-water mark: nextest runs each test in a process of its own,
+    // so what it grows by here is this job's doing.
     let before = peak_rss();
     let job = app
         .create_and_wait(&body(
