@@ -126,6 +126,9 @@ pub struct Job {
     pub result: Option<serde_json::Value>,
 }
 
+/// The routing key job messages are published with on the jobs exchange.
+pub const JOB_ROUTING_KEY: &str = "job";
+
 /// The message on the jobs queue. It names the job; it never carries credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -4,4 +4,6 @@ pub mod error_code;
 pub mod job;
 
 pub use error_code::ErrorCode;
-pub use job::{Job, JobError, JobKind, JobMessage, JobStatus, Step, StepName, StepStatus};
+pub use job::{
+    JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step, StepName, StepStatus,
+};

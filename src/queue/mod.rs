@@ -15,8 +15,7 @@ use tokio::sync::Mutex;
 
 use crate::config::Settings;
 
-/// The routing key job messages are published with on the jobs exchange.
-pub const JOB_ROUTING_KEY: &str = "job";
+pub use crate::domain::JOB_ROUTING_KEY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

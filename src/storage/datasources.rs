@@ -201,7 +201,7 @@ async fn create_in_one_statement(
     .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
     .bind(sub.trace_parent)
     .bind(settings.jobs_exchange())
-    .bind(crate::queue::JOB_ROUTING_KEY)
+    .bind(crate::domain::JOB_ROUTING_KEY)
     .bind(serde_json::to_value(&message).expect("job message serialises"))
     .bind(headers)
     .bind(super::OUTBOX_CHANNEL)

@@ -366,7 +366,7 @@ pub async fn reconcile(
     )
     .bind(after.as_secs_f64())
     .bind(settings.jobs_exchange())
-    .bind(crate::queue::JOB_ROUTING_KEY)
+    .bind(crate::domain::JOB_ROUTING_KEY)
     .bind(super::OUTBOX_CHANNEL)
     .fetch_one(&mut *tx)
     .await?;

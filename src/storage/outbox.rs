@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::{OUTBOX_CHANNEL, StoreError};
 use crate::config::Settings;
+use crate::domain::JOB_ROUTING_KEY;
 use crate::domain::JobMessage;
 use crate::events::CloudEvent;
-use crate::queue::JOB_ROUTING_KEY;
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
