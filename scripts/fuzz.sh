@@ -7,6 +7,7 @@
 #   scripts/fuzz.sh          a short pass (CI): 15 s per target, the committed corpus
 #                            as seeds, nothing written back
 #   scripts/fuzz.sh 600 --grow   ten minutes per target, new inputs kept in fuzz/corpus
+#   FUZZ_TARGETS="request s3_listing" scripts/fuzz.sh ...   only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
@@ -17,7 +18,7 @@ fi
 # cargo fuzz passes nightly flags; this toolchain is stable.
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none --release
-for target in $(cargo fuzz list); do
+for target in ${FUZZ_TARGETS:-$(cargo fuzz list)}; do
   seeds="fuzz/corpus/$target"
   mkdir -p "$seeds"
   if [ "$grow" = "--grow" ]; then
