@@ -34,7 +34,8 @@ async fn main() {
         in_flight: 32,
         workers,
         binary: common::ONRAMP.to_string(),
-        submit_over: Duration::from_secs(120),
+        submit_over: Duration::from_secs(20),
+        fault_for: Duration::from_secs(90),
         fault_every_ms: (2000, 5000),
         drain_limit: Duration::from_secs(600),
     })
@@ -42,7 +43,10 @@ async fn main() {
     let faults: usize = report.faults.values().sum();
     println!("| figure | value | must be |");
     println!("| --- | --- | --- |");
-    println!("| jobs accepted | {} | |", report.accepted);
+    println!(
+        "| jobs accepted (of A's {creates} creates: {}) | {} | all |",
+        report.a_accepted, report.accepted
+    );
     println!(
         "| ended: succeeded / failed by the target / failed otherwise | {} / {} / {} | |",
         report.succeeded, report.failed_by_target, report.failed_otherwise

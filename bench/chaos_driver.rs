@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Child;
 
 use crate::common;
-use crate::proxy::{Proxy, closed_port, silent_server};
+use crate::proxy::{Proxy, closed_port};
 
 pub const TARGET_DB: &str = "bench_chaos10";
 const LIMITED_ROLE: &str = "chaos_limited";
@@ -39,6 +39,8 @@ pub struct Config {
     /// Organisation A's creates are spread over this long (at a steady rate), so the
     /// faults fall on jobs in every state.
     pub submit_over: Duration,
+    /// Faults go on at least this long (and until A's creates are all in).
+    pub fault_for: Duration,
     /// Pause between faults, at random in this range (ms).
     pub fault_every_ms: (u64, u64),
     /// How long the jobs may take to end after the last fault.
@@ -48,6 +50,12 @@ pub struct Config {
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
     pub accepted: usize,
+    /// Of organisation A's creates, how many were accepted (all must be).
+    pub a_accepted: usize,
+    /// The most connections the silent host held at once (the per-host limit).
+    pub most_at_one_host: usize,
+    /// Failed jobs without a `datasource.failed` event.
+    pub failed_without_event: usize,
     pub succeeded: usize,
     pub failed_by_target: usize,
     pub failed_otherwise: usize,
@@ -68,12 +76,16 @@ pub struct Report {
     pub b_quiet_samples: usize,
     pub b_quiet_p50_ms: f64,
     pub b_quiet_p99_ms: f64,
+    /// The same, of B's creates made while A's jobs waited their turn in the outbox
+    /// and away from faults: fairness itself.
+    pub b_behind_backlog_samples: usize,
+    pub b_behind_backlog_p99_ms: f64,
     pub lost_jobs: Vec<String>,
 }
 
 /// Accepts, waits `delay`, then carries the connection to `target`: a server far away.
-async fn delaying_proxy(target: &'static str, delay: Duration) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn delaying_proxy(on: &str, target: &'static str, delay: Duration) -> u16 {
+    let listener = TcpListener::bind((on, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
@@ -88,6 +100,32 @@ async fn delaying_proxy(target: &'static str, delay: Duration) -> u16 {
         }
     });
     port
+}
+
+/// A server that never answers, on `ip`, and the most connections it held at once.
+async fn silent_counting(ip: &str) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let seen = most.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (open, most) = (open.clone(), most.clone());
+            most.fetch_max(open.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, seen)
 }
 
 /// The kinds of target, in the proportions of a hard day: mostly answering.
@@ -110,23 +148,36 @@ fn kind_of(i: usize) -> Kind {
     }
 }
 
+/// The targets, on loopback addresses of their own so that the per-host limit is
+/// seen at work: 127.0.0.1 (PostgreSQL itself, refusing), 127.0.0.2 (150 ms away),
+/// 127.0.0.3 (silent, counting how many connections it holds at once), 127.0.0.4
+/// (PostgreSQL again, for organisation B).
 struct Targets {
     delayed: u16,
     refusing: u16,
     silent: u16,
-    _silent_task: tokio::task::JoinHandle<()>,
+    for_b: u16,
+    silent_most: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Targets {
     fn credentials(&self, name: &str, kind: Kind) -> Value {
-        let (port, user) = match kind {
-            Kind::Direct => (5432, "postgres"),
-            Kind::Delayed => (self.delayed, "postgres"),
-            Kind::Refusing => (self.refusing, "postgres"),
-            Kind::Silent => (self.silent, "postgres"),
-            Kind::Limited => (5432, LIMITED_ROLE),
+        let (host, port, user) = match kind {
+            Kind::Direct => ("127.0.0.1", 5432, "postgres"),
+            Kind::Delayed => ("127.0.0.2", self.delayed, "postgres"),
+            Kind::Refusing => ("127.0.0.1", self.refusing, "postgres"),
+            Kind::Silent => ("127.0.0.3", self.silent, "postgres"),
+            Kind::Limited => ("127.0.0.1", 5432, LIMITED_ROLE),
         };
-        json!({"datasourceType": "postgres", "credentials": {"name": name, "host": "127.0.0.1",
+        self.body(name, host, port, user)
+    }
+
+    fn for_b(&self, name: &str) -> Value {
+        self.body(name, "127.0.0.4", self.for_b, "postgres")
+    }
+
+    fn body(&self, name: &str, host: &str, port: u16, user: &str) -> Value {
+        json!({"datasourceType": "postgres", "credentials": {"name": name, "host": host,
                "port": port, "username": user, "password": "", "database": TARGET_DB,
                "schema": "public", "sslMode": "disable"}})
     }
@@ -144,8 +195,8 @@ struct Ended {
     org_id: uuid::Uuid,
 }
 
-/// Every event published on the instance's exchange, by job: (type, id).
-type Seen = Arc<Mutex<HashMap<String, Vec<(String, String)>>>>;
+/// Every event published on the instance's exchange, by job: (type, id, time).
+type Seen = Arc<Mutex<HashMap<String, Vec<(String, String, String)>>>>;
 
 async fn collect_events(prefix: &str) -> Seen {
     let conn = lapin::Connection::connect(common::AMQP, Default::default())
@@ -210,6 +261,7 @@ async fn collect_events(prefix: &str) -> Seen {
                 let entry = (
                     event["type"].as_str().unwrap_or_default().to_string(),
                     event["id"].as_str().unwrap_or_default().to_string(),
+                    event["time"].as_str().unwrap_or_default().to_string(),
                 );
                 into.lock().unwrap().entry(job).or_default().push(entry);
             }
@@ -264,12 +316,13 @@ pub async fn run(cfg: Config) -> Report {
             "DO $$ BEGIN CREATE ROLE {LIMITED_ROLE} LOGIN CONNECTION LIMIT 2; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
         ),
     );
-    let (silent, silent_task) = silent_server().await;
+    let (silent, silent_most) = silent_counting("127.0.0.3").await;
     let targets = Targets {
-        delayed: delaying_proxy("127.0.0.1:5432", Duration::from_millis(150)).await,
+        delayed: delaying_proxy("127.0.0.2", "127.0.0.1:5432", Duration::from_millis(150)).await,
         refusing: closed_port().await,
         silent,
-        _silent_task: silent_task,
+        for_b: delaying_proxy("127.0.0.4", "127.0.0.1:5432", Duration::ZERO).await,
+        silent_most,
     };
     // onramp's own servers, reached through proxies the driver cuts.
     let (pg, amqp, redis) = (
@@ -297,7 +350,7 @@ pub async fn run(cfg: Config) -> Report {
             ("ONRAMP_OUTBOX_POLL_MS", "200"),
             // Room for another organisation beside A's backlog (3 × 16 slots).
             ("ONRAMP_ORG_MAX_CONCURRENT_JOBS", "24"),
-            ("ONRAMP_TARGET_MAX_CONCURRENT_JOBS", "64"),
+            ("ONRAMP_TARGET_MAX_CONCURRENT_JOBS", "8"),
         ],
     );
     let prefix = instance.prefix.clone();
@@ -387,16 +440,25 @@ pub async fn run(cfg: Config) -> Report {
             token_b.clone(),
             submitting.clone(),
         );
-        let direct = targets.credentials("b", Kind::Direct);
+        let for_b = targets.for_b("b");
+        let db_url =
+            format!("postgres://postgres@localhost/onramp_{prefix}?host=/var/run/postgresql");
         tokio::spawn(async move {
+            let db = sqlx::PgPool::connect(&db_url).await.unwrap();
             let mut ids = Vec::new();
             let mut k = 0;
             while submitting.load(std::sync::atomic::Ordering::SeqCst) {
-                let mut body = direct.clone();
+                let mut body = for_b.clone();
                 body["credentials"]["name"] = json!(format!("b-{k}"));
+                // Whether A's jobs were waiting their turn as B's went in: the moments
+                // the fairness figure is about.
+                let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE gated")
+                    .fetch_one(&db)
+                    .await
+                    .unwrap_or(0);
                 if let Some(id) = create(&client, &api_addr, &token, &format!("b-{k}"), &body).await
                 {
-                    ids.push(id);
+                    ids.push((id, backlog > 0));
                 }
                 k += 1;
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -410,10 +472,11 @@ pub async fn run(cfg: Config) -> Report {
         Vec::new();
     let mut last_fault = Instant::now();
     let mut rng = rand::rng();
-    while !a.is_finished() {
+    let faulting = |started: Instant| !a.is_finished() || started.elapsed() < cfg.fault_for;
+    while faulting(started) {
         let pause = rng.random_range(cfg.fault_every_ms.0..=cfg.fault_every_ms.1);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        if a.is_finished() {
+        if !faulting(started) {
             break;
         }
         let fault_started = chrono::Utc::now();
@@ -456,7 +519,14 @@ pub async fn run(cfg: Config) -> Report {
     }
     let a_ids: Vec<String> = a.await.unwrap().into_iter().flatten().collect();
     submitting.store(false, std::sync::atomic::Ordering::SeqCst);
-    let b_ids = b.await.unwrap();
+    let b_jobs = b.await.unwrap();
+    let b_ids: Vec<String> = b_jobs.iter().map(|(id, _)| id.clone()).collect();
+    let behind_backlog: HashSet<String> = b_jobs
+        .iter()
+        .filter(|(_, backlog)| *backlog)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let a_accepted = a_ids.len();
     let all: Vec<String> = a_ids.iter().chain(&b_ids).cloned().collect();
 
     // Drain: every accepted job ends.
@@ -515,6 +585,7 @@ pub async fn run(cfg: Config) -> Report {
     let b_set: HashSet<&String> = b_ids.iter().collect();
     let mut b_latency = Vec::new();
     let mut b_quiet = Vec::new();
+    let mut b_behind = Vec::new();
     let near_fault = |at: &chrono::DateTime<chrono::Utc>| {
         windows.iter().any(|(from, to)| {
             *at > *from - chrono::Duration::milliseconds(500)
@@ -535,13 +606,20 @@ pub async fn run(cfg: Config) -> Report {
         let mine = events.get(&job_text).cloned().unwrap_or_default();
         let ready: Vec<&String> = mine
             .iter()
-            .filter(|(t, _)| t == "datasource.ready")
-            .map(|(_, id)| id)
+            .filter(|(t, _, _)| t == "datasource.ready")
+            .map(|(_, id, _)| id)
+            .collect();
+        // The same id from two finishes (a second run computing the same outcome) has
+        // another time: one finish per job means one time per id.
+        let finishes: HashSet<(&String, &String)> = mine
+            .iter()
+            .filter(|(t, _, _)| t != "job.progress")
+            .map(|(_, id, time)| (id, time))
             .collect();
         let failed: Vec<&String> = mine
             .iter()
-            .filter(|(t, _)| t == "datasource.failed")
-            .map(|(_, id)| id)
+            .filter(|(t, _, _)| t == "datasource.failed")
+            .map(|(_, id, _)| id)
             .collect();
         let ready_ids: HashSet<&&String> = ready.iter().collect();
         let failed_ids: HashSet<&&String> = failed.iter().collect();
@@ -557,6 +635,7 @@ pub async fn run(cfg: Config) -> Report {
         if ready_ids.len() > 1
             || failed_ids.len() > 1
             || (!ready.is_empty() && !failed.is_empty())
+            || finishes.len() > 1
             || writes > 1
         {
             report.completed_twice += 1;
@@ -593,6 +672,9 @@ pub async fn run(cfg: Config) -> Report {
                 if writes > 0 {
                     report.stale_snapshots += 1;
                 }
+                if failed.is_empty() {
+                    report.failed_without_event += 1;
+                }
             }
             _ => {
                 report.lost += 1;
@@ -606,6 +688,9 @@ pub async fn run(cfg: Config) -> Report {
             b_latency.push(took);
             if !near_fault(created_at) {
                 b_quiet.push(took);
+                if behind_backlog.contains(&job_text) {
+                    b_behind.push(took);
+                }
             }
         }
     }
@@ -621,6 +706,13 @@ pub async fn run(cfg: Config) -> Report {
     report.b_quiet_samples = b_quiet.len();
     report.b_quiet_p50_ms = common::percentile(&b_quiet, 50.0);
     report.b_quiet_p99_ms = common::percentile(&b_quiet, 99.0);
+    b_behind.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    report.b_behind_backlog_samples = b_behind.len();
+    report.b_behind_backlog_p99_ms = common::percentile(&b_behind, 99.0);
+    report.a_accepted = a_accepted;
+    report.most_at_one_host = targets
+        .silent_most
+        .load(std::sync::atomic::Ordering::SeqCst);
 
     // Stop everything and leave nothing behind.
     let _ = api.start_kill();

@@ -21,3 +21,7 @@ CREATE FUNCTION onramp_target(c jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     nullif(c->>'cloudId', ''),
     nullif(c->>'bucket', '')))
 $$;
+
+-- The relay reads events apart from the job messages waiting their turn.
+CREATE INDEX outbox_events ON outbox (id) WHERE NOT gated;
+CREATE INDEX outbox_waiting ON outbox (job_id) WHERE gated;

@@ -189,6 +189,12 @@ impl Settings {
                 "org_max_concurrent_jobs and target_max_concurrent_jobs must be at least 1",
             );
         }
+        // A job waiting in a retry queue, or on a live lease, must not look stranded.
+        if self.reconcile_after_ms <= self.retry_max_delay_ms + self.job_lease_ms {
+            return invalid(
+                "reconcile_after_ms must be more than retry_max_delay_ms + job_lease_ms",
+            );
+        }
         if self.job_delivery_limit < 2 {
             return invalid("job_delivery_limit must be at least 2");
         }

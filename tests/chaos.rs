@@ -23,7 +23,8 @@ async fn accepted_jobs_all_end_once_through_killed_workers_cut_servers_and_api_r
         in_flight: 16,
         workers: 3,
         binary: env!("CARGO_BIN_EXE_onramp").to_string(),
-        submit_over: Duration::from_secs(50),
+        submit_over: Duration::from_secs(5),
+        fault_for: Duration::from_secs(45),
         fault_every_ms: (1500, 3000),
         drain_limit: Duration::from_secs(180),
     })

@@ -166,14 +166,25 @@ pub async fn record_steps(
     Ok(updated == 1)
 }
 
-/// Whether `worker` still holds the job's lease (a live one).
-pub async fn holds_lease(pool: &PgPool, job_id: Uuid, worker: Uuid) -> Result<bool, StoreError> {
+/// Before the snapshot is written: whether `worker` still owns the job (its lease
+/// renewed for `lease` from now, so the write that follows falls inside it), and
+/// whether the job is still the latest of its datasource. `None`: the job belongs
+/// to another worker now.
+pub async fn renew_for_cache(
+    pool: &PgPool,
+    job_id: Uuid,
+    worker: Uuid,
+    lease: Duration,
+) -> Result<Option<bool>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND lease_until > now())",
+        "UPDATE jobs j SET lease_until = now() + make_interval(secs => $3)
+          WHERE j.id = $1 AND j.lease_owner = $2
+          RETURNING EXISTS (SELECT 1 FROM datasources d WHERE d.id = j.datasource_id AND d.last_job_id = j.id)",
     )
     .bind(job_id)
     .bind(worker)
-    .fetch_one(pool)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
     .await?)
 }
 
@@ -348,9 +359,10 @@ pub async fn reconcile(
     let sent: i64 = sqlx::query_scalar(
         "WITH stranded AS (
            SELECT j.id, j.org_id, j.datasource_id, j.kind, j.trace_parent FROM jobs j
-            WHERE ((j.status = 'queued' AND j.updated_at < now() - make_interval(secs => $1))
-                OR (j.status = 'running' AND j.lease_until < now() - make_interval(secs => $1)))
-              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'jobId' = j.id::text)
+            WHERE j.updated_at < now() - make_interval(secs => $1)
+              AND (j.status = 'queued'
+                   OR (j.status = 'running' AND j.lease_until < now() - make_interval(secs => $1)))
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.job_id = j.id)
             ORDER BY j.updated_at LIMIT 500 FOR UPDATE SKIP LOCKED
          ), touched AS (
            UPDATE jobs SET updated_at = now() WHERE id IN (SELECT id FROM stranded)

@@ -105,52 +105,82 @@ pub struct Limits {
     pub per_target: i64,
 }
 
-/// The rows the relay may publish now: every event, and the job messages whose
-/// organisation and target have room. Counts are of jobs dispatched and not
-/// finished; the waiting are numbered oldest first within each organisation and each
-/// target, so each gets its next job in turn. A job that is gone or finished has
-/// nothing to wait for.
-const ELIGIBLE: &str = "
-WITH live AS (
-  SELECT j.org_id, onramp_target(d.public_config) AS target
-    FROM jobs j LEFT JOIN datasources d ON d.id = j.datasource_id
-   WHERE j.dispatched_at IS NOT NULL AND j.status IN ('queued', 'running')
-), per_org AS (
-  SELECT org_id, count(*) AS n FROM live GROUP BY org_id
-), per_target AS (
-  SELECT target, count(*) AS n FROM live WHERE target IS NOT NULL GROUP BY target
-), waiting AS (
+/// Jobs dispatched and not finished, by organisation and by target.
+const IN_FLIGHT: &str = "
+SELECT j.org_id, onramp_target(d.public_config) AS target, count(*)
+  FROM jobs j LEFT JOIN datasources d ON d.id = j.datasource_id
+ WHERE j.dispatched_at IS NOT NULL AND j.status IN ('queued', 'running')
+ GROUP BY 1, 2";
+
+/// The job messages waiting, oldest first: no more than `per_org` of each
+/// organisation (no more could go out now), and those whose job is gone or finished
+/// (nothing to wait for).
+const WAITING: &str = "
+SELECT id, org_id, target, moot FROM (
   SELECT o.id, j.org_id, onramp_target(d.public_config) AS target,
-         j.id IS NULL OR j.status NOT IN ('queued', 'running') AS moot
+         j.id IS NULL OR j.status NOT IN ('queued', 'running') AS moot,
+         row_number() OVER (PARTITION BY j.org_id ORDER BY o.id) AS rn
     FROM outbox o
     LEFT JOIN jobs j ON j.id = o.job_id
     LEFT JOIN datasources d ON d.id = j.datasource_id
    WHERE o.gated
-   ORDER BY o.id LIMIT 20000
-), ranked AS (
-  SELECT w.*,
-         row_number() OVER (PARTITION BY w.org_id ORDER BY w.id) AS rn_org,
-         row_number() OVER (PARTITION BY w.target ORDER BY w.id) AS rn_target
-    FROM waiting w WHERE NOT w.moot
-)
-SELECT id FROM (SELECT id FROM outbox WHERE NOT gated ORDER BY id LIMIT $1) AS events
-UNION ALL
-SELECT id FROM waiting WHERE moot
-UNION ALL
-SELECT r.id FROM ranked r
-  LEFT JOIN per_org po ON po.org_id = r.org_id
-  LEFT JOIN per_target pt ON pt.target = r.target
- WHERE r.rn_org + coalesce(po.n, 0) <= $2
-   AND (r.target IS NULL OR r.rn_target + coalesce(pt.n, 0) <= $3)";
+) AS w
+WHERE moot OR rn <= $1
+ORDER BY id";
+
+/// Which waiting job messages go out now: in order, each whose organisation and
+/// target both have room, counting the ones already let through. A message held back
+/// by a full host takes no room of its organisation's, nor the other way round.
+fn admit(
+    waiting: Vec<(i64, Option<Uuid>, Option<String>, bool)>,
+    in_flight: Vec<(Option<Uuid>, Option<String>, i64)>,
+    limits: Limits,
+) -> Vec<i64> {
+    use std::collections::HashMap;
+    let mut per_org: HashMap<Option<Uuid>, i64> = HashMap::new();
+    let mut per_target: HashMap<String, i64> = HashMap::new();
+    for (org, target, n) in in_flight {
+        *per_org.entry(org).or_default() += n;
+        if let Some(t) = target {
+            *per_target.entry(t).or_default() += n;
+        }
+    }
+    let mut admitted = Vec::new();
+    for (id, org, target, moot) in waiting {
+        if moot {
+            admitted.push(id);
+            continue;
+        }
+        let org_n = per_org.get(&org).copied().unwrap_or(0);
+        let target_n = target
+            .as_ref()
+            .and_then(|t| per_target.get(t).copied())
+            .unwrap_or(0);
+        if org_n < limits.per_org && target_n < limits.per_target {
+            *per_org.entry(org).or_default() += 1;
+            if let Some(t) = target {
+                *per_target.entry(t).or_default() += 1;
+            }
+            admitted.push(id);
+        }
+    }
+    admitted
+}
 
 pub async fn claim(pool: &sqlx::PgPool, limit: i64, limits: Limits) -> Result<Claimed, StoreError> {
     let mut tx = pool.begin().await?;
-    let eligible: Vec<i64> = sqlx::query_scalar(ELIGIBLE)
-        .bind(limit)
+    let mut eligible: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM outbox WHERE NOT gated ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+    let in_flight: Vec<(Option<Uuid>, Option<String>, i64)> =
+        sqlx::query_as(IN_FLIGHT).fetch_all(&mut *tx).await?;
+    let waiting: Vec<(i64, Option<Uuid>, Option<String>, bool)> = sqlx::query_as(WAITING)
         .bind(limits.per_org)
-        .bind(limits.per_target)
         .fetch_all(&mut *tx)
         .await?;
+    eligible.extend(admit(waiting, in_flight, limits));
     let found: Vec<(i64, String, String, Value, Value, i32)> = sqlx::query_as(
         "SELECT id, exchange, routing_key, payload, headers, attempts FROM outbox
           WHERE id = ANY($1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -179,7 +209,7 @@ impl Claimed {
     pub async fn published(&mut self, ids: &[i64]) -> Result<(), StoreError> {
         sqlx::query(
             "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1) RETURNING job_id)
-             UPDATE jobs SET dispatched_at = coalesce(dispatched_at, now())
+             UPDATE jobs SET dispatched_at = coalesce(dispatched_at, now()), updated_at = now()
               WHERE id IN (SELECT job_id FROM gone WHERE job_id IS NOT NULL)",
         )
         .bind(ids)
@@ -242,4 +272,33 @@ pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, f64), StoreError> {
     .fetch_one(pool)
     .await?;
     Ok((count, age.unwrap_or(0.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_host_takes_no_room_of_its_organisation_and_a_full_organisation_none_of_a_host() {
+        let (a, b) = (Some(Uuid::new_v4()), Some(Uuid::new_v4()));
+        let x = Some("x.example".to_string());
+        let y = Some("y.example".to_string());
+        let limits = Limits {
+            per_org: 3,
+            per_target: 2,
+        };
+        // A has 1 job running on x; x has room for one more.
+        let in_flight = vec![(a, x.clone(), 1)];
+        let waiting = vec![
+            (1, a, x.clone(), false), // A on x: admitted (x now full)
+            (2, a, x.clone(), false), // x full: held
+            (3, a, x.clone(), false), // held
+            (4, a, y.clone(), false), // A has room (2 of 3): admitted
+            (5, b, x.clone(), false), // x full: held, B's room untouched
+            (6, b, y.clone(), false), // B on y: admitted
+            (7, a, y.clone(), false), // A full (3 of 3): held
+            (8, None, None, true),    // a finished job's message: always out
+        ];
+        assert_eq!(admit(waiting, in_flight, limits), vec![1, 4, 6, 8]);
+    }
 }

@@ -29,6 +29,8 @@ pub enum Put {
     },
     /// This job's snapshot is stored already (an earlier run of the same job).
     AlreadyStored,
+    /// Not written: a newer job of the datasource was recorded after this one.
+    NotLatest,
 }
 
 /// The compare-and-set: written only when no job with this sequence number or a

@@ -358,21 +358,27 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     p.set(StepName::Cache, StepStatus::Running, None).await?;
     // Only the lease holder writes the snapshot: a worker whose lease ran out (it was
     // cut off, another took the job over) stops here and writes nothing.
-    match jobs::holds_lease(&deps.pool, job.id, deps.id).await {
-        Ok(true) => {}
-        Ok(false) => return Err(Stop::LeaseLost),
+    // A job that is no longer its datasource's latest (an update or sync came after
+    // it) leaves the snapshot to the newer one.
+    let lease = Duration::from_millis(s.job_lease_ms);
+    let latest = match jobs::renew_for_cache(&deps.pool, job.id, deps.id, lease).await {
+        Ok(Some(latest)) => latest,
+        Ok(None) => return Err(Stop::LeaseLost),
         Err(e) => return Err(p.infra(StepName::Cache, e)),
-    }
+    };
     // And Redis takes it only from a job newer than the one whose snapshot it holds
     // (compare-and-set on the job's sequence number): an older sync that finishes
     // last cannot overwrite a newer snapshot.
-    let put = tokio::time::timeout(
-        s.cache_timeout(),
-        deps.store
-            .put(job.org_id, job.datasource_id, &snapshot, job.seq, job.id),
-    )
-    .await;
-    let stored = match put {
+    let put = async {
+        if latest {
+            deps.store
+                .put(job.org_id, job.datasource_id, &snapshot, job.seq, job.id)
+                .await
+        } else {
+            Ok(Put::NotLatest)
+        }
+    };
+    let stored = match tokio::time::timeout(s.cache_timeout(), put).await {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(p.infra(StepName::Cache, e)),
         Err(_) => {
@@ -388,6 +394,9 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
             "not stored: a newer job of this datasource ({by_job}) stored its snapshot first"
         ),
         Put::AlreadyStored => "stored already by an earlier run of this job".to_string(),
+        Put::NotLatest => {
+            "not stored: an update or sync of this datasource came after this job".to_string()
+        }
     };
     p.set(StepName::Cache, StepStatus::Passed, Some(message))
         .await?;
