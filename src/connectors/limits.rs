@@ -46,3 +46,19 @@ impl Pages {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_that_never_ends_stops_at_the_page_cap() {
+        let mut pages = Pages::new("an endless listing");
+        for _ in 0..MAX_PAGES {
+            pages.one_more().unwrap();
+        }
+        let e = pages.one_more().unwrap_err();
+        assert_eq!(e.fault, Fault::Limit);
+        assert!(e.message.contains("an endless listing"), "{}", e.message);
+    }
+}

@@ -61,3 +61,23 @@ pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
     });
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_past_the_limit_is_refused_and_costs_nothing_like_its_square() {
+        // 4.8 million nested elements fit in 32 MiB; a walk that copied the path at
+        // each one would take hours.
+        let deep = format!("{}x{}", "<a>".repeat(200_000), "</a>".repeat(200_000));
+        let started = std::time::Instant::now();
+        let e = walk_text(&deep, |_, _| true).unwrap_err();
+        assert!(e.contains("deeper than 32"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(
+            xml_text("<E><Code>X</Code></E>", "Code").as_deref(),
+            Some("X")
+        );
+    }
+}
