@@ -1,8 +1,6 @@
 //! Parquet columns from the file footer alone: the last 8 bytes give the footer's
-//! length, the footer (Thrift) gives the schema. No row is read.
-
-use parquet::basic::{ConvertedType, LogicalType, Type as Physical};
-use parquet::file::metadata::ParquetMetaDataReader;
+//! length, the footer (Thrift) gives the schema. No row is read, and the footer is
+//! read by onramp's own bounded walk (`thrift.rs`).
 
 use crate::connectors::infer::FileProblem;
 use crate::snapshot::{Column, TypeFamily};
@@ -38,79 +36,195 @@ pub fn footer_length(tail: &[u8]) -> Result<usize, FileProblem> {
     }
 }
 
+/// The columns of a file from its footer. The footer is read by onramp's own Thrift
+/// walk (`thrift.rs`), not the parquet crate: the crate trusts the footer's counts
+/// for allocations and its walk's cost is not bounded by the footer's length (found
+/// by fuzzing), and a footer is whatever the bucket's writer made it.
 pub fn columns(footer: &[u8]) -> Result<Vec<Column>, FileProblem> {
-    super::thrift::check_schema_tree(footer).map_err(|e| FileProblem {
+    let elements = super::thrift::schema(footer).map_err(|e| FileProblem {
         line: None,
         message: format!("unreadable parquet footer: {e}"),
     })?;
-    let metadata = ParquetMetaDataReader::decode_metadata(footer).map_err(|e| FileProblem {
-        line: None,
-        message: format!("unreadable parquet footer: {e}"),
-    })?;
-    let schema = metadata.file_metadata().schema_descr();
-    Ok(schema
-        .columns()
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let family = if c.max_rep_level() > 0 {
-                TypeFamily::Array
-            } else {
-                family(c.physical_type(), c.converted_type(), c.logical_type_ref())
-            };
-            let logical = c.logical_type_ref().map(|l| format!("{l:?}")).or_else(|| {
-                (c.converted_type() != ConvertedType::NONE).then(|| c.converted_type().to_string())
+    // Depth-first: each open group with the children it still has, its path, and
+    // whether it (or a group above it) is optional or repeated.
+    struct Open {
+        left: i64,
+        path: String,
+        optional: bool,
+        repeated: bool,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    let mut columns = Vec::new();
+    for (i, e) in elements.iter().enumerate() {
+        let parent = open.last();
+        let path = match parent {
+            Some(p) if !p.path.is_empty() => format!("{}.{}", p.path, e.name),
+            _ if i == 0 => String::new(),
+            _ => e.name.clone(),
+        };
+        let optional = parent.is_some_and(|p| p.optional) || matches!(e.repetition, Some(1 | 2));
+        let repeated = parent.is_some_and(|p| p.repeated) || e.repetition == Some(2);
+        if let Some(p) = open.last_mut() {
+            p.left -= 1;
+        }
+        if e.num_children > 0 || i == 0 {
+            open.push(Open {
+                left: e.num_children,
+                path,
+                optional: i > 0 && optional,
+                repeated: i > 0 && repeated,
             });
-            Column {
-                name: c.path().string(),
-                ordinal: i as u32 + 1,
+        } else {
+            let physical = e.physical.unwrap_or(-1);
+            let logical = logical_name(e.logical).or_else(|| converted_name(e.converted));
+            let physical_name = physical_name(physical);
+            columns.push(Column {
+                name: path,
+                ordinal: columns.len() as u32 + 1,
                 native_type: match logical {
-                    Some(l) => format!("{} ({l})", c.physical_type()),
-                    None => c.physical_type().to_string(),
+                    Some(l) => format!("{physical_name} ({l})"),
+                    None => physical_name.to_string(),
                 },
-                family,
-                nullable: c.max_def_level() > 0,
+                family: if repeated {
+                    TypeFamily::Array
+                } else {
+                    family(physical, e.converted, e.logical)
+                },
+                nullable: optional,
                 default: None,
                 comment: None,
-            }
-        })
-        .collect())
+            });
+        }
+        while open.last().is_some_and(|p| p.left <= 0) {
+            open.pop();
+        }
+    }
+    Ok(columns)
 }
 
-fn family(
-    physical: Physical,
-    converted: ConvertedType,
-    logical: Option<&LogicalType>,
-) -> TypeFamily {
+fn physical_name(physical: i32) -> &'static str {
+    match physical {
+        0 => "BOOLEAN",
+        1 => "INT32",
+        2 => "INT64",
+        3 => "INT96",
+        4 => "FLOAT",
+        5 => "DOUBLE",
+        6 => "BYTE_ARRAY",
+        7 => "FIXED_LEN_BYTE_ARRAY",
+        _ => "UNKNOWN",
+    }
+}
+
+fn converted_name(converted: Option<i32>) -> Option<&'static str> {
+    Some(match converted? {
+        0 => "UTF8",
+        1 => "MAP",
+        2 => "MAP_KEY_VALUE",
+        3 => "LIST",
+        4 => "ENUM",
+        5 => "DECIMAL",
+        6 => "DATE",
+        7 => "TIME_MILLIS",
+        8 => "TIME_MICROS",
+        9 => "TIMESTAMP_MILLIS",
+        10 => "TIMESTAMP_MICROS",
+        11..=18 => "INTEGER",
+        19 => "JSON",
+        20 => "BSON",
+        21 => "INTERVAL",
+        _ => return None,
+    })
+}
+
+fn logical_name(logical: Option<i16>) -> Option<&'static str> {
+    Some(match logical? {
+        1 => "STRING",
+        2 => "MAP",
+        3 => "LIST",
+        4 => "ENUM",
+        5 => "DECIMAL",
+        6 => "DATE",
+        7 => "TIME",
+        8 => "TIMESTAMP",
+        10 => "INTEGER",
+        11 => "UNKNOWN",
+        12 => "JSON",
+        13 => "BSON",
+        14 => "UUID",
+        15 => "FLOAT16",
+        16 => "VARIANT",
+        17 => "GEOMETRY",
+        18 => "GEOGRAPHY",
+        _ => return None,
+    })
+}
+
+fn family(physical: i32, converted: Option<i32>, logical: Option<i16>) -> TypeFamily {
     match logical {
-        Some(LogicalType::Uuid) => return TypeFamily::Uuid,
-        Some(LogicalType::Timestamp { .. }) => return TypeFamily::Timestamp,
-        Some(LogicalType::Json | LogicalType::Bson) => return TypeFamily::Json,
+        Some(14) => return TypeFamily::Uuid,
+        Some(8) => return TypeFamily::Timestamp,
+        Some(12 | 13) => return TypeFamily::Json,
+        Some(1 | 4) => return TypeFamily::String,
+        Some(5) => return TypeFamily::Decimal,
+        Some(6) => return TypeFamily::Date,
+        Some(7) => return TypeFamily::Time,
         _ => {}
     }
     match converted {
-        ConvertedType::UTF8 | ConvertedType::ENUM => return TypeFamily::String,
-        ConvertedType::JSON | ConvertedType::BSON => return TypeFamily::Json,
-        ConvertedType::DECIMAL => return TypeFamily::Decimal,
-        ConvertedType::DATE => return TypeFamily::Date,
-        ConvertedType::TIME_MILLIS | ConvertedType::TIME_MICROS => return TypeFamily::Time,
-        ConvertedType::TIMESTAMP_MILLIS | ConvertedType::TIMESTAMP_MICROS => {
-            return TypeFamily::Timestamp;
-        }
+        Some(0 | 4) => return TypeFamily::String,
+        Some(19 | 20) => return TypeFamily::Json,
+        Some(5) => return TypeFamily::Decimal,
+        Some(6) => return TypeFamily::Date,
+        Some(7 | 8) => return TypeFamily::Time,
+        Some(9 | 10) => return TypeFamily::Timestamp,
         _ => {}
     }
     match physical {
-        Physical::BOOLEAN => TypeFamily::Boolean,
-        Physical::INT32 | Physical::INT64 => TypeFamily::Integer,
-        Physical::INT96 => TypeFamily::Timestamp,
-        Physical::FLOAT | Physical::DOUBLE => TypeFamily::Float,
-        Physical::BYTE_ARRAY | Physical::FIXED_LEN_BYTE_ARRAY => TypeFamily::Binary,
+        0 => TypeFamily::Boolean,
+        1 | 2 => TypeFamily::Integer,
+        3 => TypeFamily::Timestamp,
+        4 | 5 => TypeFamily::Float,
+        6 | 7 => TypeFamily::Binary,
+        _ => TypeFamily::Other,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parquet crate as the oracle: the same leaf paths, nullability and
+    /// repetition as its schema descriptor, on a footer pyarrow wrote.
+    #[test]
+    fn columns_agree_with_the_parquet_crates_reading_of_a_real_footer() {
+        use parquet::file::metadata::ParquetMetaDataReader;
+        let footer = include_bytes!("../../../fuzz/corpus/parquet_footer/footer");
+        let ours = columns(footer).unwrap();
+        let metadata = ParquetMetaDataReader::decode_metadata(footer).unwrap();
+        let theirs = metadata.file_metadata().schema_descr();
+        let expected: Vec<(String, bool, bool)> = theirs
+            .columns()
+            .iter()
+            .map(|c| {
+                (
+                    c.path().string(),
+                    c.max_def_level() > 0,
+                    c.max_rep_level() > 0,
+                )
+            })
+            .collect();
+        let got: Vec<(String, bool, bool)> = ours
+            .iter()
+            .map(|c| (c.name.clone(), c.nullable, c.family == TypeFamily::Array))
+            .collect();
+        assert_eq!(got, expected);
+        let family = |name: &str| ours.iter().find(|c| c.name == name).unwrap().family;
+        assert_eq!(family("id"), TypeFamily::Integer);
+        assert_eq!(family("name"), TypeFamily::String);
+        assert_eq!(family("at"), TypeFamily::Timestamp);
+        assert_eq!(family("price"), TypeFamily::Decimal);
+    }
 
     #[test]
     fn a_footer_longer_than_the_cap_is_refused_before_it_is_fetched() {
