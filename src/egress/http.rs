@@ -184,11 +184,18 @@ impl GuardedClient {
             let busy = sent.as_ref().ok().and_then(|r| {
                 matches!(r.status().as_u16(), 429 | 503).then(|| retry_after(r.headers()))
             });
+            let deadline = STEP.try_with(|s| s.deadline).ok();
             match (busy, again) {
                 (Some(asked), Some(again)) if tries < BUSY_RETRIES => {
                     let wait = asked.unwrap_or(pause).min(Duration::from_secs(10));
+                    // A wait that would outlast the step is not made: the step ends
+                    // with the server's answer instead of a timeout.
+                    if deadline.is_some_and(|d| tokio::time::Instant::now() + wait >= d) {
+                        break sent;
+                    }
                     metrics::counter!("onramp_target_retries_total", "reason" => "http_busy")
                         .increment(1);
+                    let _ = STEP.try_with(|s| s.busy_waits.fetch_add(1, Ordering::SeqCst));
                     tokio::time::sleep(wait).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                     tries += 1;
@@ -197,7 +204,7 @@ impl GuardedClient {
                 _ => break sent,
             }
         };
-        sent.map_err(|e| {
+        let response = sent.map_err(|e| {
             let mut source: Option<&dyn std::error::Error> = Some(&e);
             while let Some(s) = source {
                 if let Some(refused) = s.downcast_ref::<ConnectorError>() {
@@ -221,7 +228,17 @@ impl GuardedClient {
                     "check the URL and that the service accepts connections",
                 )
             }
-        })
+        })?;
+        // A server still too busy after the waits the step allowed: a fault of its
+        // own, which the connect step tries again within its time.
+        if response.status().as_u16() == 429 {
+            return Err(ConnectorError::new(
+                crate::connectors::Fault::Busy,
+                format!("{host} answered 429 too many requests"),
+                crate::connectors::ConnectorError::BUSY_HINT,
+            ));
+        }
+        Ok(response)
     }
 
     /// The most this client reads of one answer.
@@ -294,6 +311,30 @@ impl GuardedClient {
 
 /// How often a request a server answered 429 or 503 is sent again.
 const BUSY_RETRIES: u32 = 4;
+
+/// The step a request is made in: when it must be over, and how often a busy server
+/// (429, 503) made onramp wait, for the step's message.
+pub struct StepBudget {
+    pub deadline: tokio::time::Instant,
+    pub busy_waits: std::sync::atomic::AtomicU32,
+}
+
+tokio::task_local! {
+    static STEP: Arc<StepBudget>;
+}
+
+/// Runs `work` as a step ending by `deadline`; its output and the busy waits in it.
+pub async fn within_step<T>(
+    deadline: tokio::time::Instant,
+    work: impl std::future::Future<Output = T>,
+) -> (T, u32) {
+    let budget = Arc::new(StepBudget {
+        deadline,
+        busy_waits: std::sync::atomic::AtomicU32::new(0),
+    });
+    let out = STEP.scope(budget.clone(), work).await;
+    (out, budget.busy_waits.load(Ordering::SeqCst))
+}
 
 /// The pause a `Retry-After` header asks for: seconds, or an HTTP date.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -133,14 +133,22 @@ fn job_error(step: StepName, e: &ConnectorError) -> JobError {
     }
 }
 
+/// Runs a step's work within `limit`; also how often a busy server made it wait.
 async fn timed<T>(
     limit: Duration,
     what: &str,
     fut: impl std::future::Future<Output = Result<T, ConnectorError>>,
-) -> Result<T, ConnectorError> {
-    tokio::time::timeout(limit, fut)
-        .await
-        .unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit)))
+) -> (Result<T, ConnectorError>, u32) {
+    let deadline = tokio::time::Instant::now() + limit;
+    // On the heap: a connector's future is large, and the layers around it would
+    // otherwise be moved through the stack of the thread that polls them.
+    let fut = Box::pin(fut);
+    let (out, waits) =
+        crate::egress::http::within_step(deadline, tokio::time::timeout(limit, fut)).await;
+    (
+        out.unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit))),
+        waits,
+    )
 }
 
 /// Connects, trying again while the target says it is busy (at its connection limit,
@@ -157,7 +165,9 @@ async fn connect(
     let mut retries = 0u32;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match timed(left, "connect", config.connect(&deps.egress)).await {
+        let (connected, waits) = timed(left, "connect", config.connect(&deps.egress)).await;
+        retries += waits;
+        match connected {
             Ok(c) => return Ok((c, retries)),
             Err(e) if e.fault == crate::connectors::Fault::Busy => {
                 let jitter = Duration::from_millis(
@@ -304,14 +314,14 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     let connected = match retries {
         0 => "connected and logged in".to_string(),
         n => format!(
-            "connected and logged in after {n} retries: the server was at its connection limit"
+            "connected and logged in after {n} retries: the server was at its connection limit or asked to wait"
         ),
     };
     p.set(StepName::Connect, StepStatus::Passed, Some(connected))
         .await?;
 
     p.set(StepName::Discover, StepStatus::Running, None).await?;
-    let discovered = timed(s.discover_timeout(), "discover", async {
+    let (discovered, waits) = timed(s.discover_timeout(), "discover", async {
         let snapshot = conn.discover(&config).await?;
         let databases = match &tenancy_settings {
             Some(t) if t.tenancy_level == tenancy::Level::Database => {
@@ -345,11 +355,15 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
         return fail(&mut p, StepName::Discover, error).await;
     }
     let summary = snapshot.summary();
+    let waited = match waits {
+        0 => String::new(),
+        n => format!("; the server asked onramp to wait {n} times"),
+    };
     p.set(
         StepName::Discover,
         StepStatus::Passed,
         Some(format!(
-            "found {} tables and {} columns in {} schemas",
+            "found {} tables and {} columns in {} schemas{waited}",
             summary.tables, summary.columns, summary.schemas
         )),
     )

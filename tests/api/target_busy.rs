@@ -162,5 +162,38 @@ async fn an_http_target_that_answers_429_with_retry_after_is_asked_again() {
         3,
         "asked twice more after two 429s"
     );
+    let connect = job["steps"][1]["message"].as_str().unwrap();
+    assert!(connect.contains("after 2 retries"), "{connect}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_asks_for_a_wait_longer_than_the_step_fails_it_as_busy_not_as_a_timeout() {
+    let (port, _server) = serve(|_| {
+        Answer::Raw(
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 120\r\ncontent-length: 0\r\n\r\n"
+                .into(),
+        )
+    })
+    .await;
+    let app = spawn_with(|s| s.connect_timeout_ms = 2_000).await;
+    let started = std::time::Instant::now();
+    let job = app
+        .fails_with(
+            &body(
+                "elasticsearch",
+                json!({"name": "slow-down", "url": format!("http://127.0.0.1:{port}"), "indexPattern": "*"}),
+            ),
+            "connect: 127.0.0.1 answered 429 too many requests",
+        )
+        .await;
+    assert!(
+        job["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit"),
+        "{job}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
     app.stop().await;
 }
