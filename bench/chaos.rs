@@ -68,6 +68,10 @@ async fn main() {
         "| snapshots that disagree with the latest successful job | {} | 0 |",
         report.stale_snapshots
     );
+    println!(
+        "| most connections open at once to the silent host (ONRAMP_TARGET_MAX_CONCURRENT_JOBS=8) | {} | ≤ 8 |",
+        report.most_at_one_host
+    );
     println!("| faults injected | {faults} ({:?}) | |", report.faults);
     println!("| drain after the last fault | {} ms | |", report.drain_ms);
     println!(

@@ -2,14 +2,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::connectors::{ConnectorConfig, ConnectorError, DatasourceType};
+use crate::connectors::pipeline::{self, Undiscovered};
+use crate::connectors::{ConnectorError, DatasourceType};
 use crate::startup::{Application, Roles};
 use crate::storage;
 
@@ -228,33 +228,26 @@ async fn discover(
     if let Some(obj) = credentials.as_object_mut() {
         obj.entry("name").or_insert_with(|| "discover".into());
     }
-    let normalised = ty.validate(&credentials).map_err(|problems| {
+    let config = pipeline::configure(ty.as_str(), &credentials).map_err(|problems| {
         let lines: Vec<String> = problems
             .iter()
             .map(|p| format!("  {}: {}", p.field, p.problem))
             .collect();
         anyhow::anyhow!("invalid credentials:\n{}", lines.join("\n"))
     })?;
-    let config = ConnectorConfig::from_validated(ty, &normalised)
-        .map_err(|_| anyhow::anyhow!("invalid credentials"))?;
     let report =
         |step: &str, e: ConnectorError| anyhow::anyhow!("{step}: {}\nhint: {}", e.message, e.hint);
-    let egress = crate::egress::Egress::new(settings.egress_policy().map_err(anyhow::Error::msg)?);
-    let mut conn = timed(
-        settings.connect_timeout(),
-        "connect",
-        config.connect(&egress),
-    )
-    .await
-    .map_err(|e| report("connect", e))?;
-    let snapshot = timed(
-        settings.discover_timeout(),
-        "discover",
-        conn.discover(&config),
-    )
-    .await
-    .map_err(|e| report("discover", e))?;
-    conn.close().await;
+    let net = crate::connectors::Net::new(crate::egress::Egress::new(
+        settings.egress_policy().map_err(anyhow::Error::msg)?,
+    ));
+    let (conn, _) = pipeline::connect(&config, &net, settings.connect_timeout())
+        .await
+        .map_err(|e| report("connect", e))?;
+    let snapshot = match pipeline::discover(conn, None, settings.discover_timeout()).await {
+        Ok(found) => found.snapshot,
+        Err(Undiscovered::Target(e)) => return Err(report("discover", e)),
+        Err(Undiscovered::Tenancy(why)) => bail!("discover: {why}"),
+    };
     let mut out: Box<dyn Write> = match &output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -269,14 +262,4 @@ async fn discover(
         snapshot.stats.tables, snapshot.stats.columns, snapshot.stats.schemas, snapshot.duration_ms
     );
     Ok(())
-}
-
-async fn timed<T>(
-    limit: Duration,
-    what: &str,
-    f: impl Future<Output = Result<T, ConnectorError>>,
-) -> Result<T, ConnectorError> {
-    tokio::time::timeout(limit, f)
-        .await
-        .unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit)))
 }

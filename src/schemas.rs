@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::connectors::DatasourceType;
 use crate::connectors::fields::json_schema;
+use crate::connectors::{DatasourceType, Registered};
 
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 

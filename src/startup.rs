@@ -257,7 +257,7 @@ impl Application {
                 store: self.state.store.clone(),
                 key: self.state.key.clone(),
                 broker: self.state.broker.clone(),
-                egress: self.state.egress.clone(),
+                net: crate::connectors::Net::new(self.state.egress.clone()),
             });
             tokio::spawn(worker::run(deps, shutdown.clone()))
         });

@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     // see arbitrary JSON, not only what parses as a whole request.
     if let Ok(credentials) = serde_json::from_slice::<serde_json::Value>(data) {
         for ty in onramp::connectors::DatasourceType::ALL {
+            use onramp::connectors::Registered;
             let _ = ty.validate(&credentials);
         }
     }

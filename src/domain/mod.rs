@@ -1,8 +1,10 @@
 //! The vocabulary shared by the API and the workers.
 
+pub mod datasource_type;
 pub mod error_code;
 pub mod job;
 
+pub use datasource_type::DatasourceType;
 pub use error_code::ErrorCode;
 pub use job::{
     JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step, StepName, StepStatus,

@@ -184,19 +184,12 @@ impl GuardedClient {
             let busy = sent.as_ref().ok().and_then(|r| {
                 matches!(r.status().as_u16(), 429 | 503).then(|| retry_after(r.headers()))
             });
-            let deadline = STEP.try_with(|s| s.deadline).ok();
             match (busy, again) {
                 (Some(asked), Some(again)) if tries < BUSY_RETRIES => {
                     let wait = asked.unwrap_or(pause).min(Duration::from_secs(10));
-                    // A wait that would outlast the step is not made: the step ends
-                    // with the server's answer instead of a timeout.
-                    if deadline.is_some_and(|d| tokio::time::Instant::now() + wait >= d) {
+                    if !busy_wait(wait, "http_busy").await {
                         break sent;
                     }
-                    metrics::counter!("onramp_target_retries_total", "reason" => "http_busy")
-                        .increment(1);
-                    let _ = STEP.try_with(|s| s.busy_waits.fetch_add(1, Ordering::SeqCst));
-                    tokio::time::sleep(wait).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
                     tries += 1;
                     request = again;
@@ -212,8 +205,8 @@ impl GuardedClient {
                 }
                 source = s.source();
             }
-            if let Some(tls) = crate::connectors::tls::find_rustls_error(&e) {
-                return crate::connectors::tls::tls_error(&host, tls);
+            if let Some(tls) = crate::connectors::support::tls::find_rustls_error(&e) {
+                return crate::connectors::support::tls::tls_error(&host, tls);
             }
             if e.is_timeout() {
                 ConnectorError::new(
@@ -309,9 +302,6 @@ impl GuardedClient {
     }
 }
 
-/// How often a request a server answered 429 or 503 is sent again.
-const BUSY_RETRIES: u32 = 4;
-
 /// The step a request is made in: when it must be over, and how often a busy server
 /// (429, 503) made onramp wait, for the step's message.
 pub struct StepBudget {
@@ -321,6 +311,24 @@ pub struct StepBudget {
 
 tokio::task_local! {
     static STEP: Arc<StepBudget>;
+}
+
+/// How often a request a server answered as busy (429, 503, a rate limit) is sent
+/// again within one call.
+pub const BUSY_RETRIES: u32 = 4;
+
+/// Waits `wait` before a busy server is asked again, counted as one of the step's
+/// waits; false, without waiting, when the wait would outlast the step (the step
+/// then ends with the server's answer instead of a timeout).
+pub async fn busy_wait(wait: Duration, reason: &'static str) -> bool {
+    let deadline = STEP.try_with(|s| s.deadline).ok();
+    if deadline.is_some_and(|d| tokio::time::Instant::now() + wait >= d) {
+        return false;
+    }
+    metrics::counter!("onramp_target_retries_total", "reason" => reason).increment(1);
+    let _ = STEP.try_with(|s| s.busy_waits.fetch_add(1, Ordering::SeqCst));
+    tokio::time::sleep(wait).await;
+    true
 }
 
 /// Runs `work` as a step ending by `deadline`; its output and the busy waits in it.

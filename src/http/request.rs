@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::connectors::{DatasourceType, FieldProblem, tenancy};
+use crate::connectors::fields::FieldKind;
+use crate::connectors::{DatasourceType, FieldProblem, Registered, tenancy};
 use crate::domain::ErrorCode;
 use crate::egress::EgressPolicy;
 
@@ -166,18 +167,30 @@ pub fn parse_datasource(
         },
         (Some(_), None) => None,
     };
-    // A literal address the policy refuses is refused here, before anything is recorded.
-    if let Some(host) = credentials
-        .as_ref()
-        .and_then(|c| c.get("host"))
-        .and_then(Value::as_str)
-    {
+    // A literal address the policy refuses is refused here, before anything is recorded:
+    // in every field the type's table calls a host.
+    let hosts = ty
+        .map(|t| t.fields())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| {
+            matches!(f.kind, FieldKind::Host)
+                .then(|| {
+                    credentials
+                        .as_ref()?
+                        .get(f.name)?
+                        .as_str()
+                        .map(|h| (f.name, h))
+                })
+                .flatten()
+        });
+    for (field, host) in hosts {
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<std::net::IpAddr>()
             && let Err(refusal) = policy.check(ip)
         {
             problems.push(FieldProblem::new(
-                "credentials.host",
+                format!("credentials.{field}"),
                 format!(
                     "is {} and is refused by the egress policy ({})",
                     refusal.class(),

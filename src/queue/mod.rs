@@ -211,38 +211,21 @@ pub async fn declare_topology(channel: &Channel, s: &Settings) -> Result<(), Que
     };
     let jobs_x = s.jobs_exchange();
     let dead_x = format!("{}.dead", s.jobs_exchange());
-    channel
-        .exchange_declare(
-            jobs_x.as_str().into(),
-            ExchangeKind::Direct,
-            durable_exchange,
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .exchange_declare(
-            dead_x.as_str().into(),
-            ExchangeKind::Fanout,
-            durable_exchange,
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .exchange_declare(
-            s.retry_exchange().as_str().into(),
-            ExchangeKind::Direct,
-            durable_exchange,
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .exchange_declare(
-            s.events_exchange().as_str().into(),
-            ExchangeKind::Topic,
-            durable_exchange,
-            FieldTable::default(),
-        )
-        .await?;
+    for (exchange, kind) in [
+        (jobs_x.clone(), ExchangeKind::Direct),
+        (dead_x.clone(), ExchangeKind::Fanout),
+        (s.retry_exchange(), ExchangeKind::Direct),
+        (s.events_exchange(), ExchangeKind::Topic),
+    ] {
+        channel
+            .exchange_declare(
+                exchange.as_str().into(),
+                kind,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+    }
 
     let quorum = text("quorum");
     channel

@@ -8,11 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{Broker, OutgoingMessage};
-use crate::storage::OUTBOX_CHANNEL;
 use crate::storage::outbox::{self, OutboxRow};
 
 const BATCH: i64 = 256;
@@ -33,7 +31,7 @@ pub async fn run(
     limits: outbox::Limits,
     shutdown: CancellationToken,
 ) {
-    let mut listener: Option<PgListener> = None;
+    let mut wakeups = outbox::Wakeups::default();
     let mut backoff = Duration::from_millis(100);
     loop {
         if shutdown.is_cancelled() {
@@ -57,30 +55,8 @@ pub async fn run(
                 continue;
             }
         }
-        if listener.is_none() {
-            listener = match PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen(OUTBOX_CHANNEL).await {
-                    Ok(()) => Some(l),
-                    Err(_) => None,
-                },
-                Err(_) => None,
-            };
-        }
-        // Wait for a notification, or poll: a notification can be missed while reconnecting.
-        let wait = async {
-            match listener.as_mut() {
-                Some(l) => match tokio::time::timeout(poll, l.recv()).await {
-                    Ok(Ok(_)) | Err(_) => true,
-                    Ok(Err(_)) => false,
-                },
-                None => {
-                    tokio::time::sleep(poll).await;
-                    true
-                }
-            }
-        };
         tokio::select! {
-            healthy = wait => if !healthy { listener = None; },
+            _ = wakeups.wait(&pool, poll) => {}
             _ = shutdown.cancelled() => break,
         }
     }

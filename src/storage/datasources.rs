@@ -2,15 +2,15 @@
 //! the job's outbox message in one transaction: a 202 means all three are durable.
 
 use serde_json::{Map, Value};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use super::crypto::SecretKey;
 use super::snapshots::SnapshotStore;
 use super::{StoreError, outbox};
 use crate::config::Settings;
-use crate::connectors::DatasourceType;
 use crate::connectors::fields::redact;
+use crate::connectors::{DatasourceType, Registered};
 use crate::domain::{JobKind, JobMessage, JobStatus, Step};
 use crate::events::{CloudEvent, DATASOURCE_DELETED};
 
@@ -110,22 +110,10 @@ pub async fn create(
         }
     }
     let sealed = seal(key, sub, sub.datasource_id)?;
-    let inserted = sqlx::query(
-        "INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id, defaults_used)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (org_id, name) DO NOTHING",
-    )
-    .bind(sub.datasource_id)
-    .bind(sub.org_id)
-    .bind(sub.name)
-    .bind(sub.datasource_type.as_str())
-    .bind(&sealed)
-    .bind(public_config(sub))
-    .bind(sub.tenancy)
-    .bind(sub.job_id)
-    .bind(sub.defaults_used)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let inserted = bind_datasource(sqlx::query(INSERT_DATASOURCE), sub, sealed)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if inserted == 0 {
         return Ok(CreateOutcome::NameTaken);
     }
@@ -153,6 +141,28 @@ pub async fn create(
     Ok(CreateOutcome::Created)
 }
 
+/// A submission's datasource row, `$1` to `$9` (`bind_datasource`); the name taken
+/// inserts nothing.
+const INSERT_DATASOURCE: &str = "INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id, defaults_used)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (org_id, name) DO NOTHING";
+
+fn bind_datasource<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    sub: &Submission<'q>,
+    sealed: Vec<u8>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(sub.datasource_id)
+        .bind(sub.org_id)
+        .bind(sub.name)
+        .bind(sub.datasource_type.as_str())
+        .bind(sealed)
+        .bind(public_config(sub))
+        .bind(sub.tenancy)
+        .bind(sub.job_id)
+        .bind(sub.defaults_used)
+}
+
 /// The common create (no idempotency key, no upload) as one statement: the
 /// datasource, its job and the job's outbox message are written together, and the
 /// relay is woken, in one round trip and one commit instead of seven round trips.
@@ -174,10 +184,8 @@ async fn create_in_one_statement(
         Some(tp) => serde_json::json!({"traceparent": tp}),
         None => serde_json::json!({}),
     };
-    let created: i64 = sqlx::query_scalar(
-        "WITH ds AS (
-           INSERT INTO datasources (id, org_id, name, datasource_type, credentials_sealed, public_config, tenancy_settings, status, last_job_id, defaults_used)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (org_id, name) DO NOTHING RETURNING id
+    let sql = format!(
+        "WITH ds AS ({INSERT_DATASOURCE} RETURNING id
          ), job AS (
            INSERT INTO jobs (id, org_id, datasource_id, datasource_name, kind, status, steps, trace_parent)
            SELECT $8, $2, id, $3, $10, $11, $12, $13 FROM ds RETURNING id
@@ -185,28 +193,22 @@ async fn create_in_one_statement(
            INSERT INTO outbox (exchange, routing_key, payload, headers, job_id, gated)
            SELECT $14, $15, $16, $17, id, true FROM job RETURNING id
          )
-         SELECT count(*) FROM (SELECT pg_notify($18, '') FROM queued) AS woken",
-    )
-    .bind(sub.datasource_id)
-    .bind(sub.org_id)
-    .bind(sub.name)
-    .bind(sub.datasource_type.as_str())
-    .bind(&sealed)
-    .bind(public_config(sub))
-    .bind(sub.tenancy)
-    .bind(sub.job_id)
-    .bind(sub.defaults_used)
-    .bind(enum_text(&JobKind::Create))
-    .bind(enum_text(&JobStatus::Queued))
-    .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
-    .bind(sub.trace_parent)
-    .bind(settings.jobs_exchange())
-    .bind(crate::domain::JOB_ROUTING_KEY)
-    .bind(serde_json::to_value(&message).expect("job message serialises"))
-    .bind(headers)
-    .bind(super::OUTBOX_CHANNEL)
-    .fetch_one(pool)
-    .await?;
+         SELECT count(*) FROM (SELECT pg_notify($18, '') FROM queued) AS woken"
+    );
+    // Safe: the text is built from constants only; every value is bound.
+    let created: i64 = bind_datasource(sqlx::query(sqlx::AssertSqlSafe(sql)), sub, sealed)
+        .bind(enum_text(&JobKind::Create))
+        .bind(enum_text(&JobStatus::Queued))
+        .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
+        .bind(sub.trace_parent)
+        .bind(settings.jobs_exchange())
+        .bind(crate::domain::JOB_ROUTING_KEY)
+        .bind(serde_json::to_value(&message).expect("job message serialises"))
+        .bind(headers)
+        .bind(super::OUTBOX_CHANNEL)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
     Ok(if created == 1 {
         CreateOutcome::Created
     } else {

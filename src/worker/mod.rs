@@ -44,7 +44,7 @@ pub struct WorkerDeps {
     /// Publishes delayed retries.
     pub broker: Arc<Broker>,
     /// Every connection to a target goes through it.
-    pub egress: crate::egress::Egress,
+    pub net: crate::connectors::Net,
 }
 
 /// What becomes of a delivery.
@@ -270,17 +270,32 @@ async fn process(
     in_flight.lock().expect("in-flight lock").insert(job.id);
     // Renews the lease while the job runs; stops when dropped, even if this task is
     // aborted. A renewal that finds the lease gone (it ran out, another worker took
-    // the job) stops the job: this worker writes nothing more.
+    // the job) stops the job: this worker writes nothing more. So does a lease that
+    // could not be renewed before it ran out (the database did not answer): another
+    // worker may hold the job by now, and two would reach the same target for it.
     let lost = CancellationToken::new();
+    let unrenewed = CancellationToken::new();
     let heartbeat = AbortOnDrop({
         let pool = deps.pool.clone();
-        let (job_id, worker, lost) = (job.id, deps.id, lost.clone());
+        let (job_id, worker) = (job.id, deps.id);
+        let (lost, unrenewed) = (lost.clone(), unrenewed.clone());
         tokio::spawn(async move {
+            // The claim has just set the lease.
+            let mut held_until = tokio::time::Instant::now() + lease;
             loop {
                 tokio::time::sleep(lease / 3).await;
-                if let Ok(false) = jobs::heartbeat(&pool, job_id, worker, lease).await {
-                    lost.cancel();
-                    return;
+                let asked = tokio::time::Instant::now();
+                let renewed =
+                    tokio::time::timeout(lease / 3, jobs::heartbeat(&pool, job_id, worker, lease))
+                        .await;
+                match renewed {
+                    Ok(Ok(true)) => held_until = asked + lease,
+                    Ok(Ok(false)) => return lost.cancel(),
+                    // Unknown: stop before the lease can have run out.
+                    _ if tokio::time::Instant::now() + lease / 3 >= held_until => {
+                        return unrenewed.cancel();
+                    }
+                    _ => {}
                 }
             }
         })
@@ -292,6 +307,7 @@ async fn process(
     let result = tokio::select! {
         result = running => result,
         _ = lost.cancelled() => Ok(Err(run_job::Stop::LeaseLost)),
+        _ = unrenewed.cancelled() => Ok(Err(run_job::Stop::LeaseUnrenewed)),
     };
     drop(heartbeat);
     in_flight.lock().expect("in-flight lock").remove(&job.id);
@@ -323,6 +339,13 @@ async fn process(
                 "lost the job's lease while running it; another worker holds it, nothing more is written"
             );
             Disposition::Ack
+        }
+        Err(run_job::Stop::LeaseUnrenewed) => {
+            metrics::counter!("onramp_jobs_total", "outcome" => "lease_unrenewed").increment(1);
+            tracing::warn!(
+                "could not renew the job's lease before it ran out; the job goes back to the queue for whoever holds it next"
+            );
+            Disposition::Requeue
         }
         Err(run_job::Stop::Infra(fault)) if attempt < s.retry_max_attempts => {
             let delay = s.retry_delay(attempt);

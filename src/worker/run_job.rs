@@ -4,13 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::WorkerDeps;
-use crate::connectors::{ConnectorConfig, ConnectorError, DatasourceType, tenancy};
+use crate::connectors::pipeline::{self, Discovered, Undiscovered};
+use crate::connectors::{
+    Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Upload, tenancy,
+};
 use crate::domain::{ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
 use crate::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
+use crate::snapshot::Snapshot;
 use crate::storage::jobs::{self, JobRow, Outcome};
 use crate::storage::snapshots::Put;
 use crate::storage::{StoreError, datasources};
@@ -22,6 +26,9 @@ pub enum Stop {
     Infra(InfraFault),
     /// Another worker holds the job now (this one's lease ran out): write nothing more.
     LeaseLost,
+    /// The lease could not be renewed before it ran out (the database did not
+    /// answer): stop, write nothing more, give the message back.
+    LeaseUnrenewed,
 }
 
 /// Something of onramp's own broke in `step`.
@@ -133,68 +140,60 @@ fn job_error(step: StepName, e: &ConnectorError) -> JobError {
     }
 }
 
-/// Runs a step's work within `limit`; also how often a busy server made it wait.
-async fn timed<T>(
-    limit: Duration,
-    what: &str,
-    fut: impl std::future::Future<Output = Result<T, ConnectorError>>,
-) -> (Result<T, ConnectorError>, u32) {
-    let deadline = tokio::time::Instant::now() + limit;
-    // On the heap: a connector's future is large, and the layers around it would
-    // otherwise be moved through the stack of the thread that polls them.
-    let fut = Box::pin(fut);
-    let (out, waits) =
-        crate::egress::http::within_step(deadline, tokio::time::timeout(limit, fut)).await;
-    (
-        out.unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit))),
-        waits,
-    )
+/// How a step ends when it does not pass.
+enum Halt {
+    /// The target's or the tenant's fault: the job fails with this error.
+    Failed(JobError),
+    /// Something of onramp's own broke: the job is tried again later.
+    Infra(String),
+    /// Another worker holds the job now: write nothing more.
+    LeaseLost,
 }
 
-/// Connects, trying again while the target says it is busy (at its connection limit,
-/// starting up) with a growing, jittered pause, within the connect step's time.
-/// The connection and how many retries it took.
-async fn connect(
-    config: &ConnectorConfig,
-    deps: &WorkerDeps,
-    limit: Duration,
-) -> Result<(crate::connectors::Connection, u32), ConnectorError> {
-    let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut pause = Duration::from_millis(100);
-    let mut retries = 0u32;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let (connected, waits) = timed(left, "connect", config.connect(&deps.egress)).await;
-        retries += waits;
-        match connected {
-            Ok(c) => return Ok((c, retries)),
-            Err(e) if e.fault == crate::connectors::Fault::Busy => {
-                let jitter = Duration::from_millis(
-                    rand::random::<u64>() % (pause.as_millis() as u64 / 2 + 1),
-                );
-                if tokio::time::Instant::now() + pause + jitter >= deadline {
-                    let mut e = e;
-                    e.message = format!(
-                        "{} (tried {} times over {} ms)",
-                        e.message,
-                        retries + 1,
-                        started.elapsed().as_millis()
-                    );
-                    e.hint = ConnectorError::BUSY_HINT.to_string();
-                    return Err(e);
-                }
-                metrics::counter!("onramp_target_retries_total", "reason" => "busy").increment(1);
-                tokio::time::sleep(pause + jitter).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-                retries += 1;
-            }
-            Err(e) if e.message.starts_with("connect timed out") => {
-                // The whole step's time: say so with its limit, not what was left.
-                return Err(ConnectorError::timeout("connect", limit));
-            }
-            Err(e) => return Err(e),
+impl Halt {
+    fn failed(code: ErrorCode, message: String, hint: Option<&str>) -> Halt {
+        Halt::Failed(JobError {
+            code,
+            message,
+            hint: hint.map(str::to_string),
+        })
+    }
+}
+
+/// A step passes with its value and the message shown for it, or halts the job.
+type StepResult<T> = Result<(T, String), Halt>;
+
+/// Why `steps` ended early: the failure is stored, or the job must stop as it is.
+enum Ended {
+    Failed,
+    Stopped(Stop),
+}
+
+impl From<Stop> for Ended {
+    fn from(stop: Stop) -> Ended {
+        Ended::Stopped(stop)
+    }
+}
+
+/// Runs one step: marks it running, then passed with its message, or failed (the
+/// failure stored with its event), or stopped for a retry.
+async fn step<T>(
+    p: &mut Progress<'_>,
+    name: StepName,
+    work: impl std::future::Future<Output = StepResult<T>>,
+) -> Result<T, Ended> {
+    p.set(name, StepStatus::Running, None).await?;
+    match work.await {
+        Ok((value, message)) => {
+            p.set(name, StepStatus::Passed, Some(message)).await?;
+            Ok(value)
         }
+        Err(Halt::Failed(error)) => {
+            fail(p, name, error).await?;
+            Err(Ended::Failed)
+        }
+        Err(Halt::Infra(cause)) => Err(p.infra(name, cause).into()),
+        Err(Halt::LeaseLost) => Err(Stop::LeaseLost.into()),
     }
 }
 
@@ -207,169 +206,155 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
         started: None,
         deferred: Vec::new(),
     };
-    let s = &deps.settings;
+    match steps(&mut p).await {
+        Ok(()) => Ok(JobStatus::Succeeded),
+        Err(Ended::Failed) => Ok(JobStatus::Failed),
+        Err(Ended::Stopped(stop)) => Err(stop),
+    }
+}
 
-    p.set(StepName::Validate, StepStatus::Running, None).await?;
+/// The job, top to bottom.
+async fn steps(p: &mut Progress<'_>) -> Result<(), Ended> {
+    let (deps, job) = (p.deps, p.job);
+    let (config, tenancy_settings) = step(p, StepName::Validate, validate(deps, job)).await?;
+    let conn = step(p, StepName::Connect, connect(deps, &config)).await?;
+    let found = step(
+        p,
+        StepName::Discover,
+        discover(deps, conn, &tenancy_settings),
+    )
+    .await?;
+    step(p, StepName::Cache, cache(deps, job, &found.snapshot)).await?;
+    finish(p, config.datasource_type(), found).await
+}
+
+/// Loads the stored credentials and checks them again into the typed config, with
+/// what the job adds (an uploaded file, the operator's limits).
+async fn validate(
+    deps: &WorkerDeps,
+    job: &JobRow,
+) -> StepResult<(ConnectorConfig, Option<tenancy::TenancySettings>)> {
+    let invalid = |message: String, hint: &str| {
+        Halt::failed(ErrorCode::CredentialTestFailed, message, Some(hint))
+    };
     let loaded =
         datasources::load_with_credentials(&deps.pool, &deps.key, job.org_id, job.datasource_id)
             .await;
     let (record, credentials) = match loaded {
         Ok(Some(found)) => found,
         Ok(None) => {
-            let error = JobError {
-                code: ErrorCode::CredentialTestFailed,
-                message: "validate: the datasource was deleted before its job ran".into(),
-                hint: None,
-            };
-            return fail(&mut p, StepName::Validate, error).await;
+            return Err(Halt::failed(
+                ErrorCode::CredentialTestFailed,
+                "validate: the datasource was deleted before its job ran".into(),
+                None,
+            ));
         }
-        Err(e @ StoreError::Db(_)) => return Err(p.infra(StepName::Validate, e)),
+        Err(e @ StoreError::Db(_)) => return Err(Halt::Infra(e.to_string())),
         Err(e) => {
-            let error = JobError {
-                code: ErrorCode::CredentialTestFailed,
-                message: format!("validate: {e}"),
-                hint: Some("the stored credentials cannot be read with this secret key: update the datasource".into()),
-            };
-            return fail(&mut p, StepName::Validate, error).await;
+            return Err(invalid(
+                format!("validate: {e}"),
+                "the stored credentials cannot be read with this secret key: update the datasource",
+            ));
         }
     };
-    let config = DatasourceType::parse(&record.datasource_type)
-        .ok_or_else(|| {
-            vec![crate::connectors::FieldProblem::new(
-                "datasourceType",
-                "is not a known type",
-            )]
-        })
-        .and_then(|ty| {
-            ty.validate(&serde_json::Value::Object(credentials))
-                .map(|n| (ty, n))
-        })
-        .and_then(|(ty, normalised)| ConnectorConfig::from_validated(ty, &normalised));
-    let mut config = match config {
-        Ok(c) => c,
-        Err(problems) => {
+    let mut config = pipeline::configure(&record.datasource_type, &Value::Object(credentials))
+        .map_err(|problems| {
             let detail: Vec<String> = problems
                 .iter()
                 .map(|p| format!("{} {}", p.field, p.problem))
                 .collect();
-            let error = JobError {
-                code: ErrorCode::CredentialTestFailed,
-                message: format!(
+            invalid(
+                format!(
                     "validate: stored credentials are invalid: {}",
                     detail.join("; ")
                 ),
-                hint: Some("update the datasource with valid credentials".into()),
-            };
-            return fail(&mut p, StepName::Validate, error).await;
-        }
-    };
-    // A csv datasource's uploaded file lives beside its record; the limit is the operator's.
-    if let ConnectorConfig::Csv(c) = &mut config {
-        c.max_bytes = Some(s.csv_max_bytes);
-        if !c.has_url() {
-            match datasources::load_upload(&deps.pool, job.datasource_id).await {
-                Ok(Some((file_name, content))) => {
-                    c.upload = Some(std::sync::Arc::new(crate::connectors::csvfile::Upload {
-                        file_name,
-                        content,
-                    }))
-                }
-                Ok(None) => {
-                    let error = JobError {
-                        code: ErrorCode::CredentialTestFailed,
-                        message: "validate: the datasource has no url and no uploaded file".into(),
-                        hint: Some("update it with a url, or create it again with the file".into()),
-                    };
-                    return fail(&mut p, StepName::Validate, error).await;
-                }
-                Err(e) => return Err(p.infra(StepName::Validate, e)),
+                "update the datasource with valid credentials",
+            )
+        })?;
+    // A file uploaded with the datasource lives beside its record.
+    let upload = if config.needs_upload() {
+        match datasources::load_upload(&deps.pool, job.datasource_id).await {
+            Ok(Some((file_name, content))) => {
+                Some(std::sync::Arc::new(Upload { file_name, content }))
             }
+            Ok(None) => {
+                return Err(invalid(
+                    "validate: the datasource has no url and no uploaded file".into(),
+                    "update it with a url, or create it again with the file",
+                ));
+            }
+            Err(e) => return Err(Halt::Infra(e.to_string())),
         }
-    }
-    let tenancy_settings: Option<tenancy::TenancySettings> = record
+    } else {
+        None
+    };
+    config.prepare(JobInputs {
+        upload,
+        file_max_bytes: deps.settings.csv_max_bytes,
+    });
+    let tenancy_settings = record
         .tenancy_settings
-        .clone()
         .and_then(|v| serde_json::from_value(v).ok());
-    let ty = config.datasource_type();
     let defaults = if record.defaults_used.is_empty() {
         String::new()
     } else {
         format!("; defaults used: {}", record.defaults_used.join(", "))
     };
-    p.set(
-        StepName::Validate,
-        StepStatus::Passed,
-        Some(format!(
-            "credentials are valid for {}{defaults}",
-            ty.as_str()
-        )),
-    )
-    .await?;
+    let message = format!(
+        "credentials are valid for {}{defaults}",
+        config.datasource_type()
+    );
+    Ok(((config, tenancy_settings), message))
+}
 
-    p.set(StepName::Connect, StepStatus::Running, None).await?;
-    let (mut conn, retries) = match connect(&config, deps, s.connect_timeout()).await {
-        Ok(c) => c,
-        Err(e) => return fail(&mut p, StepName::Connect, job_error(StepName::Connect, &e)).await,
-    };
-    let connected = match retries {
+async fn connect<'a>(
+    deps: &'a WorkerDeps,
+    config: &'a ConnectorConfig,
+) -> StepResult<Connection<'a>> {
+    let limit = deps.settings.connect_timeout();
+    let (conn, retries) = pipeline::connect(config, &deps.net, limit)
+        .await
+        .map_err(|e| Halt::Failed(job_error(StepName::Connect, &e)))?;
+    let message = match retries {
         0 => "connected and logged in".to_string(),
         n => format!(
             "connected and logged in after {n} retries: the server was at its connection limit or asked to wait"
         ),
     };
-    p.set(StepName::Connect, StepStatus::Passed, Some(connected))
-        .await?;
+    Ok((conn, message))
+}
 
-    p.set(StepName::Discover, StepStatus::Running, None).await?;
-    let (discovered, waits) = timed(s.discover_timeout(), "discover", async {
-        let snapshot = conn.discover(&config).await?;
-        let databases = match &tenancy_settings {
-            Some(t) if t.tenancy_level == tenancy::Level::Database => {
-                Some(conn.list_databases().await?)
-            }
-            _ => None,
-        };
-        Ok((snapshot, databases))
-    })
-    .await;
-    conn.close().await;
-    let (snapshot, client_databases) = match discovered {
-        Ok(found) => found,
-        Err(e) => {
-            return fail(
-                &mut p,
-                StepName::Discover,
-                job_error(StepName::Discover, &e),
-            )
-            .await;
-        }
-    };
-    if let Some(t) = &tenancy_settings
-        && let Err(missing) = tenancy::check_against(t, &snapshot)
-    {
-        let error = JobError {
-            code: ErrorCode::SchemaCacheFailed,
-            message: format!("discover: {missing}"),
-            hint: Some("fix tenancySettings to name a table and columns that exist, then update the datasource".into()),
-        };
-        return fail(&mut p, StepName::Discover, error).await;
-    }
-    let summary = snapshot.summary();
-    let waited = match waits {
+async fn discover(
+    deps: &WorkerDeps,
+    conn: Connection<'_>,
+    tenancy_settings: &Option<tenancy::TenancySettings>,
+) -> StepResult<Discovered> {
+    let limit = deps.settings.discover_timeout();
+    let found = pipeline::discover(conn, tenancy_settings.as_ref(), limit)
+        .await
+        .map_err(|e| match e {
+            Undiscovered::Target(e) => Halt::Failed(job_error(StepName::Discover, &e)),
+            Undiscovered::Tenancy(missing) => Halt::failed(
+                ErrorCode::SchemaCacheFailed,
+                format!("discover: {missing}"),
+                Some("fix tenancySettings to name a table and columns that exist, then update the datasource"),
+            ),
+        })?;
+    let summary = found.snapshot.summary();
+    let waited = match found.waits {
         0 => String::new(),
         n => format!("; the server asked onramp to wait {n} times"),
     };
-    p.set(
-        StepName::Discover,
-        StepStatus::Passed,
-        Some(format!(
-            "found {} tables and {} columns in {} schemas{waited}",
-            summary.tables, summary.columns, summary.schemas
-        )),
-    )
-    .await?;
+    let message = format!(
+        "found {} tables and {} columns in {} schemas{waited}",
+        summary.tables, summary.columns, summary.schemas
+    );
+    Ok((found, message))
+}
 
-    p.set(StepName::Cache, StepStatus::Running, None).await?;
+/// Stores the snapshot in Redis, if this job may.
+async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResult<()> {
+    let s = &deps.settings;
     // Only the lease holder writes the snapshot: a worker whose lease ran out (it was
     // cut off, another took the job over) stops here and writes nothing.
     // A job that is no longer its datasource's latest (an update or sync came after
@@ -377,8 +362,8 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     let lease = Duration::from_millis(s.job_lease_ms);
     let latest = match jobs::renew_for_cache(&deps.pool, job.id, deps.id, lease).await {
         Ok(Some(latest)) => latest,
-        Ok(None) => return Err(Stop::LeaseLost),
-        Err(e) => return Err(p.infra(StepName::Cache, e)),
+        Ok(None) => return Err(Halt::LeaseLost),
+        Err(e) => return Err(Halt::Infra(e.to_string())),
     };
     // And Redis takes it only from a job newer than the one whose snapshot it holds
     // (compare-and-set on the job's sequence number): an older sync that finishes
@@ -386,7 +371,7 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     let put = async {
         if latest {
             deps.store
-                .put(job.org_id, job.datasource_id, &snapshot, job.seq, job.id)
+                .put(job.org_id, job.datasource_id, snapshot, job.seq, job.id)
                 .await
         } else {
             Ok(Put::NotLatest)
@@ -394,12 +379,12 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
     };
     let stored = match tokio::time::timeout(s.cache_timeout(), put).await {
         Ok(Ok(v)) => v,
-        Ok(Err(e)) => return Err(p.infra(StepName::Cache, e)),
+        Ok(Err(e)) => return Err(Halt::Infra(e.to_string())),
         Err(_) => {
-            return Err(p.infra(
-                StepName::Cache,
-                format!("redis did not answer within {} ms", s.cache_timeout_ms),
-            ));
+            return Err(Halt::Infra(format!(
+                "redis did not answer within {} ms",
+                s.cache_timeout_ms
+            )));
         }
     };
     let message = match stored {
@@ -412,12 +397,16 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
             "not stored: an update or sync of this datasource came after this job".to_string()
         }
     };
-    p.set(StepName::Cache, StepStatus::Passed, Some(message))
-        .await?;
+    Ok(((), message))
+}
 
+/// Stores the success with its `datasource.ready` event.
+async fn finish(p: &mut Progress<'_>, ty: DatasourceType, found: Discovered) -> Result<(), Ended> {
+    let (deps, job) = (p.deps, p.job);
+    let summary = found.snapshot.summary();
     let schema = json!({"schemas": summary.schemas, "tables": summary.tables, "columns": summary.columns, "hash": summary.hash});
     let mut result = json!({"schema": schema});
-    if let Some(dbs) = client_databases {
+    if let Some(dbs) = found.client_databases {
         result["tenancy"] = json!({"tenancyLevel": "DATABASE", "clientDatabases": dbs});
     }
     let event = CloudEvent::new(
@@ -441,10 +430,10 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
         Ok(jobs::Finished::DatasourceGone) => {
             // Deleted while we worked: leave nothing behind in Redis.
             let _ = deps.store.delete(job.org_id, job.datasource_id).await;
-            Ok(JobStatus::Succeeded)
+            Ok(())
         }
-        Ok(_) => Ok(JobStatus::Succeeded),
-        Err(e) => Err(p.infra(StepName::Cache, e)),
+        Ok(_) => Ok(()),
+        Err(e) => Err(p.infra(StepName::Cache, e).into()),
     }
 }
 

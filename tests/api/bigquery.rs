@@ -147,7 +147,7 @@ async fn token_endpoint() -> (String, Value) {
         });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let key_file = json!({"type": "service_account", "project_id": "onramp-test", "private_key_id": "k1",
-        "private_key": onramp::connectors::rsa_jwt::to_pem("PRIVATE KEY", key.as_der().unwrap().as_ref()), "client_email": EMAIL, "token_uri": uri});
+        "private_key": onramp::connectors::support::rsa_jwt::to_pem("PRIVATE KEY", key.as_der().unwrap().as_ref()), "client_email": EMAIL, "token_uri": uri});
     (uri, key_file)
 }
 
@@ -234,5 +234,81 @@ async fn bigquery_faults_each_end_the_job_with_their_own_message() {
             "the key must not be echoed: {problem}"
         );
     }
+    app.stop().await;
+}
+
+/// A front of the emulator that answers the first `limited` API calls as BigQuery
+/// does when a user's rate limit is reached: 403 with reason rateLimitExceeded.
+async fn rate_limited_front(limited: usize) -> String {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let calls = calls.clone();
+        async move {
+            if calls.fetch_add(1, Ordering::SeqCst) < limited {
+                let body = json!({"error": {"code": 403,
+                    "message": "Exceeded rate limits: too many api requests per user per method for this user_method",
+                    "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}]}});
+                return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+            }
+            let (parts, body) = request.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let path = parts.uri.path_and_query().unwrap().as_str();
+            let answer = reqwest::Client::new()
+                .request(parts.method, format!("{EMULATOR}{path}"))
+                .header("content-type", "application/json")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, answer.bytes().await.unwrap()).into_response()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_rate_limited_project_is_asked_again_and_then_fails_as_busy() {
+    let app = spawn_app().await;
+    let project = fixture().await;
+    let (_, key_file) = token_endpoint().await;
+    // Two refusals: the calls are asked again and the job succeeds, saying it waited.
+    let front = rate_limited_front(2).await;
+    let job = app
+        .create_and_wait(&body(
+            "bigquery",
+            credentials("limited", &project, &key_file, &front),
+        ))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let connect = &job["steps"][1];
+    assert!(
+        connect["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("after 2 retries")),
+        "{connect}"
+    );
+    // Refusals without end: the job fails as a busy server, not a missing permission.
+    let front = rate_limited_front(usize::MAX).await;
+    let job = app
+        .fails_with(
+            &body(
+                "bigquery",
+                credentials("always-limited", &project, &key_file, &front),
+            ),
+            "connect: bigquery's rate limit: Exceeded rate limits",
+        )
+        .await;
+    assert!(
+        job["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("connection limit (or rate limit)")),
+        "{job}"
+    );
     app.stop().await;
 }

@@ -5,9 +5,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
-use crate::helpers::proxy::{closed_port, silent_server};
 use crate::helpers::targets::*;
-use crate::helpers::{body, spawn_app, table, unique};
+use crate::helpers::{body, port_of, spawn_app, table, unique};
 
 #[tokio::test]
 async fn a_clickhouse_database_is_discovered_with_engines_keys_and_comments() {
@@ -123,19 +122,12 @@ async fn clickhouse_faults_each_end_the_job_with_their_own_message() {
         "{message}"
     );
 
-    let port = closed_port().await;
-    let (_, message) = failed("ch-refused", &|c| c["port"] = json!(port)).await;
-    assert!(
-        message.starts_with("connect: ") && message.contains("failed"),
-        "{message}"
-    );
-
-    let (silent, _server) = silent_server().await;
-    let (_, message) = failed("ch-silent", &|c| c["port"] = json!(silent)).await;
-    assert!(
-        message.contains("connect timed out after 2000 ms"),
-        "{message}"
-    );
+    app.unreachable_and_silent("clickhouse", |name, url| {
+        let mut c = clickhouse_credentials(name, "default");
+        c["port"] = json!(port_of(url));
+        c
+    })
+    .await;
 
     let (_, message) = failed("ch-tls", &|c| c["ssl"] = json!(true)).await;
     assert!(message.contains("tls"), "{message}");

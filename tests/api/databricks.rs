@@ -180,18 +180,9 @@ fn credentials(name: &str, endpoint: &str) -> Value {
 async fn a_unity_catalog_is_discovered_through_statements_polls_and_chunks() {
     let app = spawn_app().await;
     let endpoint = fake_workspace().await;
-    let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
-    let job = app
-        .create_and_wait(&body("databricks", credentials("dbx", &endpoint)))
+    let snapshot = app
+        .onboard("databricks", credentials("dbx", &endpoint))
         .await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/dbx/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(snapshot["datasourceType"], "databricks");
     assert_eq!(snapshot["databases"][0]["name"], "main");
     let orders = table(&snapshot, "orders");
     assert_eq!(orders["comment"], "what was bought");
@@ -219,11 +210,6 @@ async fn a_unity_catalog_is_discovered_through_statements_polls_and_chunks() {
     );
     assert_eq!(orders["columns"][3]["default"], "current_timestamp()");
     assert_eq!(table(&snapshot, "v_orders")["kind"], "view");
-    let ready = events
-        .next_of("datasource.ready", std::time::Duration::from_secs(10))
-        .await
-        .expect("ready event");
-    assert_eq!(ready.body["data"]["datasourceType"], "databricks");
     app.stop().await;
 }
 

@@ -189,3 +189,83 @@ async fn jobs_whose_messages_were_lost_are_sent_again_and_end() {
     worker.stop().await;
     api.stop().await;
 }
+
+/// A server that accepts TCP connections and never answers; how many are open now,
+/// and how many it has accepted in all.
+async fn counting_silent_server() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (open, total) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (o, t) = (open.clone(), total.clone());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            o.fetch_add(1, Ordering::SeqCst);
+            t.fetch_add(1, Ordering::SeqCst);
+            let o = o.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                o.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, open, total)
+}
+
+async fn until(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_cut_off_from_its_database_lets_go_of_the_target_before_its_lease_runs_out() {
+    use std::sync::atomic::Ordering;
+    let db = Proxy::start("127.0.0.1:5432").await;
+    let (port, open, total) = counting_silent_server().await;
+    let app = spawn_with(|s| {
+        s.database_url = format!("postgres://postgres@{}/onramp_{}", db.addr(), s.prefix);
+        s.connect_timeout_ms = 30_000;
+        s.job_lease_ms = 1_500;
+    })
+    .await;
+    let mut c = pg_credentials("cut-off", "public");
+    c["port"] = json!(port);
+    app.accept(&body("postgres", c)).await;
+    until(
+        "the job reaches the target",
+        Duration::from_secs(10),
+        || open.load(Ordering::SeqCst) == 1,
+    )
+    .await;
+    // The worker can renew its lease no more: before the lease can have run out (and
+    // another worker taken the job), it stops the job and closes its connection,
+    // long before the 30 s connect timeout.
+    db.cut();
+    until(
+        "the worker let go of the target within the lease",
+        Duration::from_secs(3),
+        || open.load(Ordering::SeqCst) == 0,
+    )
+    .await;
+    // The job was given back, not dropped: once the database is back it runs again.
+    db.restore();
+    until("the job runs again", Duration::from_secs(20), || {
+        total.load(Ordering::SeqCst) >= 2
+    })
+    .await;
+    app.stop().await;
+}

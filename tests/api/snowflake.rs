@@ -138,7 +138,7 @@ async fn start_front() -> (String, String) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (
         url,
-        onramp::connectors::rsa_jwt::to_pem("PRIVATE KEY", key.as_der().unwrap().as_ref()),
+        onramp::connectors::support::rsa_jwt::to_pem("PRIVATE KEY", key.as_der().unwrap().as_ref()),
     )
 }
 
@@ -224,7 +224,7 @@ async fn a_key_pair_logs_in_with_a_jwt_the_front_verifies() {
     let mut other = credentials("sf-other-key", &front, &database);
     other.as_object_mut().unwrap().remove("password");
     let stranger = KeyPair::generate(KeySize::Rsa2048).unwrap();
-    other["privateKey"] = json!(onramp::connectors::rsa_jwt::to_pem(
+    other["privateKey"] = json!(onramp::connectors::support::rsa_jwt::to_pem(
         "PRIVATE KEY",
         stranger.as_der().unwrap().as_ref()
     ));

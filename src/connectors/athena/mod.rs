@@ -9,11 +9,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::connectors::aws::json_api::{ApiError, AwsJson, common_error, hive_family};
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
+use crate::connectors::support::aws::json_api::{ApiError, AwsJson, common_error, hive_family};
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
-use crate::egress::http::GuardedClient;
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -67,7 +66,7 @@ pub struct AthenaConfig {
 impl AthenaConfig {
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
         let mut problems = Vec::new();
-        if !crate::connectors::aws::valid_region(&self.region) {
+        if !crate::connectors::support::aws::valid_region(&self.region) {
             problems.push(crate::connectors::FieldProblem::new(
                 "credentials.region",
                 "must be an AWS region name such as us-east-1",
@@ -138,9 +137,9 @@ fn api_error(
     }
 }
 
-pub async fn connect(cfg: &AthenaConfig, egress: &Egress) -> Result<AthenaSession, ConnectorError> {
+pub async fn connect(cfg: &AthenaConfig, net: &Net) -> Result<AthenaSession, ConnectorError> {
     let api = AwsJson {
-        client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+        client: net.http()?,
         endpoint: cfg
             .endpoint
             .as_deref()
@@ -317,5 +316,17 @@ fn table(t: &Value) -> Table {
         foreign_keys: Vec::new(),
         columns,
         properties,
+    }
+}
+
+crate::connector! {
+    Athena {
+        config: AthenaConfig,
+        session: AthenaSession,
+        fields: FIELDS,
+        check: AthenaConfig::check,
+        connect: connect,
+        discover: discover,
+        list_databases: list_databases,
     }
 }

@@ -5,8 +5,8 @@
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::connectors::aws::sigv4;
-use crate::connectors::aws::xml::{walk_text, xml_text};
+use crate::connectors::support::aws::sigv4;
+use crate::connectors::support::aws::xml::{walk_text, xml_text};
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 

@@ -15,11 +15,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use self::client::{Object, S3};
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
-use crate::connectors::infer::{self, FileProblem};
+use crate::connectors::support::infer::{self, FileProblem};
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
-use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
 /// Bytes read from the start of a CSV or JSON object to infer its columns.
@@ -74,7 +73,7 @@ impl S3Config {
     /// Checks what the field table cannot: the region's and bucket's characters.
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
         let mut problems = Vec::new();
-        if !crate::connectors::aws::valid_region(&self.region) {
+        if !crate::connectors::support::aws::valid_region(&self.region) {
             problems.push(crate::connectors::FieldProblem::new(
                 "credentials.region",
                 "must be an AWS region name such as us-east-1",
@@ -104,8 +103,8 @@ impl S3Config {
     }
 }
 
-pub async fn connect(cfg: &S3Config, egress: &Egress) -> Result<S3, ConnectorError> {
-    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+pub async fn connect(cfg: &S3Config, net: &Net) -> Result<S3, ConnectorError> {
+    let client = net.http()?;
     let (base, path_style) = match &cfg.endpoint {
         Some(e) => (e.parse().expect("validated url"), true),
         None => (
@@ -313,4 +312,17 @@ async fn parquet_columns(
         .get(&o.key, Some((o.size - 8 - length, o.size - 9)))
         .await?;
     Ok(parquet::columns(&footer))
+}
+
+crate::connector! {
+    /// Files have no databases or tables to split tenants by.
+    Awss3 {
+        config: S3Config,
+        session: client::S3,
+        fields: FIELDS,
+        tenancy: &[],
+        check: S3Config::check,
+        connect: connect,
+        discover: discover,
+    }
 }

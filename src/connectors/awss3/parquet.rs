@@ -2,7 +2,7 @@
 //! length, the footer (Thrift) gives the schema. No row is read, and the footer is
 //! read by onramp's own bounded walk (`thrift.rs`).
 
-use crate::connectors::infer::FileProblem;
+use crate::connectors::support::infer::FileProblem;
 use crate::snapshot::{Column, TypeFamily};
 
 /// The largest footer onramp reads. Real footers are kilobytes to a few MiB (one

@@ -7,7 +7,7 @@
 //! schema list, without recursion into the tree, and refuses a tree that does not
 //! add up or nests deeper than onramp follows.
 
-use crate::connectors::limits::MAX_NESTING;
+use crate::connectors::support::limits::MAX_NESTING;
 
 struct Reader<'a> {
     bytes: &'a [u8],

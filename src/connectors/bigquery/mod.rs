@@ -13,10 +13,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
-use crate::connectors::info_schema::{self, Layout};
-use crate::connectors::{ConnectorError, Fault, FieldProblem, oauth, rsa_jwt};
-use crate::egress::Egress;
+use crate::connectors::support::info_schema::{self, Layout};
+use crate::connectors::support::{oauth, rsa_jwt};
+use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Snapshot, TypeFamily};
 
@@ -195,6 +196,13 @@ fn api_error(status: u16, body: &Value, project: &str) -> ConnectorError {
     let message = short(body["error"]["message"].as_str().unwrap_or("no message"));
     let reason = body["error"]["errors"][0]["reason"].as_str().unwrap_or("");
     match (status, reason) {
+        // BigQuery's rate limits answer 403 (or 429) with these reasons: a busy
+        // server, asked again, not a missing permission.
+        (_, "rateLimitExceeded" | "userRateLimitExceeded") => ConnectorError::new(
+            Fault::Busy,
+            format!("bigquery's rate limit: {message}"),
+            ConnectorError::BUSY_HINT,
+        ),
         (401, _) => ConnectorError::new(
             Fault::Authentication,
             format!("bigquery refused the token: {message}"),
@@ -218,7 +226,7 @@ fn api_error(status: u16, body: &Value, project: &str) -> ConnectorError {
     }
 }
 
-use crate::connectors::quote::bigquery::ident as quote;
+use crate::connectors::support::quote::bigquery::ident as quote;
 
 impl BigquerySession {
     async fn call(
@@ -239,13 +247,30 @@ impl BigquerySession {
         if let Some(b) = body {
             request = request.json(&b);
         }
-        let response = self.client.send(request).await?;
-        let status = response.status().as_u16();
-        let value: Value = self.client.read_json(response).await?;
-        if (200..300).contains(&status) {
-            Ok(value)
-        } else {
-            Err(api_error(status, &value, &self.project))
+        // A rate-limited call is asked again after a growing pause, within the step.
+        let mut pause = std::time::Duration::from_millis(500);
+        let mut tries = 0;
+        loop {
+            let again = request.try_clone();
+            let response = self.client.send(request).await?;
+            let status = response.status().as_u16();
+            let value: Value = self.client.read_json(response).await?;
+            if (200..300).contains(&status) {
+                return Ok(value);
+            }
+            let error = api_error(status, &value, &self.project);
+            match again {
+                Some(again)
+                    if error.fault == Fault::Busy
+                        && tries < crate::egress::http::BUSY_RETRIES
+                        && crate::egress::http::busy_wait(pause, "rate_limit").await =>
+                {
+                    request = again;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                    tries += 1;
+                }
+                _ => return Err(error),
+            }
         }
     }
 
@@ -341,11 +366,8 @@ impl BigquerySession {
     }
 }
 
-pub async fn connect(
-    cfg: &BigqueryConfig,
-    egress: &Egress,
-) -> Result<BigquerySession, ConnectorError> {
-    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+pub async fn connect(cfg: &BigqueryConfig, net: &Net) -> Result<BigquerySession, ConnectorError> {
+    let client = net.http()?;
     let token = access_token(&client, cfg).await?;
     let session = BigquerySession {
         client,
@@ -473,4 +495,18 @@ fn flatten_columns(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
 
 pub async fn list_databases(s: &BigquerySession) -> Result<Vec<String>, ConnectorError> {
     Ok(vec![s.project.clone()])
+}
+
+crate::connector! {
+    /// One project is one database; tenants split by dataset are schemas.
+    Bigquery {
+        config: BigqueryConfig,
+        session: BigquerySession,
+        fields: FIELDS,
+        tenancy: &[crate::connectors::tenancy::Level::Table],
+        check: BigqueryConfig::check,
+        connect: connect,
+        discover: discover,
+        list_databases: list_databases,
+    }
 }

@@ -43,7 +43,7 @@ struct Name {
     name: String,
 }
 
-use crate::connectors::quote::clickhouse::literal as quote;
+use crate::connectors::support::quote::clickhouse::literal as quote;
 
 pub async fn discover(s: &ChSession, cfg: &ClickhouseConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();

@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, PASSWORD, database, port};
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -93,8 +93,8 @@ impl ChSession {
     }
 }
 
-pub async fn connect(cfg: &ClickhouseConfig, egress: &Egress) -> Result<ChSession, ConnectorError> {
-    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+pub async fn connect(cfg: &ClickhouseConfig, net: &Net) -> Result<ChSession, ConnectorError> {
+    let client = net.http()?;
     let scheme = if cfg.ssl { "https" } else { "http" };
     let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
         format!("[{}]", cfg.host)
@@ -167,5 +167,16 @@ fn server_error(status: u16, body: &str, cfg: &ClickhouseConfig) -> ConnectorErr
             format!("clickhouse answered http {status}: {text}"),
             "check that the port belongs to ClickHouse's HTTP interface",
         ),
+    }
+}
+
+crate::connector! {
+    Clickhouse {
+        config: ClickhouseConfig,
+        session: ChSession,
+        fields: FIELDS,
+        connect: connect,
+        discover: discover::discover,
+        list_databases: discover::list_databases,
     }
 }

@@ -17,3 +17,9 @@ pub const FIELDS: &[FieldSpec] = &[
     SCHEMA,
     SSL_MODE,
 ];
+
+pub const COCKROACHDB: crate::connectors::postgres::Postgres =
+    crate::connectors::postgres::Postgres {
+        fields: FIELDS,
+        name: "cockroachdb",
+    };

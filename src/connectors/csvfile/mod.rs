@@ -9,12 +9,11 @@ use std::time::Instant;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::connectors::Net;
 use crate::connectors::awss3::client::S3;
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
-use crate::connectors::infer;
+use crate::connectors::support::infer;
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
-use crate::egress::Egress;
-use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
 /// Bytes read from the start of the file for inference.
@@ -68,10 +67,7 @@ pub struct CsvConfig {
     pub max_bytes: Option<u64>,
 }
 
-pub struct Upload {
-    pub file_name: String,
-    pub content: Vec<u8>,
-}
+pub use crate::connectors::Upload;
 
 enum Source {
     Http(reqwest::Url),
@@ -151,7 +147,7 @@ fn too_large(size: u64, limit: u64) -> ConnectorError {
 }
 
 /// Reaches the file and reads its sample: proves the URL, the keys and the size.
-pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, ConnectorError> {
+pub async fn connect(cfg: &CsvConfig, net: &Net) -> Result<Sample, ConnectorError> {
     let limit = cfg.max_bytes.unwrap_or(u64::MAX);
     let source = cfg
         .source()
@@ -181,7 +177,7 @@ pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, Connect
                 url.host_str().unwrap_or_default(),
                 url.path()
             );
-            let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+            let client = net.http()?;
             let request = client
                 .request(reqwest::Method::GET, url.as_str())?
                 .header("range", format!("bytes=0-{}", SAMPLE_BYTES - 1));
@@ -257,7 +253,7 @@ pub async fn connect(cfg: &CsvConfig, egress: &Egress) -> Result<Sample, Connect
                 ),
             };
             let s3 = S3 {
-                client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+                client: net.http()?,
                 base,
                 path_style,
                 bucket: bucket.clone(),
@@ -333,4 +329,51 @@ pub fn discover(sample: &Sample, cfg: &CsvConfig) -> Result<Snapshot, ConnectorE
         }],
     }];
     Ok(Snapshot::new("csv", databases, started))
+}
+
+/// A file has no databases or tables to split tenants by.
+pub struct Csv;
+
+impl crate::connectors::Connector for Csv {
+    type Config = CsvConfig;
+    type Session = Sample;
+
+    fn fields(&self) -> &'static [crate::connectors::FieldSpec] {
+        FIELDS
+    }
+
+    fn tenancy_levels(&self) -> &'static [crate::connectors::tenancy::Level] {
+        &[]
+    }
+
+    fn check(&self, config: &CsvConfig) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        config.check()
+    }
+
+    fn upload_replaces(&self) -> Option<&'static str> {
+        Some("url")
+    }
+
+    fn needs_upload(&self, config: &CsvConfig) -> bool {
+        !config.has_url()
+    }
+
+    fn prepare(&self, config: &mut CsvConfig, inputs: crate::connectors::JobInputs) {
+        config.max_bytes = Some(inputs.file_max_bytes);
+        if config.upload.is_none() {
+            config.upload = inputs.upload;
+        }
+    }
+
+    async fn connect(&self, config: &CsvConfig, net: &Net) -> Result<Sample, ConnectorError> {
+        connect(config, net).await
+    }
+
+    async fn discover(
+        &self,
+        session: &mut Sample,
+        config: &CsvConfig,
+    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+        discover(session, config)
+    }
 }

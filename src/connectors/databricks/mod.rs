@@ -8,11 +8,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::connectors::aws::json_api::hive_family;
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, text};
-use crate::connectors::info_schema::{self, Layout};
+use crate::connectors::support::aws::json_api::hive_family;
+use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
-use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Snapshot};
 
@@ -85,10 +85,10 @@ pub struct DatabricksSession {
 }
 
 /// A backtick-quoted identifier.
-use crate::connectors::quote::databricks::ident;
+use crate::connectors::support::quote::databricks::ident;
 
 /// A single-quoted SQL string.
-use crate::connectors::quote::databricks::literal;
+use crate::connectors::support::quote::databricks::literal;
 
 impl DatabricksSession {
     async fn call(
@@ -231,14 +231,14 @@ fn statement_error(statement: &Value, state: &str, cfg: &DatabricksConfig) -> Co
 
 pub async fn connect(
     cfg: &DatabricksConfig,
-    egress: &Egress,
+    net: &Net,
 ) -> Result<DatabricksSession, ConnectorError> {
     let base = match &cfg.endpoint {
         Some(e) => format!("{}/", e.trim_end_matches('/')),
         None => format!("https://{}/", cfg.host),
     };
     let session = DatabricksSession {
-        client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+        client: net.http()?,
         base,
         cfg: cfg.clone(),
     };
@@ -290,4 +290,16 @@ pub async fn list_databases(s: &DatabricksSession) -> Result<Vec<String>, Connec
         .query("SELECT catalog_name FROM system.information_schema.catalogs ORDER BY catalog_name")
         .await?;
     Ok(info_schema::first_texts(&rows))
+}
+
+crate::connector! {
+    Databricks {
+        config: DatabricksConfig,
+        session: DatabricksSession,
+        fields: FIELDS,
+        check: DatabricksConfig::check,
+        connect: connect,
+        discover: discover,
+        list_databases: list_databases,
+    }
 }

@@ -10,10 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
-use crate::connectors::info_schema::{self, Layout};
-use crate::connectors::{ConnectorError, Fault, oauth};
-use crate::egress::Egress;
+use crate::connectors::support::info_schema::{self, Layout};
+use crate::connectors::support::oauth;
+use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Snapshot, TypeFamily};
 
@@ -63,9 +64,9 @@ pub struct FireboltSession {
     parameters: Vec<(String, String)>,
 }
 
-use crate::connectors::quote::firebolt::ident;
+use crate::connectors::support::quote::firebolt::ident;
 
-use crate::connectors::quote::firebolt::literal;
+use crate::connectors::support::quote::firebolt::literal;
 
 /// Engine URLs come without a scheme; Firebolt's clients assume https.
 fn canonical(url: &str) -> String {
@@ -207,11 +208,8 @@ fn query_error(status: u16, message: &str) -> ConnectorError {
     )
 }
 
-pub async fn connect(
-    cfg: &FireboltConfig,
-    egress: &Egress,
-) -> Result<FireboltSession, ConnectorError> {
-    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+pub async fn connect(cfg: &FireboltConfig, net: &Net) -> Result<FireboltSession, ConnectorError> {
+    let client = net.http()?;
     let token = token(&client, cfg).await?;
     let url = format!(
         "{}/web/v3/account/{}/engineUrl",
@@ -335,6 +333,17 @@ pub fn family(native: &str) -> TypeFamily {
         "bytea" => TypeFamily::Binary,
         "geography" => TypeFamily::Other,
         _ => TypeFamily::Other,
+    }
+}
+
+crate::connector! {
+    Firebolt {
+        config: FireboltConfig,
+        session: FireboltSession,
+        fields: FIELDS,
+        connect: connect,
+        discover: discover,
+        list_databases: list_databases,
     }
 }
 

@@ -25,7 +25,7 @@ async fn collections(db: &mongodb::Database) -> Result<Vec<(String, bool)>, mong
     loop {
         // A server that keeps its cursor open for ever: stop at the page cap.
         pages += 1;
-        if pages > crate::connectors::limits::MAX_PAGES {
+        if pages > crate::connectors::support::limits::MAX_PAGES {
             return Ok(found);
         }
         let cursor = answer.get_document("cursor").cloned().unwrap_or_default();

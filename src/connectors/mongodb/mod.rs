@@ -20,3 +20,16 @@ pub mod wire;
 pub use config::{FIELDS, MongoConfig};
 pub use discover::{discover, list_databases};
 pub use session::{MongoSession, connect};
+
+crate::connector! {
+    Mongodb {
+        config: MongoConfig,
+        session: MongoSession,
+        fields: FIELDS,
+        check: MongoConfig::check,
+        connect: session::connect,
+        discover: discover::discover,
+        list_databases: discover::list_databases,
+        close: MongoSession::close,
+    }
+}

@@ -15,8 +15,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
+use crate::connectors::Net;
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
 
 /// Connections the driver may hold open at once through one relay (a monitor, a
 /// round-trip probe and a small pool).
@@ -38,7 +38,7 @@ impl Relay {
     /// Listens for the driver; every connection goes to `addr`, named `host` (for
     /// TLS and messages), with TLS when `tls` is set.
     pub fn start(
-        egress: &Egress,
+        net: &Net,
         host: &str,
         addr: SocketAddr,
         tls: bool,
@@ -64,11 +64,12 @@ impl Relay {
         let listener = UnixListener::bind(&path).map_err(local)?;
         let failure: Arc<Mutex<Option<ConnectorError>>> = Arc::default();
         let failed = Arc::new(tokio::sync::Notify::new());
-        let tls_config = tls.then(|| Arc::new(crate::connectors::tls::client_config(true)));
+        let tls_config =
+            tls.then(|| Arc::new(crate::connectors::support::tls::client_config(true)));
         let server_name = ServerName::try_from(host.to_string()).ok();
-        let (egress, host, record) = (egress.clone(), host.to_string(), failure.clone());
+        let (net, host, record) = (net.clone(), host.to_string(), failure.clone());
         let told = failed.clone();
-        let max_message = egress.response_max_bytes();
+        let max_message = net.response_max_bytes();
         let task = tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
             // Dropped with this task: stopping the relay stops every connection.
@@ -78,7 +79,7 @@ impl Relay {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                let (egress, host, record) = (egress.clone(), host.clone(), record.clone());
+                let (net, host, record) = (net.clone(), host.clone(), record.clone());
                 let told = told.clone();
                 let (tls_config, server_name) = (tls_config.clone(), server_name.clone());
                 connections.spawn(async move {
@@ -92,7 +93,7 @@ impl Relay {
                             told.notify_one();
                         }
                     };
-                    let up = match tokio::time::timeout(handshake, egress.connect_addr(&host, addr)).await {
+                    let up = match tokio::time::timeout(handshake, net.tcp_to(&host, addr)).await {
                         Ok(Ok(up)) => up,
                         Ok(Err(e)) => return note(e),
                         Err(_) => return note(ConnectorError::timeout("connecting to the server", handshake)),
@@ -103,8 +104,8 @@ impl Relay {
                             let mut up = match tokio::time::timeout(handshake, connector.connect(name, up)).await {
                                 Ok(Ok(up)) => up,
                                 Ok(Err(e)) => {
-                                    return note(match crate::connectors::tls::find_rustls_error(&e) {
-                                        Some(tls) => crate::connectors::tls::tls_error(&host, tls),
+                                    return note(match crate::connectors::support::tls::find_rustls_error(&e) {
+                                        Some(tls) => crate::connectors::support::tls::tls_error(&host, tls),
                                         None => ConnectorError::new(
                                             Fault::Tls,
                                             format!("tls with {host} failed: {e}"),

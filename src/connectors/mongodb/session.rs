@@ -16,8 +16,8 @@ use secrecy::ExposeSecret;
 use super::config::MongoConfig;
 use super::relay::Relay;
 use super::uri::{self, Seeds};
+use crate::connectors::Net;
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
 
 pub struct MongoSession {
     pub(super) client: Client,
@@ -104,7 +104,7 @@ pub(super) fn map_error(e: &mongodb::error::Error, target: &str) -> ConnectorErr
 /// The seeds as (host, port), an SRV record resolved through the guard's resolver.
 async fn seeds(
     cfg: &MongoConfig,
-    egress: &Egress,
+    net: &Net,
 ) -> Result<(Vec<(String, u16)>, Login, bool), ConnectorError> {
     let from_fields = |uri_user: Option<String>,
                        uri_pass: Option<String>,
@@ -144,7 +144,7 @@ async fn seeds(
         Seeds::Hosts(hosts) => Ok((hosts, login, target.tls.unwrap_or(cfg.tls))),
         Seeds::Srv(name) => {
             let record = format!("_mongodb._tcp.{name}");
-            let found = egress.resolve_srv(&record).await?;
+            let found = net.srv(&record).await?;
             if found.is_empty() {
                 return Err(ConnectorError::new(
                     Fault::Unreachable,
@@ -161,19 +161,16 @@ async fn seeds(
 /// The first seed that accepts a connection, with the checked address it took.
 /// Every seed is checked before any is tried: a list that names a refused address
 /// is refused whole.
-async fn pin(
-    seeds: &[(String, u16)],
-    egress: &Egress,
-) -> Result<(String, SocketAddr), ConnectorError> {
+async fn pin(seeds: &[(String, u16)], net: &Net) -> Result<(String, SocketAddr), ConnectorError> {
     let mut checked = Vec::new();
     for (host, port) in seeds.iter().take(16) {
-        for addr in egress.resolve_checked(host, *port).await? {
+        for addr in net.addresses(host, *port).await? {
             checked.push((host.clone(), addr));
         }
     }
     let mut last = None;
     for (host, addr) in checked {
-        match egress.connect_addr(&host, addr).await {
+        match net.tcp_to(&host, addr).await {
             // Refused connections surface here, at once, rather than after the
             // driver's server selection gives up.
             Ok(stream) => {
@@ -192,11 +189,11 @@ async fn pin(
     }))
 }
 
-pub async fn connect(cfg: &MongoConfig, egress: &Egress) -> Result<MongoSession, ConnectorError> {
-    let (seeds, login, tls) = seeds(cfg, egress).await?;
-    let (host, addr) = pin(&seeds, egress).await?;
+pub async fn connect(cfg: &MongoConfig, net: &Net) -> Result<MongoSession, ConnectorError> {
+    let (seeds, login, tls) = seeds(cfg, net).await?;
+    let (host, addr) = pin(&seeds, net).await?;
     let target = format!("{host}:{}", addr.port());
-    let relay = Relay::start(egress, &host, addr, tls, Duration::from_secs(10))?;
+    let relay = Relay::start(net, &host, addr, tls, Duration::from_secs(10))?;
     let mut options = ClientOptions::default();
     options.hosts = vec![ServerAddress::Unix {
         path: relay.path.clone(),

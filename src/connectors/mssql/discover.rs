@@ -15,7 +15,7 @@ use crate::snapshot::{
 };
 
 /// An N'...' literal: the only way a value enters these queries.
-pub use crate::connectors::quote::mssql::literal;
+pub use crate::connectors::support::quote::mssql::literal;
 
 /// The schema filter every query shares, on the `s` alias of sys.schemas.
 pub fn schema_filter(schema: Option<&str>) -> String {

@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use crate::egress::budget::Budgeted;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -143,24 +143,35 @@ pub fn map_error(e: &tiberius::error::Error, target: &str) -> ConnectorError {
 /// The guard's socket, then the TDS login on it; the outer error is the guard's.
 async fn open(
     cfg: &MssqlConfig,
-    egress: &Egress,
+    net: &Net,
     host: &str,
     port: u16,
 ) -> Result<Result<MssqlSession, tiberius::error::Error>, ConnectorError> {
-    let tcp = egress.connect(host, port).await?;
+    let tcp = net.tcp(host, port).await?;
     let _ = tcp.get_ref().set_nodelay(true);
     Ok(Client::connect(cfg.tiberius(host, port), tcp.compat_write()).await)
 }
 
-pub async fn connect(cfg: &MssqlConfig, egress: &Egress) -> Result<MssqlSession, ConnectorError> {
+pub async fn connect(cfg: &MssqlConfig, net: &Net) -> Result<MssqlSession, ConnectorError> {
     let target = format!("{}:{}", cfg.server, cfg.port);
-    match open(cfg, egress, &cfg.server, cfg.port).await? {
+    match open(cfg, net, &cfg.server, cfg.port).await? {
         Ok(client) => Ok(client),
         // Azure SQL's gateway sends the client on to the database's node.
-        Err(tiberius::error::Error::Routing { host, port }) => open(cfg, egress, &host, port)
+        Err(tiberius::error::Error::Routing { host, port }) => open(cfg, net, &host, port)
             .await?
             .map_err(|e| map_error(&e, &format!("{host}:{port}"))),
         Err(e) => Err(map_error(&e, &target)),
+    }
+}
+
+crate::connector! {
+    Mssql {
+        config: MssqlConfig,
+        session: MssqlSession,
+        fields: FIELDS,
+        connect: connect,
+        discover: discover::discover,
+        list_databases: discover::list_databases,
     }
 }
 

@@ -108,7 +108,7 @@ fn key_row(r: &mysql_async::Row) -> Option<KeyRow> {
 
 /// Keeps a row unless MAX_ROWS are kept already (then notes the overflow).
 fn keep<T>(acc: &mut (Vec<T>, bool), row: Option<T>) {
-    if acc.0.len() >= crate::connectors::limits::MAX_ROWS {
+    if acc.0.len() >= crate::connectors::support::limits::MAX_ROWS {
         acc.1 = true;
     } else if let Some(row) = row {
         acc.0.push(row);
@@ -121,7 +121,7 @@ fn too_many(over: bool) -> Result<(), ConnectorError> {
             Fault::Limit,
             format!(
                 "information_schema answered more than {} rows; onramp stopped reading",
-                crate::connectors::limits::MAX_ROWS
+                crate::connectors::support::limits::MAX_ROWS
             ),
             "discover one database at a time",
         ));

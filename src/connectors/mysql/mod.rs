@@ -7,8 +7,8 @@ use mysql_async::prelude::Queryable;
 use secrecy::ExposeSecret;
 
 use self::config::MysqlConfig;
+use crate::connectors::Net;
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
 
 pub struct MySession {
     pub conn: mysql_async::Conn,
@@ -24,13 +24,13 @@ impl MySession {
 /// server supports it (MySQL and MariaDB do; SingleStore has no such statement).
 pub async fn connect(
     cfg: &MysqlConfig,
-    egress: &Egress,
+    net: &Net,
     read_only: bool,
 ) -> Result<MySession, ConnectorError> {
     // The driver connects only to the addresses the guard checked; the host name
     // stays for TLS verification.
-    let ips: Vec<std::net::IpAddr> = egress
-        .resolve_checked(&cfg.host, cfg.port)
+    let ips: Vec<std::net::IpAddr> = net
+        .addresses(&cfg.host, cfg.port)
         .await?
         .into_iter()
         .map(|a| a.ip())
@@ -126,5 +126,49 @@ pub fn map_error(e: &mysql_async::Error, cfg: &MysqlConfig) -> ConnectorError {
             format!("connection to {}:{} failed: {other}", cfg.host, cfg.port),
             "check that the port belongs to a MySQL or MariaDB server",
         ),
+    }
+}
+
+/// MySQL, MariaDB and the types that speak their protocol and keep their
+/// information_schema (SingleStore).
+pub struct Mysql {
+    pub fields: &'static [crate::connectors::FieldSpec],
+    pub name: &'static str,
+    /// Whether the server takes `SET SESSION TRANSACTION READ ONLY`.
+    pub read_only: bool,
+}
+
+pub const MYSQL: Mysql = Mysql {
+    fields: config::FIELDS,
+    name: "mysql",
+    read_only: true,
+};
+
+impl crate::connectors::Connector for Mysql {
+    type Config = MysqlConfig;
+    type Session = MySession;
+
+    fn fields(&self) -> &'static [crate::connectors::FieldSpec] {
+        self.fields
+    }
+
+    async fn connect(&self, config: &MysqlConfig, net: &Net) -> Result<MySession, ConnectorError> {
+        connect(config, net, self.read_only).await
+    }
+
+    async fn discover(
+        &self,
+        session: &mut MySession,
+        config: &MysqlConfig,
+    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+        discover::discover(session, config, self.name).await
+    }
+
+    async fn list_databases(&self, session: &mut MySession) -> Result<Vec<String>, ConnectorError> {
+        discover::list_databases(session).await
+    }
+
+    async fn close(&self, session: MySession) {
+        session.close().await
     }
 }

@@ -11,9 +11,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 
 use self::config::{PostgresConfig, SslMode};
-use crate::connectors::tls;
+use crate::connectors::Net;
+use crate::connectors::support::tls;
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::Egress;
 
 /// A logged-in client; the connection task ends when the client is dropped.
 pub struct PgSession {
@@ -21,7 +21,7 @@ pub struct PgSession {
     pub database: String,
 }
 
-pub async fn connect(cfg: &PostgresConfig, egress: &Egress) -> Result<PgSession, ConnectorError> {
+pub async fn connect(cfg: &PostgresConfig, net: &Net) -> Result<PgSession, ConnectorError> {
     let mut pg = tokio_postgres::Config::new();
     pg.host(&cfg.host)
         .port(cfg.port)
@@ -35,7 +35,7 @@ pub async fn connect(cfg: &PostgresConfig, egress: &Egress) -> Result<PgSession,
             SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         });
     // Our own checked socket: the driver never resolves or connects by itself.
-    let stream = egress.connect(&cfg.host, cfg.port).await?;
+    let stream = net.tcp(&cfg.host, cfg.port).await?;
     let client = match cfg.ssl_mode {
         SslMode::Disable => finish(pg.connect_raw(stream, tokio_postgres::NoTls).await, cfg)?,
         mode => {
@@ -164,4 +164,45 @@ pub(crate) fn query_error(e: tokio_postgres::Error, what: &str) -> ConnectorErro
             "see the server's log for this error"
         },
     )
+}
+
+/// PostgreSQL and the types that speak its protocol and keep its catalog as it
+/// does (CockroachDB): their own field tables and names, one connector.
+pub struct Postgres {
+    pub fields: &'static [crate::connectors::FieldSpec],
+    pub name: &'static str,
+}
+
+pub const POSTGRES: Postgres = Postgres {
+    fields: config::FIELDS,
+    name: "postgres",
+};
+
+impl crate::connectors::Connector for Postgres {
+    type Config = PostgresConfig;
+    type Session = PgSession;
+
+    fn fields(&self) -> &'static [crate::connectors::FieldSpec] {
+        self.fields
+    }
+
+    async fn connect(
+        &self,
+        config: &PostgresConfig,
+        net: &Net,
+    ) -> Result<PgSession, ConnectorError> {
+        connect(config, net).await
+    }
+
+    async fn discover(
+        &self,
+        session: &mut PgSession,
+        config: &PostgresConfig,
+    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+        discover::discover(session, config, self.name).await
+    }
+
+    async fn list_databases(&self, session: &mut PgSession) -> Result<Vec<String>, ConnectorError> {
+        discover::list_databases(session).await
+    }
 }

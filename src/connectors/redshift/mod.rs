@@ -43,19 +43,58 @@ struct RedshiftCredentials {
 }
 
 /// Redshift's credentials as PostgreSQL wire settings.
-pub fn wire_config(value: serde_json::Value) -> Result<PostgresConfig, serde_json::Error> {
-    let c: RedshiftCredentials = serde_json::from_value(value)?;
-    Ok(PostgresConfig {
-        host: c.host,
-        port: c.port,
-        username: c.username,
-        password: c.password,
-        database: c.database,
-        schema: c.schema,
-        ssl_mode: if c.ssl == "disable" {
-            SslMode::Disable
-        } else {
-            SslMode::Require
-        },
-    })
+#[derive(Deserialize)]
+#[serde(from = "RedshiftCredentials")]
+pub struct RedshiftConfig(pub PostgresConfig);
+
+impl From<RedshiftCredentials> for RedshiftConfig {
+    fn from(c: RedshiftCredentials) -> RedshiftConfig {
+        RedshiftConfig(PostgresConfig {
+            host: c.host,
+            port: c.port,
+            username: c.username,
+            password: c.password,
+            database: c.database,
+            schema: c.schema,
+            ssl_mode: if c.ssl == "disable" {
+                SslMode::Disable
+            } else {
+                SslMode::Require
+            },
+        })
+    }
+}
+
+pub struct Redshift;
+
+impl crate::connectors::Connector for Redshift {
+    type Config = RedshiftConfig;
+    type Session = crate::connectors::postgres::PgSession;
+
+    fn fields(&self) -> &'static [crate::connectors::FieldSpec] {
+        FIELDS
+    }
+
+    async fn connect(
+        &self,
+        config: &RedshiftConfig,
+        net: &crate::connectors::Net,
+    ) -> Result<Self::Session, crate::connectors::ConnectorError> {
+        crate::connectors::postgres::connect(&config.0, net).await
+    }
+
+    async fn discover(
+        &self,
+        session: &mut Self::Session,
+        config: &RedshiftConfig,
+    ) -> Result<crate::snapshot::Snapshot, crate::connectors::ConnectorError> {
+        discover::discover(session, &config.0).await
+    }
+
+    async fn list_databases(
+        &self,
+        session: &mut Self::Session,
+    ) -> Result<Vec<String>, crate::connectors::ConnectorError> {
+        crate::connectors::postgres::discover::list_databases(session).await
+    }
 }

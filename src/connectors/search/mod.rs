@@ -11,9 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
-use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
@@ -180,9 +180,9 @@ impl SearchSession {
     }
 }
 
-pub async fn connect(cfg: &SearchConfig, egress: &Egress) -> Result<SearchSession, ConnectorError> {
+pub async fn connect(cfg: &SearchConfig, net: &Net) -> Result<SearchSession, ConnectorError> {
     let mut session = SearchSession {
-        client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+        client: net.http()?,
         base: cfg.base_url(),
         cfg: cfg.clone(),
         distribution: String::new(),
@@ -213,7 +213,7 @@ pub async fn discover(
     let pattern: String = cfg
         .index_pattern
         .split(',')
-        .map(|p| crate::connectors::aws::sigv4::uri_encode(p.trim(), false))
+        .map(|p| crate::connectors::support::aws::sigv4::uri_encode(p.trim(), false))
         .collect::<Vec<_>>()
         .join(",");
     let (cat, mapping, alias) = (
@@ -337,6 +337,51 @@ fn family(kind: &str) -> TypeFamily {
         "nested" | "dense_vector" | "knn_vector" => TypeFamily::Array,
         "object" | "flattened" | "flat_object" => TypeFamily::Json,
         _ => TypeFamily::Other,
+    }
+}
+
+/// Elasticsearch and OpenSearch: one REST API, their own names in the snapshot.
+pub struct Search {
+    pub name: &'static str,
+}
+
+pub const ELASTICSEARCH: Search = Search {
+    name: "elasticsearch",
+};
+
+pub const OPENSEARCH: Search = Search { name: "opensearch" };
+
+impl crate::connectors::Connector for Search {
+    type Config = SearchConfig;
+    type Session = SearchSession;
+
+    fn fields(&self) -> &'static [crate::connectors::FieldSpec] {
+        FIELDS
+    }
+
+    /// An index is a table; a cluster has no databases to split tenants by.
+    fn tenancy_levels(&self) -> &'static [crate::connectors::tenancy::Level] {
+        &[crate::connectors::tenancy::Level::Table]
+    }
+
+    fn check(&self, config: &SearchConfig) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        config.check()
+    }
+
+    async fn connect(
+        &self,
+        config: &SearchConfig,
+        net: &Net,
+    ) -> Result<SearchSession, ConnectorError> {
+        connect(config, net).await
+    }
+
+    async fn discover(
+        &self,
+        session: &mut SearchSession,
+        config: &SearchConfig,
+    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+        discover(session, config, self.name).await
     }
 }
 

@@ -13,3 +13,10 @@ pub const FIELDS: &[FieldSpec] = &[
     SCHEMA,
     SSL,
 ];
+
+pub const SINGLESTORE: crate::connectors::mysql::Mysql = crate::connectors::mysql::Mysql {
+    fields: FIELDS,
+    name: "singlestore",
+    // SingleStore has no read-only session statement.
+    read_only: false,
+};

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::connectors::rsa_jwt;
+use crate::connectors::support::rsa_jwt;
 
 /// How long a token is good for; Snowflake refuses more than an hour.
 const LIFETIME_SECS: i64 = 59 * 60;
@@ -52,7 +52,7 @@ pub fn token(key: &KeyPair, account: &str, user: &str, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::rsa_jwt::tests::{new_key, verified_claims};
+    use crate::connectors::support::rsa_jwt::tests::{new_key, verified_claims};
 
     #[test]
     fn the_token_carries_the_documented_claims_and_verifies_with_the_public_key() {

@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
-use crate::connectors::info_schema::{self, Layout};
-use crate::connectors::{ConnectorError, FieldProblem, rsa_jwt};
+use crate::connectors::support::info_schema::{self, Layout};
+use crate::connectors::support::rsa_jwt;
+use crate::connectors::{ConnectorError, FieldProblem};
 use crate::snapshot::{Database, Snapshot, TypeFamily};
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -125,7 +126,7 @@ impl SnowflakeConfig {
     }
 }
 
-use crate::connectors::quote::snowflake::literal;
+use crate::connectors::support::quote::snowflake::literal;
 
 pub async fn discover(
     s: &mut SnowflakeSession,
@@ -233,6 +234,18 @@ pub fn family(native: &str) -> TypeFamily {
         "ARRAY" => TypeFamily::Array,
         "BINARY" | "VARBINARY" => TypeFamily::Binary,
         _ => TypeFamily::Other,
+    }
+}
+
+crate::connector! {
+    Snowflake {
+        config: SnowflakeConfig,
+        session: SnowflakeSession,
+        fields: FIELDS,
+        check: SnowflakeConfig::check,
+        connect: connect,
+        discover: discover,
+        list_databases: list_databases,
     }
 }
 

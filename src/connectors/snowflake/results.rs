@@ -41,10 +41,10 @@ fn decode(ipc: &[u8]) -> Result<Vec<RecordBatch>, String> {
         // Counted here already: a claimed row count is what is checked, before any
         // row is built.
         rows = rows.saturating_add(batch.num_rows());
-        if rows > crate::connectors::limits::MAX_ROWS {
+        if rows > crate::connectors::support::limits::MAX_ROWS {
             return Err(format!(
                 "the result has more than {} rows; onramp stopped reading",
-                crate::connectors::limits::MAX_ROWS
+                crate::connectors::support::limits::MAX_ROWS
             ));
         }
         batches.push(batch);
@@ -114,7 +114,7 @@ fn check_buffers(ipc: &[u8]) -> Result<(), String> {
 }
 
 fn append_batch(batch: &RecordBatch, rows: &mut Vec<Vec<Value>>) -> Result<(), String> {
-    use crate::connectors::limits::MAX_ROWS;
+    use crate::connectors::support::limits::MAX_ROWS;
     if batch.num_columns() == 0 && batch.num_rows() > 0 {
         return Err("arrow batch: rows without columns".into());
     }

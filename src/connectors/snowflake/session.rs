@@ -9,8 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::{SnowflakeConfig, keypair, results};
-use crate::connectors::{ConnectorError, Fault, rsa_jwt};
-use crate::egress::Egress;
+use crate::connectors::Net;
+use crate::connectors::support::rsa_jwt;
+use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 
 pub struct SnowflakeSession {
@@ -137,12 +138,12 @@ impl SnowflakeSession {
                 continue;
             };
             rows.extend(self.chunk(url, data, arrow).await?);
-            if rows.len() > crate::connectors::limits::MAX_ROWS {
+            if rows.len() > crate::connectors::support::limits::MAX_ROWS {
                 return Err(ConnectorError::new(
                     Fault::Limit,
                     format!(
                         "the query's result has more than {} rows; onramp stopped reading",
-                        crate::connectors::limits::MAX_ROWS
+                        crate::connectors::support::limits::MAX_ROWS
                     ),
                     "discover a smaller part of the account (database and schema)",
                 ));
@@ -250,11 +251,8 @@ async fn read_json(
     }
 }
 
-pub async fn connect(
-    cfg: &SnowflakeConfig,
-    egress: &Egress,
-) -> Result<SnowflakeSession, ConnectorError> {
-    let client = GuardedClient::new(egress.clone(), reqwest::Client::builder())?;
+pub async fn connect(cfg: &SnowflakeConfig, net: &Net) -> Result<SnowflakeSession, ConnectorError> {
+    let client = net.http()?;
     let base = cfg.base();
     let mut data = json!({
         "CLIENT_APP_ID": "onramp",

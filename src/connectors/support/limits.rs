@@ -2,7 +2,7 @@
 //! deep its documents nest and how many pages it hands out; these limits decide how
 //! far onramp goes along, whatever the server says.
 
-use super::{ConnectorError, Fault};
+use crate::connectors::{ConnectorError, Fault};
 
 /// How deep a connector follows nesting in what a server sends (types inside types,
 /// documents inside documents); deeper levels are reported as their parent.

@@ -8,10 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::connectors::Net;
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
-use crate::connectors::info_schema::{self, Layout};
+use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
-use crate::egress::Egress;
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Database, Snapshot, TypeFamily};
 
@@ -66,9 +66,9 @@ pub struct TrinoSession {
     cfg: TrinoConfig,
 }
 
-use crate::connectors::quote::trino::literal;
+use crate::connectors::support::quote::trino::literal;
 
-use crate::connectors::quote::trino::ident;
+use crate::connectors::support::quote::trino::ident;
 
 impl TrinoSession {
     fn with_auth(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -185,7 +185,7 @@ fn query_error(error: &Value, cfg: &TrinoConfig) -> ConnectorError {
     }
 }
 
-pub async fn connect(cfg: &TrinoConfig, egress: &Egress) -> Result<TrinoSession, ConnectorError> {
+pub async fn connect(cfg: &TrinoConfig, net: &Net) -> Result<TrinoSession, ConnectorError> {
     let scheme = if cfg.ssl { "https" } else { "http" };
     let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
         format!("[{}]", cfg.host)
@@ -193,7 +193,7 @@ pub async fn connect(cfg: &TrinoConfig, egress: &Egress) -> Result<TrinoSession,
         cfg.host.clone()
     };
     let session = TrinoSession {
-        client: GuardedClient::new(egress.clone(), reqwest::Client::builder())?,
+        client: net.http()?,
         base: format!("{scheme}://{host}:{}/", cfg.port),
         cfg: cfg.clone(),
     };
@@ -267,5 +267,17 @@ pub fn family(native: &str) -> TypeFamily {
         "array" => TypeFamily::Array,
         "uuid" => TypeFamily::Uuid,
         _ => TypeFamily::Other,
+    }
+}
+
+crate::connector! {
+    Trino {
+        config: TrinoConfig,
+        session: TrinoSession,
+        fields: FIELDS,
+        check: TrinoConfig::check,
+        connect: connect,
+        discover: discover,
+        list_databases: list_databases,
     }
 }

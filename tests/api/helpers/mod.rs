@@ -21,6 +21,15 @@ use uuid::Uuid;
 
 pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// The port of a loopback URL that `unreachable_and_silent` hands a credentials
+/// builder, for types whose credentials name a host and a port.
+pub fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a url that ends in its port")
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..12])
 }

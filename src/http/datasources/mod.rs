@@ -1,6 +1,10 @@
-//! `/api/v2/datasource`: create, list, get, schema, update, delete, sync.
+//! The datasource routes: create, update, delete, sync, list, get, schema. How a
+//! create's body is read (`multipart`), replayed (`idempotency`) and waited on
+//! (`wait`) live beside them.
 
-use std::time::Duration;
+mod idempotency;
+mod multipart;
+mod wait;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,36 +16,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use self::multipart::{check_upload, read_create_body};
+use self::wait::{WaitQuery, accepted_response, finish_or_wait, hold, wait_seconds};
 use super::AppState;
 use super::auth::Org;
 use super::error::ApiError;
 use super::request::{ApiPath, ApiQuery, body_bytes, parse_datasource, parse_json_object};
 use crate::connectors::FieldProblem;
-use crate::domain::{ErrorCode, JobStatus};
+use crate::domain::ErrorCode;
 use crate::storage::datasources::{
     self, CreateOutcome, DatasourceRecord, DatasourceRef, Submission,
 };
-use crate::storage::jobs;
 use crate::telemetry::TraceParent;
-
-#[derive(Debug, Deserialize)]
-pub struct WaitQuery {
-    wait: Option<String>,
-}
-
-/// `?wait=N`: seconds to hold the answer, at most 60.
-fn wait_seconds(q: &WaitQuery) -> Result<Option<u64>, ApiError> {
-    match q.wait.as_deref() {
-        None => Ok(None),
-        Some(w) => match w.parse::<u64>() {
-            Ok(n) if n <= 60 => Ok((n > 0).then_some(n)),
-            _ => Err(ApiError::invalid(
-                "wait must be a whole number of seconds from 0 to 60",
-                vec![FieldProblem::new("wait", "must be 0 to 60")],
-            )),
-        },
-    }
-}
 
 /// The trace context the job message carries: this request's span.
 fn trace_parent(headers: &HeaderMap) -> TraceParent {
@@ -59,86 +45,6 @@ fn accepted(name: &str, datasource_id: Uuid, job_id: Uuid) -> Value {
     })
 }
 
-fn accepted_response(status: StatusCode, body: Value) -> Response {
-    let location = body["links"]["job"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut response = (status, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    response
-}
-
-/// A create body: JSON, or multipart with a `request` part (the JSON) and a `file`
-/// part (a csv datasource's file).
-async fn read_create_body(
-    state: &AppState,
-    request: axum::extract::Request,
-) -> Result<(Bytes, Option<(String, Bytes)>), ApiError> {
-    use axum::extract::FromRequest;
-    let multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !multipart {
-        let body = body_bytes(
-            Bytes::from_request(request, state).await,
-            state.settings.body_limit_bytes,
-        )?;
-        return Ok((body, None));
-    }
-    let mut form = axum::extract::Multipart::from_request(request, state)
-        .await
-        .map_err(|e| ApiError::invalid(format!("malformed multipart body: {e}"), vec![]))?;
-    let (mut json, mut file) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            super::request::too_large()
-        } else {
-            ApiError::invalid(format!("malformed multipart body: {e}"), vec![])
-        }
-    })? {
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field.file_name().unwrap_or("upload.csv").to_string();
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                super::request::too_large()
-            } else {
-                ApiError::invalid(format!("malformed multipart part {name}: {e}"), vec![])
-            }
-        })?;
-        match name.as_str() {
-            "request" if bytes.len() > state.settings.body_limit_bytes => {
-                return Err(super::request::too_large());
-            }
-            "request" => json = Some(bytes),
-            "file" if bytes.len() > state.settings.upload_limit_bytes => {
-                return Err(super::request::too_large());
-            }
-            "file" => file = Some((file_name, bytes)),
-            other => {
-                return Err(ApiError::invalid(
-                    "unknown multipart part",
-                    vec![FieldProblem::new(
-                        other,
-                        "unknown part: send `request` (JSON) and `file`",
-                    )],
-                ));
-            }
-        }
-    }
-    let json = json.ok_or_else(|| {
-        ApiError::invalid(
-            "the multipart body has no request part",
-            vec![FieldProblem::new("request", "is required")],
-        )
-    })?;
-    Ok((json, file))
-}
-
 pub async fn create(
     State(state): State<AppState>,
     Org(org): Org,
@@ -152,29 +58,8 @@ pub async fn create(
     let (json, upload) = read_create_body(&state, http_request).await?;
     let request = parse_datasource(&json, &state.egress.policy)?;
     check_upload(&request, upload.as_ref())?;
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => match v.to_str() {
-            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
-            _ => {
-                return Err(ApiError::invalid(
-                    "Idempotency-Key must be 1 to 255 visible characters",
-                    vec![FieldProblem::new(
-                        "Idempotency-Key",
-                        "must be 1 to 255 visible characters",
-                    )],
-                ));
-            }
-        },
-    };
-    // Keyed with the server's secret: the body holds the password, and a plain
-    // digest of it in the database could be tested against guesses.
-    let request_hash = match &upload {
-        Some((_, file)) => state
-            .key
-            .fingerprint("idempotency", &[&request.canonical, file]),
-        None => state.key.fingerprint("idempotency", &[&request.canonical]),
-    };
+    let idempotency_key = idempotency::key(&headers)?;
+    let request_hash = idempotency::fingerprint(&state.key, &request.canonical, upload.as_ref());
     let (datasource_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
     let trace = trace_parent(&headers);
     let body = accepted(&request.name, datasource_id, job_id);
@@ -227,107 +112,6 @@ pub async fn create(
             format!("a datasource named {:?} already exists", request.name),
         )
         .with_hint("choose another name, or update the existing datasource with PUT")),
-    }
-}
-
-/// A file goes only with a csv datasource that names no URL; a csv datasource
-/// needs one or the other.
-fn check_upload(
-    request: &super::request::DatasourceRequest,
-    upload: Option<&(String, Bytes)>,
-) -> Result<(), ApiError> {
-    let is_csv = request.datasource_type == crate::connectors::DatasourceType::Csv;
-    let has_url = request.credentials.get("url").is_some();
-    let problem = match (is_csv, has_url, upload.is_some()) {
-        (false, _, true) => Some(("file", "only a csv datasource takes an uploaded file")),
-        (true, true, true) => Some(("file", "give a url or upload a file, not both")),
-        (true, false, false) => Some((
-            "credentials.url",
-            "is required unless the file is uploaded (multipart part `file`)",
-        )),
-        _ => None,
-    };
-    match problem {
-        Some((field, why)) => Err(ApiError::invalid(
-            format!("invalid request: check {field}"),
-            vec![FieldProblem::new(field, why)],
-        )),
-        None => Ok(()),
-    }
-}
-
-/// A `?wait` that holds one of the organisation's streams.
-struct Wait {
-    seconds: u64,
-    permit: super::streams::Permit,
-}
-
-fn hold(
-    state: &AppState,
-    org: Uuid,
-    headers: &HeaderMap,
-    wait: Option<u64>,
-) -> Result<Option<Wait>, ApiError> {
-    let Some(seconds) = wait else {
-        return Ok(None);
-    };
-    let permit = state.streams.open(org, super::auth::token_hash(headers))?;
-    Ok(Some(Wait { seconds, permit }))
-}
-
-/// Answers 202 at once, or holds the answer until the job ends (`?wait=N`). A wait
-/// counts as one of the organisation's streams and is fed by the same poller.
-async fn finish_or_wait(
-    state: &AppState,
-    org: Uuid,
-    job_id: Uuid,
-    name: &str,
-    body: Value,
-    wait: Option<Wait>,
-) -> Result<Response, ApiError> {
-    let Some(Wait {
-        seconds,
-        mut permit,
-    }) = wait
-    else {
-        return Ok(accepted_response(StatusCode::ACCEPTED, body));
-    };
-    let mut watch = state.streams.watch(job_id);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(job) = jobs::get(&state.pool, org, job_id).await? {
-            let job = job.to_job()?;
-            match job.status {
-                JobStatus::Succeeded => {
-                    return Ok((
-                        StatusCode::OK,
-                        Json(json!({"name": name, "jobId": job_id, "schema": job.schema})),
-                    )
-                        .into_response());
-                }
-                JobStatus::Failed => {
-                    let Some(e) = job.error else {
-                        return Err(ApiError::new(
-                            ErrorCode::InternalServerError,
-                            "internal error",
-                        ));
-                    };
-                    let mut err = ApiError::new(e.code, e.message);
-                    err.hint = e.hint;
-                    return Err(err);
-                }
-                _ => {}
-            }
-        }
-        if tokio::time::Instant::now() >= deadline || state.stopping.is_cancelled() {
-            return Ok(accepted_response(StatusCode::ACCEPTED, body));
-        }
-        tokio::select! {
-            _ = watch.changed(Duration::from_secs(5)) => {}
-            _ = tokio::time::sleep_until(deadline) => {}
-            _ = permit.revoked() => return Ok(accepted_response(StatusCode::ACCEPTED, body)),
-            _ = state.stopping.cancelled() => {}
-        }
     }
 }
 
