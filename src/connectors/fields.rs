@@ -72,6 +72,18 @@ pub const fn text(name: &'static str, max: usize, description: &'static str) -> 
     }
 }
 
+/// An optional true/false field with its default.
+pub const fn flag(name: &'static str, default: bool, description: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        kind: FieldKind::Bool,
+        required: false,
+        default: Some(if default { "true" } else { "false" }),
+        secret: false,
+        description,
+    }
+}
+
 /// An optional absolute http(s) URL, built like `text`: `url("endpoint", "...").or("\"https://...\"")`.
 pub const fn url(name: &'static str, description: &'static str) -> FieldSpec {
     FieldSpec {
@@ -139,23 +151,12 @@ pub const fn port(default: &'static str) -> FieldSpec {
     }
 }
 
-pub const USERNAME: FieldSpec = FieldSpec {
-    name: "username",
-    kind: FieldKind::Text { min: 1, max: 128 },
-    required: true,
-    default: None,
-    secret: false,
-    description: "user to log in as",
-};
+pub const USERNAME: FieldSpec = text("username", 128, "user to log in as").required();
 
-pub const PASSWORD: FieldSpec = FieldSpec {
-    name: "password",
-    kind: FieldKind::Text { min: 0, max: 1024 },
-    required: false,
-    default: Some("\"\""),
-    secret: true,
-    description: "password of that user",
-};
+pub const PASSWORD: FieldSpec = text("password", 1024, "password of that user")
+    .at_least(0)
+    .secret()
+    .or("\"\"");
 
 pub const fn database(max: usize, description: &'static str) -> FieldSpec {
     FieldSpec {
@@ -204,6 +205,15 @@ impl FieldProblem {
         FieldProblem {
             field: field.into(),
             problem: problem.into(),
+        }
+    }
+
+    /// The outcome of a type's checks: passed when they found nothing.
+    pub fn none_or(problems: Vec<FieldProblem>) -> Result<(), Vec<FieldProblem>> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
         }
     }
 }

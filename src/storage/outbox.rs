@@ -105,28 +105,46 @@ pub struct Limits {
     pub per_target: i64,
 }
 
-/// Jobs dispatched and not finished, by organisation and by target.
-const IN_FLIGHT: &str = "
-SELECT j.org_id, onramp_target(d.public_config) AS target, count(*)
-  FROM jobs j LEFT JOIN datasources d ON d.id = j.datasource_id
- WHERE j.dispatched_at IS NOT NULL AND j.status IN ('queued', 'running')
- GROUP BY 1, 2";
+/// A row of `IN_FLIGHT_AND_WAITING`.
+#[derive(sqlx::FromRow)]
+struct Counted {
+    waiting: bool,
+    id: i64,
+    org_id: Option<Uuid>,
+    target: Option<String>,
+    n: i64,
+    moot: bool,
+}
 
-/// The job messages waiting, oldest first: no more than `per_org` of each
-/// organisation (no more could go out now), and those whose job is gone or finished
-/// (nothing to wait for).
-const WAITING: &str = "
-SELECT id, org_id, target, moot FROM (
-  SELECT o.id, j.org_id, onramp_target(d.public_config) AS target,
-         j.id IS NULL OR j.status NOT IN ('queued', 'running') AS moot,
-         row_number() OVER (PARTITION BY j.org_id ORDER BY o.id) AS rn
-    FROM outbox o
-    LEFT JOIN jobs j ON j.id = o.job_id
-    LEFT JOIN datasources d ON d.id = j.datasource_id
-   WHERE o.gated
-) AS w
-WHERE moot OR rn <= $1
-ORDER BY id";
+/// In one statement, so that both halves see the same moment (a relay that publishes
+/// between two statements would be counted in neither): the jobs dispatched and not
+/// finished, by organisation and target (`waiting` false; a running job counts even if
+/// its dispatch was never recorded, as when a relay died between the broker's confirm
+/// and its commit), then the job messages waiting, oldest first (`waiting` true): no
+/// more than `per_org` of each organisation (no more could go out now), and those
+/// whose job is gone or finished (`moot`: nothing to wait for).
+const IN_FLIGHT_AND_WAITING: &str = "
+WITH in_flight AS (
+  SELECT j.org_id, onramp_target(d.public_config) AS target, count(*) AS n
+    FROM jobs j LEFT JOIN datasources d ON d.id = j.datasource_id
+   WHERE (j.dispatched_at IS NOT NULL AND j.status = 'queued') OR j.status = 'running'
+   GROUP BY 1, 2
+), waiting AS (
+  SELECT id, org_id, target, moot FROM (
+    SELECT o.id, j.org_id, onramp_target(d.public_config) AS target,
+           j.id IS NULL OR j.status NOT IN ('queued', 'running') AS moot,
+           row_number() OVER (PARTITION BY j.org_id ORDER BY o.id) AS rn
+      FROM outbox o
+      LEFT JOIN jobs j ON j.id = o.job_id
+      LEFT JOIN datasources d ON d.id = j.datasource_id
+     WHERE o.gated
+  ) AS w
+  WHERE moot OR rn <= $1
+)
+SELECT false AS waiting, 0::bigint AS id, org_id, target, n, false AS moot FROM in_flight
+UNION ALL
+SELECT true, id, org_id, target, 0, moot FROM waiting
+ORDER BY 1, 2";
 
 /// Which waiting job messages go out now: in order, each whose organisation and
 /// target both have room, counting the ones already let through. A message held back
@@ -174,12 +192,18 @@ pub async fn claim(pool: &sqlx::PgPool, limit: i64, limits: Limits) -> Result<Cl
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-    let in_flight: Vec<(Option<Uuid>, Option<String>, i64)> =
-        sqlx::query_as(IN_FLIGHT).fetch_all(&mut *tx).await?;
-    let waiting: Vec<(i64, Option<Uuid>, Option<String>, bool)> = sqlx::query_as(WAITING)
+    let counted: Vec<Counted> = sqlx::query_as(IN_FLIGHT_AND_WAITING)
         .bind(limits.per_org)
         .fetch_all(&mut *tx)
         .await?;
+    let (mut in_flight, mut waiting) = (Vec::new(), Vec::new());
+    for c in counted {
+        if c.waiting {
+            waiting.push((c.id, c.org_id, c.target, c.moot));
+        } else {
+            in_flight.push((c.org_id, c.target, c.n));
+        }
+    }
     eligible.extend(admit(waiting, in_flight, limits));
     let found: Vec<(i64, String, String, Value, Value, i32)> = sqlx::query_as(
         "SELECT id, exchange, routing_key, payload, headers, attempts FROM outbox

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::connectors::Net;
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
+use crate::connectors::fields::{FieldSpec, NAME, text, url};
 use crate::connectors::support::aws::json_api::{ApiError, AwsJson, common_error, hive_family};
 use crate::connectors::{ConnectorError, Fault};
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
@@ -40,14 +40,10 @@ pub const FIELDS: &[FieldSpec] = &[
     )
     .or("\"AwsDataCatalog\""),
     text("database", 255, "database (Glue database) to discover").required(),
-    FieldSpec {
-        name: "endpoint",
-        kind: FieldKind::Url,
-        required: false,
-        default: None,
-        secret: false,
-        description: "one endpoint for Athena and Glue (an AWS-compatible server); AWS when absent",
-    },
+    url(
+        "endpoint",
+        "one endpoint for Athena and Glue (an AWS-compatible server); AWS when absent",
+    ),
 ];
 
 #[derive(Clone, Deserialize)]
@@ -65,13 +61,7 @@ pub struct AthenaConfig {
 
 impl AthenaConfig {
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
-        let mut problems = Vec::new();
-        if !crate::connectors::support::aws::valid_region(&self.region) {
-            problems.push(crate::connectors::FieldProblem::new(
-                "credentials.region",
-                "must be an AWS region name such as us-east-1",
-            ));
-        }
+        let mut problems = crate::connectors::support::aws::region_problems(&self.region);
         if self
             .output_location
             .as_deref()
@@ -88,11 +78,7 @@ impl AthenaConfig {
                 "only AwsDataCatalog (the Glue Data Catalog) can be discovered",
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use self::client::{Object, S3};
 use crate::connectors::Net;
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
 use crate::connectors::support::infer::{self, FileProblem};
 use crate::connectors::{ConnectorError, Fault};
 use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
@@ -39,14 +39,10 @@ pub const FIELDS: &[FieldSpec] = &[
     text("secretAccessKey", 256, "secret access key")
         .required()
         .secret(),
-    FieldSpec {
-        name: "endpoint",
-        kind: FieldKind::Url,
-        required: false,
-        default: None,
-        secret: false,
-        description: "endpoint of an S3-compatible store (path-style requests); AWS when absent",
-    },
+    url(
+        "endpoint",
+        "endpoint of an S3-compatible store (path-style requests); AWS when absent",
+    ),
     FieldSpec {
         name: "mode",
         kind: FieldKind::OneOf(&["File", "Folder"]),
@@ -72,13 +68,7 @@ pub struct S3Config {
 impl S3Config {
     /// Checks what the field table cannot: the region's and bucket's characters.
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
-        let mut problems = Vec::new();
-        if !crate::connectors::support::aws::valid_region(&self.region) {
-            problems.push(crate::connectors::FieldProblem::new(
-                "credentials.region",
-                "must be an AWS region name such as us-east-1",
-            ));
-        }
+        let mut problems = crate::connectors::support::aws::region_problems(&self.region);
         let b = &self.bucket;
         if !b
             .bytes()
@@ -91,11 +81,7 @@ impl S3Config {
                 "must be a bucket name: lower-case letters, digits, dots and dashes",
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 
     fn prefix(&self) -> &str {

@@ -137,11 +137,7 @@ impl BigqueryConfig {
                 "must be a dataset name: letters, digits and underscores",
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::connectors::Net;
 use crate::connectors::awss3::client::S3;
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
 use crate::connectors::support::infer;
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
@@ -29,14 +29,10 @@ pub const FIELDS: &[FieldSpec] = &[
     text("region", 32, "for s3:// URLs: the bucket's region"),
     text("accessKeyId", 128, "for s3:// URLs: access key id"),
     text("secretAccessKey", 256, "for s3:// URLs: secret access key").secret(),
-    FieldSpec {
-        name: "endpoint",
-        kind: FieldKind::Url,
-        required: false,
-        default: None,
-        secret: false,
-        description: "for s3:// URLs: endpoint of an S3-compatible store",
-    },
+    url(
+        "endpoint",
+        "for s3:// URLs: endpoint of an S3-compatible store",
+    ),
     FieldSpec {
         name: "sampleRows",
         kind: FieldKind::Integer {
@@ -118,11 +114,7 @@ impl CsvConfig {
             }
             Ok(_) => {}
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 
     pub fn has_url(&self) -> bool {

@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::connectors::Net;
-use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, text};
+use crate::connectors::fields::{FieldSpec, HOST, NAME, text, url};
 use crate::connectors::support::aws::json_api::hive_family;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::http::GuardedClient;
-use crate::snapshot::{Database, Snapshot};
+use crate::snapshot::Snapshot;
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -37,14 +37,10 @@ pub const FIELDS: &[FieldSpec] = &[
         255,
         "limit discovery to this schema; all schemas of the catalog when absent",
     ),
-    FieldSpec {
-        name: "endpoint",
-        kind: FieldKind::Url,
-        required: false,
-        default: None,
-        secret: false,
-        description: "the workspace URL when it is not https://<host> (a proxy or a compatible server)",
-    },
+    url(
+        "endpoint",
+        "the workspace URL when it is not https://<host> (a proxy or a compatible server)",
+    ),
 ];
 
 #[derive(Clone, Deserialize)]
@@ -258,10 +254,7 @@ pub async fn discover(
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let catalog = ident(&cfg.catalog);
-    let filter = match &cfg.schema {
-        Some(schema) => format!("table_schema = {}", literal(schema)),
-        None => "table_schema <> 'information_schema'".to_string(),
-    };
+    let filter = info_schema::schema_filter(cfg.schema.as_deref(), literal);
     let tables_sql = format!(
         "SELECT table_schema, table_name, table_type, comment FROM {catalog}.information_schema.tables WHERE {filter}"
     );
@@ -270,19 +263,16 @@ pub async fn discover(
          FROM {catalog}.information_schema.columns WHERE {filter}"
     );
     let (tables, columns) = tokio::try_join!(s.query(&tables_sql), s.query(&columns_sql))?;
-    let schemas = info_schema::schemas(
-        &tables,
-        &columns,
-        &Layout {
+    Ok(info_schema::snapshot(
+        "databricks",
+        &cfg.catalog,
+        (&tables, &columns),
+        Layout {
             first_ordinal: 0,
             family: hive_family,
         },
-    );
-    let databases = vec![Database {
-        name: cfg.catalog.clone(),
-        schemas,
-    }];
-    Ok(Snapshot::new("databricks", databases, started))
+        started,
+    ))
 }
 
 pub async fn list_databases(s: &DatabricksSession) -> Result<Vec<String>, ConnectorError> {

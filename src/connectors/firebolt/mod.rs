@@ -16,7 +16,7 @@ use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::oauth;
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
-use crate::snapshot::{Database, Snapshot, TypeFamily};
+use crate::snapshot::{Snapshot, TypeFamily};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -290,20 +290,14 @@ pub async fn discover(
              FROM information_schema.columns WHERE {filter}"
         ))
         .await?;
-    let schemas = info_schema::schemas(
-        &tables,
-        &columns,
-        &Layout {
+    Ok(info_schema::snapshot(
+        "firebolt",
+        &cfg.database,
+        (&tables, &columns),
+        Layout {
             first_ordinal: 1,
             family,
         },
-    );
-    Ok(Snapshot::new(
-        "firebolt",
-        vec![Database {
-            name: cfg.database.clone(),
-            schemas,
-        }],
         started,
     ))
 }

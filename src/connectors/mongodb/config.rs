@@ -97,10 +97,6 @@ impl MongoConfig {
                 "is required with a password",
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 }

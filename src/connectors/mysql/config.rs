@@ -4,26 +4,20 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::connectors::fields::{
-    FieldKind, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port,
+    FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, flag, port, text,
 };
 
-pub const SCHEMA: FieldSpec = FieldSpec {
-    name: "schema",
-    kind: FieldKind::Text { min: 1, max: 64 },
-    required: false,
-    default: None,
-    secret: false,
-    description: "in MySQL a schema is a database: discover this one instead of `database` when given",
-};
+pub const SCHEMA: FieldSpec = text(
+    "schema",
+    64,
+    "in MySQL a schema is a database: discover this one instead of `database` when given",
+);
 
-pub const SSL: FieldSpec = FieldSpec {
-    name: "ssl",
-    kind: FieldKind::Bool,
-    required: false,
-    default: Some("false"),
-    secret: false,
-    description: "require TLS and verify the server's certificate",
-};
+pub const SSL: FieldSpec = flag(
+    "ssl",
+    false,
+    "require TLS and verify the server's certificate",
+);
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,

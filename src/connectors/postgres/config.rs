@@ -4,19 +4,16 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::connectors::fields::{
-    FieldKind, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port,
+    FieldKind, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port, text,
 };
 
 pub const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-full"];
 
-pub const SCHEMA: FieldSpec = FieldSpec {
-    name: "schema",
-    kind: FieldKind::Text { min: 1, max: 128 },
-    required: false,
-    default: None,
-    secret: false,
-    description: "limit discovery to this schema; all user schemas when absent",
-};
+pub const SCHEMA: FieldSpec = text(
+    "schema",
+    128,
+    "limit discovery to this schema; all user schemas when absent",
+);
 
 pub const SSL_MODE: FieldSpec = FieldSpec {
     name: "sslMode",

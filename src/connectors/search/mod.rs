@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::connectors::Net;
-use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::http::GuardedClient;
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
@@ -27,14 +27,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "self-managed or open-cloud: give url; elastic-cloud: give cloudId",
     },
-    FieldSpec {
-        name: "url",
-        kind: FieldKind::Url,
-        required: false,
-        default: None,
-        secret: false,
-        description: "the cluster's URL (self-managed, open-cloud)",
-    },
+    url("url", "the cluster's URL (self-managed, open-cloud)"),
     text("cloudId", 1024, "Elastic Cloud ID (elastic-cloud)"),
     text("username", 128, "user for basic authentication"),
     text("password", 1024, "password of that user").secret(),
@@ -112,11 +105,7 @@ impl SearchConfig {
         if self.password.is_some() && self.username.is_none() {
             problems.push(problem("username", "is required with a password"));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 
     fn base_url(&self) -> String {

@@ -1,18 +1,9 @@
 //! SingleStore: the MySQL wire protocol and a MySQL-compatible information_schema.
 
-use crate::connectors::fields::{FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port};
-use crate::connectors::mysql::config::{SCHEMA, SSL};
+use crate::connectors::fields::FieldSpec;
 
-pub const FIELDS: &[FieldSpec] = &[
-    NAME,
-    HOST,
-    port("3306"),
-    USERNAME,
-    PASSWORD,
-    database(64, "database to connect to and discover"),
-    SCHEMA,
-    SSL,
-];
+/// MySQL's fields, with the same defaults.
+pub const FIELDS: &[FieldSpec] = crate::connectors::mysql::config::FIELDS;
 
 pub const SINGLESTORE: crate::connectors::mysql::Mysql = crate::connectors::mysql::Mysql {
     fields: FIELDS,

@@ -18,7 +18,7 @@ use crate::connectors::fields::{FieldSpec, NAME, text, url};
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::rsa_jwt;
 use crate::connectors::{ConnectorError, FieldProblem};
-use crate::snapshot::{Database, Snapshot, TypeFamily};
+use crate::snapshot::{Snapshot, TypeFamily};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -111,11 +111,7 @@ impl SnowflakeConfig {
             }
             _ => {}
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::connectors::FieldProblem::none_or(problems)
     }
 
     fn base(&self) -> String {
@@ -156,20 +152,14 @@ pub async fn discover(
         .into_iter()
         .map(with_full_type)
         .collect::<Vec<_>>();
-    let schemas = info_schema::schemas(
-        &tables,
-        &columns,
-        &Layout {
+    Ok(info_schema::snapshot(
+        "snowflake",
+        &cfg.database,
+        (&tables, &columns),
+        Layout {
             first_ordinal: 1,
             family,
         },
-    );
-    Ok(Snapshot::new(
-        "snowflake",
-        vec![Database {
-            name: cfg.database.clone(),
-            schemas,
-        }],
         started,
     ))
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::snapshot::{Column, Schema, Table, TableKind, TypeFamily};
+use std::time::Instant;
+
+use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
 pub struct Layout {
     /// What the first ordinal_position is: Databricks counts from 0, the standard from 1.
@@ -31,6 +33,30 @@ fn kind(table_type: Option<&str>) -> TableKind {
         Some("MATERIALIZED_VIEW" | "MATERIALIZED VIEW") => TableKind::MaterializedView,
         Some("EXTERNAL" | "FOREIGN") => TableKind::External,
         _ => TableKind::Table,
+    }
+}
+
+/// A snapshot of one database (a catalog) from its information_schema rows.
+pub fn snapshot(
+    ty: &str,
+    database: &str,
+    (tables, columns): (&[Vec<Value>], &[Vec<Value>]),
+    layout: Layout,
+    started: Instant,
+) -> Snapshot {
+    let schemas = schemas(tables, columns, &layout);
+    let databases = vec![Database {
+        name: database.to_string(),
+        schemas,
+    }];
+    Snapshot::new(ty, databases, started)
+}
+
+/// Which schemas are read: the one configured, or all but information_schema.
+pub fn schema_filter(schema: Option<&str>, literal: fn(&str) -> String) -> String {
+    match schema {
+        Some(schema) => format!("table_schema = {}", literal(schema)),
+        None => "table_schema <> 'information_schema'".to_string(),
     }
 }
 

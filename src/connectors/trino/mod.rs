@@ -13,7 +13,7 @@ use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::{ConnectorError, Fault, FieldProblem};
 use crate::egress::http::GuardedClient;
-use crate::snapshot::{Database, Snapshot, TypeFamily};
+use crate::snapshot::{Snapshot, TypeFamily};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -210,10 +210,7 @@ pub async fn connect(cfg: &TrinoConfig, net: &Net) -> Result<TrinoSession, Conne
 pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let catalog = ident(&cfg.catalog);
-    let filter = match &cfg.schema {
-        Some(schema) => format!("table_schema = {}", literal(schema)),
-        None => "table_schema <> 'information_schema'".to_string(),
-    };
+    let filter = info_schema::schema_filter(cfg.schema.as_deref(), literal);
     let tables_sql = format!(
         "SELECT table_schema, table_name, table_type FROM {catalog}.information_schema.tables WHERE {filter}"
     );
@@ -222,20 +219,14 @@ pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, C
          FROM {catalog}.information_schema.columns WHERE {filter}"
     );
     let (tables, columns) = tokio::try_join!(s.query(&tables_sql), s.query(&columns_sql))?;
-    let schemas = info_schema::schemas(
-        &tables,
-        &columns,
-        &Layout {
+    Ok(info_schema::snapshot(
+        "trino",
+        &cfg.catalog,
+        (&tables, &columns),
+        Layout {
             first_ordinal: 1,
             family,
         },
-    );
-    Ok(Snapshot::new(
-        "trino",
-        vec![Database {
-            name: cfg.catalog.clone(),
-            schemas,
-        }],
         started,
     ))
 }

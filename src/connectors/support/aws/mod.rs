@@ -12,3 +12,15 @@ pub fn valid_region(region: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
+
+/// The problems of a region field, to start a type's checks with.
+pub fn region_problems(region: &str) -> Vec<crate::connectors::FieldProblem> {
+    if valid_region(region) {
+        Vec::new()
+    } else {
+        vec![crate::connectors::FieldProblem::new(
+            "credentials.region",
+            "must be an AWS region name such as us-east-1",
+        )]
+    }
+}
