@@ -43,4 +43,8 @@ async fn accepted_jobs_all_end_once_through_killed_workers_cut_servers_and_api_r
         "{report:?}"
     );
     assert_eq!(report.duplicate_ready_with_other_ids, 0, "{report:?}");
+    assert_eq!(report.failed_without_event, 0, "{report:?}");
+    // The driver runs with ONRAMP_TARGET_MAX_CONCURRENT_JOBS=8: faults included, the
+    // silent host never holds more of onramp's connections than that.
+    assert!(report.most_at_one_host <= 8, "{report:?}");
 }
