@@ -5,16 +5,20 @@ use uuid::Uuid;
 
 use super::ErrorCode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored as text (`create`, `update`, `sync`), as in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum JobKind {
     Create,
     Update,
     Sync,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored as text (`queued`, `running`, `succeeded`, `failed`), as in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
     Running,
@@ -25,6 +29,16 @@ pub enum JobStatus {
 impl JobStatus {
     pub fn is_final(self) -> bool {
         matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+    }
+
+    /// As in the API, the database and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+        }
     }
 }
 
@@ -126,6 +140,16 @@ pub struct Job {
     pub result: Option<serde_json::Value>,
 }
 
+/// A datasource's state: waiting for its job, its snapshot stored, or its last job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DatasourceStatus {
+    Pending,
+    Ready,
+    Failed,
+}
+
 /// The routing key job messages are published with on the jobs exchange.
 pub const JOB_ROUTING_KEY: &str = "job";
 
@@ -138,4 +162,23 @@ pub struct JobMessage {
     pub org_id: Uuid,
     pub datasource_id: Uuid,
     pub kind: JobKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text a status is stored as (sqlx, `rename_all = "lowercase"`) is the API's.
+    #[test]
+    fn a_status_reads_the_same_in_the_api_and_the_database() {
+        for status in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ] {
+            let api = serde_json::to_value(status).expect("serialises");
+            assert_eq!(api, serde_json::Value::String(status.as_str().into()));
+        }
+    }
 }

@@ -7,5 +7,6 @@ pub mod job;
 pub use datasource_type::DatasourceType;
 pub use error_code::ErrorCode;
 pub use job::{
-    JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step, StepName, StepStatus,
+    DatasourceStatus, JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step,
+    StepName, StepStatus,
 };

@@ -11,7 +11,7 @@ use super::{StoreError, outbox};
 use crate::config::Settings;
 use crate::connectors::fields::redact;
 use crate::connectors::{DatasourceType, Registered};
-use crate::domain::{JobKind, JobMessage, JobStatus, Step};
+use crate::domain::{DatasourceStatus, JobKind, JobMessage, JobStatus, Step};
 use crate::events::{CloudEvent, DATASOURCE_DELETED};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -22,7 +22,7 @@ pub struct DatasourceRecord {
     pub datasource_type: String,
     pub public_config: Value,
     pub tenancy_settings: Option<Value>,
-    pub status: String,
+    pub status: DatasourceStatus,
     pub schema_summary: Option<Value>,
     pub last_job_id: Option<Uuid>,
     pub defaults_used: Vec<String>,
@@ -197,8 +197,8 @@ async fn create_in_one_statement(
     );
     // Safe: the text is built from constants only; every value is bound.
     let created: i64 = bind_datasource(sqlx::query(sqlx::AssertSqlSafe(sql)), sub, sealed)
-        .bind(enum_text(&JobKind::Create))
-        .bind(enum_text(&JobStatus::Queued))
+        .bind(JobKind::Create)
+        .bind(JobStatus::Queued)
         .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
         .bind(sub.trace_parent)
         .bind(settings.jobs_exchange())
@@ -454,8 +454,8 @@ async fn insert_job(
     .bind(org_id)
     .bind(datasource_id)
     .bind(name)
-    .bind(enum_text(&kind))
-    .bind(enum_text(&JobStatus::Queued))
+    .bind(kind)
+    .bind(JobStatus::Queued)
     .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
     .bind(trace_parent)
     .execute(&mut *conn)
@@ -468,14 +468,6 @@ async fn insert_job(
         kind,
     };
     outbox::insert_job(conn, settings, &message, trace_parent).await
-}
-
-/// The text serde gives a unit enum variant, used as the column value.
-pub fn enum_text<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(s)) => s,
-        _ => unreachable!("unit enum variants serialise to strings"),
-    }
 }
 
 /// The file uploaded with a datasource, for the worker.

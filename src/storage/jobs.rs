@@ -8,10 +8,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::datasources::enum_text;
 use super::{StoreError, outbox};
 use crate::config::Settings;
-use crate::domain::{Job, JobError, JobKind, JobStatus, Step};
+use crate::domain::{DatasourceStatus, Job, JobError, JobKind, JobStatus, Step};
 use crate::events::CloudEvent;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,8 +19,8 @@ pub struct JobRow {
     pub org_id: Uuid,
     pub datasource_id: Uuid,
     pub datasource_name: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
     pub steps: Value,
     pub error: Option<Value>,
     pub result: Option<Value>,
@@ -42,18 +41,14 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, 
 }
 
 impl JobRow {
-    pub fn status(&self) -> Result<JobStatus, StoreError> {
-        parse(Value::String(self.status.clone()), "job status")
-    }
-
     pub fn to_job(&self) -> Result<Job, StoreError> {
         let result = self.result.clone();
         Ok(Job {
             job_id: self.id,
-            kind: parse::<JobKind>(Value::String(self.kind.clone()), "job kind")?,
+            kind: self.kind,
             datasource_name: self.datasource_name.clone(),
             datasource_id: self.datasource_id,
-            status: self.status()?,
+            status: self.status,
             steps: parse(self.steps.clone(), "job steps")?,
             error: self
                 .error
@@ -212,7 +207,7 @@ pub struct Outcome<'a> {
     pub steps: &'a [Step],
     pub error: Option<&'a JobError>,
     pub result: Option<Value>,
-    pub datasource_status: &'a str,
+    pub datasource_status: DatasourceStatus,
     pub schema_summary: Option<Value>,
     pub event: &'a CloudEvent,
 }
@@ -241,7 +236,7 @@ pub async fn finish(
     )
     .bind(job.id)
     .bind(worker)
-    .bind(enum_text(&outcome.status))
+    .bind(outcome.status)
     .bind(serde_json::to_value(outcome.steps).expect("steps serialise"))
     .bind(outcome.error.map(|e| serde_json::to_value(e).expect("error serialises")))
     .bind(&outcome.result)

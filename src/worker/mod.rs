@@ -329,7 +329,7 @@ async fn process(
     metrics::histogram!("onramp_job_duration_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(status) => {
-            metrics::counter!("onramp_jobs_total", "outcome" => crate::storage::datasources::enum_text(&status)).increment(1);
+            metrics::counter!("onramp_jobs_total", "outcome" => status.as_str()).increment(1);
             tracing::info!(status = ?status, duration_ms = started.elapsed().as_millis() as u64, "job finished");
             Disposition::Ack
         }

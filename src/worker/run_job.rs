@@ -12,7 +12,7 @@ use crate::connectors::pipeline::{self, Discovered, Undiscovered};
 use crate::connectors::{
     Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Upload, tenancy,
 };
-use crate::domain::{ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
+use crate::domain::{DatasourceStatus, ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
 use crate::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
 use crate::snapshot::Snapshot;
 use crate::storage::jobs::{self, JobRow, Outcome};
@@ -422,7 +422,7 @@ async fn finish(p: &mut Progress<'_>, ty: DatasourceType, found: Discovered) -> 
         steps: &p.steps,
         error: None,
         result: Some(result),
-        datasource_status: "ready",
+        datasource_status: DatasourceStatus::Ready,
         schema_summary: Some(schema.clone()),
         event: &event,
     };
@@ -467,7 +467,7 @@ pub async fn store_failure(
         steps,
         error: Some(error),
         result: None,
-        datasource_status: "failed",
+        datasource_status: DatasourceStatus::Failed,
         schema_summary: None,
         event: &event,
     };
