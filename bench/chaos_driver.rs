@@ -102,32 +102,6 @@ async fn delaying_proxy(on: &str, target: &'static str, delay: Duration) -> u16 
     port
 }
 
-/// A server that never answers, on `ip`, and the most connections it held at once.
-async fn silent_counting(ip: &str) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::AsyncReadExt;
-    let listener = TcpListener::bind((ip, 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let seen = most.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let (open, most) = (open.clone(), most.clone());
-            most.fetch_max(open.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                open.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    });
-    (port, seen)
-}
-
 /// The kinds of target, in the proportions of a hard day: mostly answering.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -316,7 +290,8 @@ pub async fn run(cfg: Config) -> Report {
             "DO $$ BEGIN CREATE ROLE {LIMITED_ROLE} LOGIN CONNECTION LIMIT 2; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
         ),
     );
-    let (silent, silent_most) = silent_counting("127.0.0.3").await;
+    let (silent, held) = crate::proxy::counting_silent_server("127.0.0.3").await;
+    let silent_most = held.most;
     let targets = Targets {
         delayed: delaying_proxy("127.0.0.2", "127.0.0.1:5432", Duration::from_millis(150)).await,
         refusing: closed_port().await,

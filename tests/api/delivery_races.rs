@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
-use crate::helpers::proxy::Proxy;
+use crate::helpers::proxy::{Proxy, counting_silent_server};
 use crate::helpers::targets::{drop_pg_schema, pg_admin, pg_credentials, pg_schema};
 use crate::helpers::{TestApp, body, spawn_with, unique};
 
@@ -190,39 +190,6 @@ async fn jobs_whose_messages_were_lost_are_sent_again_and_end() {
     api.stop().await;
 }
 
-/// A server that accepts TCP connections and never answers; how many are open now,
-/// and how many it has accepted in all.
-async fn counting_silent_server() -> (
-    u16,
-    std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::AsyncReadExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (open, total) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (o, t) = (open.clone(), total.clone());
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            o.fetch_add(1, Ordering::SeqCst);
-            t.fetch_add(1, Ordering::SeqCst);
-            let o = o.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                o.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    });
-    (port, open, total)
-}
-
 async fn until(what: &str, limit: Duration, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
     while !done() {
@@ -235,7 +202,8 @@ async fn until(what: &str, limit: Duration, done: impl Fn() -> bool) {
 async fn a_worker_cut_off_from_its_database_lets_go_of_the_target_before_its_lease_runs_out() {
     use std::sync::atomic::Ordering;
     let db = Proxy::start("127.0.0.1:5432").await;
-    let (port, open, total) = counting_silent_server().await;
+    let (port, held) = counting_silent_server("127.0.0.1").await;
+    let (open, total) = (held.open, held.total);
     let app = spawn_with(|s| {
         s.database_url = format!("postgres://postgres@{}/onramp_{}", db.addr(), s.prefix);
         s.connect_timeout_ms = 30_000;

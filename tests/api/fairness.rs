@@ -7,36 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
 
+use crate::helpers::proxy::counting_silent_server;
 use crate::helpers::targets::pg_credentials;
 use crate::helpers::{body, spawn_with};
 
 /// A server that never answers, and the most connections it held at once.
 async fn silent_counting() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let most_seen = most.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let (open, most) = (open.clone(), most.clone());
-            let now = open.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                // Held until the client gives up and closes.
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                open.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    });
-    (port, most_seen)
+    let (port, held) = counting_silent_server("127.0.0.1").await;
+    (port, held.most)
 }
 
 fn silent_request(name: &str, port: u16) -> Value {

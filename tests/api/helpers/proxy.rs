@@ -134,3 +134,41 @@ pub async fn closed_port() -> u16 {
     drop(listener);
     port
 }
+
+/// What a counting silent server has seen: connections open now, the most open at
+/// once, and how many it accepted in all.
+#[derive(Clone, Default)]
+pub struct Held {
+    pub open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub most: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A server on `ip` that accepts TCP connections and never sends a byte, counting
+/// them until each client gives up and closes.
+pub async fn counting_silent_server(ip: &str) -> (u16, Held) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::AsyncReadExt;
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Held::default();
+    let seen = held.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let now = seen.open.fetch_add(1, Ordering::SeqCst) + 1;
+            seen.most.fetch_max(now, Ordering::SeqCst);
+            seen.total.fetch_add(1, Ordering::SeqCst);
+            let open = seen.open.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, held)
+}
