@@ -60,7 +60,19 @@ pub trait Registered {
     }
 
     /// Pure validation: names every bad field, fills defaults, never touches the network.
-    fn validate(self, credentials: &Value) -> Result<Map<String, Value>, Vec<FieldProblem>>;
+    fn validate(self, credentials: &Value) -> Result<Map<String, Value>, Vec<FieldProblem>>
+    where
+        Self: Sized,
+    {
+        self.configure(credentials)
+            .map(|(normalised, _)| normalised)
+    }
+
+    /// Validation, and the typed config the normalised fields were read into.
+    fn configure(
+        self,
+        credentials: &Value,
+    ) -> Result<(Map<String, Value>, ConnectorConfig), Vec<FieldProblem>>;
 }
 
 impl Registered for DatasourceType {
@@ -68,7 +80,10 @@ impl Registered for DatasourceType {
         registry::connector(self)
     }
 
-    fn validate(self, credentials: &Value) -> Result<Map<String, Value>, Vec<FieldProblem>> {
+    fn configure(
+        self,
+        credentials: &Value,
+    ) -> Result<(Map<String, Value>, ConnectorConfig), Vec<FieldProblem>> {
         registry::validate(self, credentials)
     }
 }

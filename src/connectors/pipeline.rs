@@ -19,8 +19,7 @@ use crate::snapshot::Snapshot;
 pub fn configure(ty: &str, credentials: &Value) -> Result<ConnectorConfig, Vec<FieldProblem>> {
     let ty = DatasourceType::parse(ty)
         .ok_or_else(|| vec![FieldProblem::new("datasourceType", "is not a known type")])?;
-    let normalised = ty.validate(credentials)?;
-    ConnectorConfig::from_validated(ty, &normalised)
+    ty.configure(credentials).map(|(_, config)| config)
 }
 
 /// Runs a step's work within `limit`; also how often a busy server made it wait.

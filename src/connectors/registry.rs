@@ -6,7 +6,6 @@
 //! so that a feature that touches every type (a tunnel, a TLS policy) is written
 //! once, here or in what `connect` receives, not eighteen times.
 
-use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -258,7 +257,6 @@ pub trait AnyConfig: Send + Sync {
         &'a self,
         net: &'a Net,
     ) -> BoxFuture<'a, Result<Box<dyn AnySession + 'a>, ConnectorError>>;
-    fn as_any(&self) -> &dyn Any;
 }
 
 struct Configured<C: Connector> {
@@ -287,10 +285,6 @@ impl<C: Connector> AnyConfig for Configured<C> {
                 session,
             }) as Box<dyn AnySession + 'a>)
         })
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        &self.config
     }
 }
 
@@ -331,15 +325,6 @@ pub struct ConnectorConfig {
 }
 
 impl ConnectorConfig {
-    /// Parses fields that passed the field table into the type's config.
-    pub fn from_validated(
-        ty: DatasourceType,
-        normalised: &Map<String, Value>,
-    ) -> Result<ConnectorConfig, Vec<FieldProblem>> {
-        let inner = connector(ty).configure(normalised)?;
-        Ok(ConnectorConfig { ty, inner })
-    }
-
     pub fn datasource_type(&self) -> DatasourceType {
         self.ty
     }
@@ -351,11 +336,6 @@ impl ConnectorConfig {
 
     pub fn prepare(&mut self, inputs: JobInputs) {
         self.inner.prepare(inputs)
-    }
-
-    /// The typed config, for a type's own tests.
-    pub fn typed<T: 'static>(&self) -> Option<&T> {
-        self.inner.as_any().downcast_ref()
     }
 
     /// Opens a connection through the egress guard and proves the credentials work.
@@ -388,17 +368,18 @@ impl Connection<'_> {
 }
 
 /// Pure validation: names every bad field, fills defaults, never touches the network.
+/// The normalised fields, and the typed config they were read into.
 pub fn validate(
     ty: DatasourceType,
     credentials: &Value,
-) -> Result<Map<String, Value>, Vec<FieldProblem>> {
+) -> Result<(Map<String, Value>, ConnectorConfig), Vec<FieldProblem>> {
     let c = connector(ty);
     match fields::validate(c.fields(), "credentials", credentials) {
         Ok(normalised) => {
             // Parsing into the typed config proves the object complete and runs
             // the type's own checks.
-            c.configure(&normalised)?;
-            Ok(normalised)
+            let inner = c.configure(&normalised)?;
+            Ok((normalised, ConnectorConfig { ty, inner }))
         }
         Err(mut problems) => {
             // The type's own checks still run on the fields that passed.

@@ -186,6 +186,29 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
     assert_eq!(r.status(), 413);
     let r = upload(&app, &json!({"datasourceType": "csv", "credentials": {"name": "both", "url": format!("{base}/people.csv")}}), PEOPLE).await;
     assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["error"]["details"][0],
+        json!({"field": "file", "problem": "give a url or upload a file, not both"}),
+        "{answer}"
+    );
+    // Only a type whose connector takes a file may be sent one.
+    let r = upload(
+        &app,
+        &body(
+            "postgres",
+            crate::helpers::targets::pg_credentials("pg-file", "public"),
+        ),
+        PEOPLE,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["error"]["details"][0],
+        json!({"field": "file", "problem": "only a csv datasource takes an uploaded file"}),
+        "{answer}"
+    );
     let r = app
         .post_datasource(&body("csv", json!({"name": "neither"})))
         .await;

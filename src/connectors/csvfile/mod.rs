@@ -352,9 +352,7 @@ impl crate::connectors::Connector for Csv {
 
     fn prepare(&self, config: &mut CsvConfig, inputs: crate::connectors::JobInputs) {
         config.max_bytes = Some(inputs.file_max_bytes);
-        if config.upload.is_none() {
-            config.upload = inputs.upload;
-        }
+        config.upload = inputs.upload;
     }
 
     async fn connect(&self, config: &CsvConfig, net: &Net) -> Result<Sample, ConnectorError> {
