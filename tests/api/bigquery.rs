@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{body, column_shapes, shapes, spawn_app, table, unique};
+use crate::helpers::{body, column_shapes, shapes, spawn_app, spawn_with, table, unique};
 
 const EMULATOR: &str = "http://127.0.0.1:19050";
 const EMAIL: &str = "loader@onramp-test.iam.gserviceaccount.com";
@@ -274,7 +274,9 @@ async fn rate_limited_front(limited: usize) -> String {
 
 #[tokio::test]
 async fn a_rate_limited_project_is_asked_again_and_then_fails_as_busy() {
-    let app = spawn_app().await;
+    // The pauses (0.5, 1, 2, 4 s) must fit in the connect step with room for a busy machine:
+    // with the suite's 2 s, two pauses and the calls around them ran out of time in CI.
+    let app = spawn_with(|s| s.connect_timeout_ms = 15_000).await;
     let project = fixture().await;
     let (_, key_file) = token_endpoint().await;
     // Two refusals: the calls are asked again and the job succeeds, saying it waited.
