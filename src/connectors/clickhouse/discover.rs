@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::{ChSession, ClickhouseConfig};
+use super::config::ClickhouseConfig;
+use super::session::ChSession;
 use crate::connectors::ConnectorError;
 use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use tiberius::Row;
 
-use super::{MssqlConfig, MssqlSession, map_error};
+use super::config::MssqlConfig;
+use super::session::{MssqlSession, map_error};
 use crate::connectors::ConnectorError;
 use crate::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use mysql_async::prelude::Queryable;
 
-use super::MySession;
 use super::config::MysqlConfig;
+use super::session::MySession;
 use crate::connectors::{ConnectorError, Fault};
 use crate::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,

@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use std::time::Instant;
 
 use super::config::PostgresConfig;
-use super::{PgSession, query_error};
+use super::session::{PgSession, query_error};
 use crate::connectors::ConnectorError;
 use crate::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
@@ -192,7 +192,7 @@ pub async fn list_databases(s: &mut PgSession) -> Result<Vec<String>, ConnectorE
         .query(DATABASES, &[])
         .await
         .map_err(|e| query_error(e, "listing databases"))?;
-    rows.iter().map(|r| super::cell(r, 0)).collect()
+    rows.iter().map(|r| cell(r, 0)).collect()
 }
 
 /// Maps a PostgreSQL base type (name and pg_type category) onto a type family.
@@ -212,4 +212,15 @@ pub fn family(typname: &str, category: &str) -> TypeFamily {
         ("S" | "E", _) => TypeFamily::String,
         _ => TypeFamily::Other,
     }
+}
+
+/// One cell of a catalog row. `Row::get` panics on a NULL or an unexpected type,
+/// and what arrives is the server's to decide (a PostgreSQL-compatible server may
+/// answer the catalog queries differently): a bad cell fails the job instead.
+pub(crate) fn cell<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, ConnectorError> {
+    row.try_get(index)
+        .map_err(|e| query_error(e, "reading the catalog"))
 }

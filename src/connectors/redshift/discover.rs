@@ -11,8 +11,8 @@ use tokio_postgres::types::ToSql;
 
 use crate::connectors::ConnectorError;
 use crate::connectors::postgres::config::PostgresConfig;
-use crate::connectors::postgres::discover::family;
-use crate::connectors::postgres::{PgSession, cell, query_error};
+use crate::connectors::postgres::discover::{cell, family};
+use crate::connectors::postgres::session::{PgSession, query_error};
 use crate::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };

@@ -1,9 +1,8 @@
 //! SingleStore: the MySQL wire protocol and a MySQL-compatible information_schema.
 
-use crate::connectors::fields::FieldSpec;
+pub mod config;
 
-/// MySQL's fields, with the same defaults.
-pub const FIELDS: &[FieldSpec] = crate::connectors::mysql::config::FIELDS;
+pub use self::config::FIELDS;
 
 pub const SINGLESTORE: crate::connectors::mysql::Mysql = crate::connectors::mysql::Mysql {
     fields: FIELDS,

@@ -8,7 +8,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::{SnowflakeConfig, keypair, results};
+use super::config::SnowflakeConfig;
+use super::{keypair, results};
 use crate::connectors::Net;
 use crate::connectors::support::rsa_jwt;
 use crate::connectors::{ConnectorError, Fault};

@@ -1,0 +1,73 @@
+//! Athena's fields, its typed config and the config's checks.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::connectors::fields::{FieldSpec, NAME, text, url};
+
+pub const FIELDS: &[FieldSpec] = &[
+    NAME,
+    text(
+        "region",
+        32,
+        "the region of the workgroup and catalog, e.g. us-east-1",
+    )
+    .required(),
+    text("accessKeyId", 128, "access key id").required(),
+    text("secretAccessKey", 256, "secret access key")
+        .required()
+        .secret(),
+    text("workgroup", 128, "Athena workgroup").or("\"primary\""),
+    text(
+        "outputLocation",
+        1024,
+        "s3:// location for query results, when the workgroup sets none",
+    ),
+    text(
+        "catalog",
+        128,
+        "data catalog; AwsDataCatalog is the Glue Data Catalog",
+    )
+    .or("\"AwsDataCatalog\""),
+    text("database", 255, "database (Glue database) to discover").required(),
+    url(
+        "endpoint",
+        "one endpoint for Athena and Glue (an AWS-compatible server); AWS when absent",
+    ),
+];
+
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AthenaConfig {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub workgroup: String,
+    pub output_location: Option<String>,
+    pub catalog: String,
+    pub database: String,
+    pub endpoint: Option<String>,
+}
+
+impl AthenaConfig {
+    pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        let mut problems = crate::connectors::support::aws::region_problems(&self.region);
+        if self
+            .output_location
+            .as_deref()
+            .is_some_and(|l| !l.starts_with("s3://"))
+        {
+            problems.push(crate::connectors::FieldProblem::new(
+                "credentials.outputLocation",
+                "must be an s3:// location",
+            ));
+        }
+        if self.catalog != "AwsDataCatalog" {
+            problems.push(crate::connectors::FieldProblem::new(
+                "credentials.catalog",
+                "only AwsDataCatalog (the Glue Data Catalog) can be discovered",
+            ));
+        }
+        crate::connectors::FieldProblem::none_or(problems)
+    }
+}

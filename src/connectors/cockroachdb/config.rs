@@ -1,0 +1,18 @@
+//! CockroachDB's fields: PostgreSQL's, with CockroachDB's default port.
+
+use crate::connectors::fields::{FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port};
+use crate::connectors::postgres::config::{SCHEMA, SSL_MODE};
+
+pub const FIELDS: &[FieldSpec] = &[
+    NAME,
+    HOST,
+    port("26257"),
+    USERNAME,
+    PASSWORD,
+    database(
+        128,
+        "database to connect to (CockroachDB's default is defaultdb)",
+    ),
+    SCHEMA,
+    SSL_MODE,
+];

@@ -1,0 +1,128 @@
+//! Connecting: the session, mysql_async on the addresses the guard checked, and
+//! the mapping of driver errors into connector errors.
+
+use mysql_async::prelude::Queryable;
+use secrecy::ExposeSecret;
+
+use super::config::MysqlConfig;
+use crate::connectors::Net;
+use crate::connectors::{ConnectorError, Fault};
+
+pub struct MySession {
+    pub conn: mysql_async::Conn,
+}
+
+impl MySession {
+    pub async fn close(self) {
+        let _ = self.conn.disconnect().await;
+    }
+}
+
+/// Connects through the guard; `read_only` makes the session read-only where the
+/// server supports it (MySQL and MariaDB do; SingleStore has no such statement).
+pub async fn connect(
+    cfg: &MysqlConfig,
+    net: &Net,
+    read_only: bool,
+) -> Result<MySession, ConnectorError> {
+    // The driver connects only to the addresses the guard checked; the host name
+    // stays for TLS verification.
+    let ips: Vec<std::net::IpAddr> = net
+        .addresses(&cfg.host, cfg.port)
+        .await?
+        .into_iter()
+        .map(|a| a.ip())
+        .collect();
+    let mut opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(cfg.host.clone())
+        .tcp_port(cfg.port)
+        .resolved_ips(Some(ips))
+        .user(Some(cfg.username.clone()))
+        .pass(Some(cfg.password.expose_secret().to_string()))
+        .db_name(Some(cfg.database.clone()))
+        .prefer_socket(false)
+        // The largest packet the driver accepts is ours to set, not the server's to
+        // announce: catalog rows are small.
+        .max_allowed_packet(Some(16 * 1024 * 1024))
+        .conn_ttl(None);
+    if cfg.ssl {
+        opts = opts.ssl_opts(Some(mysql_async::SslOpts::default()));
+    }
+    let mut conn = mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| map_error(&e, cfg))?;
+    // Discovery never writes: make that a property of the session, not a promise.
+    if read_only {
+        conn.query_drop("SET SESSION TRANSACTION READ ONLY")
+            .await
+            .map_err(|e| map_error(&e, cfg))?;
+    }
+    Ok(MySession { conn })
+}
+
+/// Turns a driver error into a precise, secret-free message and a hint.
+pub fn map_error(e: &mysql_async::Error, cfg: &MysqlConfig) -> ConnectorError {
+    use mysql_async::{DriverError, Error, IoError};
+    match e {
+        Error::Server(s) => match s.code {
+            1045 | 1698 => ConnectorError::new(
+                Fault::Authentication,
+                format!("login as {} was refused: {}", cfg.username, s.message),
+                "check the username and password, and that the user may connect from onramp's workers' host",
+            ),
+            1049 => ConnectorError::new(
+                Fault::UnknownDatabase,
+                format!("database {} does not exist", cfg.database),
+                "check the database name",
+            ),
+            // Too many connections, for the server or for this user.
+            1040 | 1203 | 1226 => ConnectorError::new(
+                Fault::Busy,
+                format!("the server refused the connection: {}", s.message),
+                ConnectorError::BUSY_HINT,
+            ),
+            1044 | 1142 | 1227 => ConnectorError::new(
+                Fault::Permission,
+                format!("the user lacks a privilege: {}", s.message),
+                "grant the user SELECT on the database to discover",
+            ),
+            _ => ConnectorError::new(
+                Fault::Protocol,
+                format!("the server refused the request: {}", s.message),
+                "see the server's log for this error",
+            ),
+        },
+        Error::Driver(DriverError::NoClientSslFlagFromServer) => ConnectorError::new(
+            Fault::Tls,
+            format!(
+                "tls negotiation with {} failed: the server does not support TLS",
+                cfg.host
+            ),
+            "set ssl to false, or enable TLS on the server",
+        ),
+        Error::Io(IoError::Tls(t)) => ConnectorError::new(
+            Fault::Tls,
+            format!("tls handshake with {} failed: {t}", cfg.host),
+            "the server's certificate was not accepted: use a certificate signed by a public authority for this host name",
+        ),
+        Error::Io(IoError::Io(io)) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::AddrNotAvailable
+            | std::io::ErrorKind::HostUnreachable
+            | std::io::ErrorKind::NetworkUnreachable => {
+                ConnectorError::unreachable(&cfg.host, cfg.port, io)
+            }
+            _ => ConnectorError::new(
+                Fault::Protocol,
+                format!("connection to {}:{} failed: {io}", cfg.host, cfg.port),
+                "check that the port belongs to a MySQL or MariaDB server",
+            ),
+        },
+        other => ConnectorError::new(
+            Fault::Protocol,
+            format!("connection to {}:{} failed: {other}", cfg.host, cfg.port),
+            "check that the port belongs to a MySQL or MariaDB server",
+        ),
+    }
+}
