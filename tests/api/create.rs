@@ -4,14 +4,25 @@ use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
 use crate::helpers::targets::*;
-use crate::helpers::{body, spawn_app, table, unique};
+use crate::helpers::{TestApp, body, spawn_app, table, unique};
 
-#[tokio::test]
-async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
+/// An app with `prod`, a postgres datasource onboarded (discovered, cached and
+/// announced) on a fresh fixture schema: the app, the schema's name and the snapshot.
+async fn app_with_prod() -> (TestApp, String, Value) {
     let app = spawn_app().await;
     let schema = unique("s");
     pg_schema(&schema).await;
-    let mut events = Subscriber::events(&app.settings).await;
+    let snapshot = app
+        .onboard("postgres", pg_credentials("prod", &schema))
+        .await;
+    (app, schema, snapshot)
+}
+
+#[tokio::test]
+async fn a_postgres_create_is_accepted_as_queued_at_its_job_location_and_passes_every_step() {
+    let app = spawn_app().await;
+    let schema = unique("s");
+    pg_schema(&schema).await;
 
     let response = app
         .post_datasource(&body("postgres", pg_credentials("prod", &schema)))
@@ -55,16 +66,18 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     assert_eq!(job["schema"]["tables"], 3);
     assert_eq!(job["attempts"], 1);
 
-    let response = app.get("/api/v2/datasource/prod/schema").await;
-    assert_eq!(response.status(), 200);
-    let etag = response.headers()["etag"].to_str().unwrap().to_string();
-    let snapshot: Value = response.json().await.unwrap();
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_postgres_schema_is_discovered_with_keys_comments_defaults_type_families_and_views() {
+    let (app, schema, snapshot) = app_with_prod().await;
     assert_eq!(snapshot["datasourceType"], "postgres");
     assert_eq!(
         snapshot["stats"],
         json!({"schemas": 1, "tables": 3, "columns": 13})
     );
-    assert_eq!(etag, format!("\"{}\"", snapshot["hash"].as_str().unwrap()));
     let customers = table(&snapshot, "customers");
     assert_eq!(customers["kind"], "table");
     assert_eq!(customers["comment"], "people who pay");
@@ -99,6 +112,19 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     );
     assert_eq!(table(&snapshot, "big_orders")["kind"], "view");
 
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cached_postgres_schema_carries_its_hash_as_etag_and_that_etag_gets_not_modified() {
+    let (app, schema, _) = app_with_prod().await;
+    let response = app.get("/api/v2/datasource/prod/schema").await;
+    assert_eq!(response.status(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_string();
+    let snapshot: Value = response.json().await.unwrap();
+    assert_eq!(etag, format!("\"{}\"", snapshot["hash"].as_str().unwrap()));
+
     // The same ETag means nothing changed.
     let again = app
         .client
@@ -109,6 +135,20 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_postgres_job_announces_every_step_start_and_end_in_order_then_the_datasource_ready() {
+    let app = spawn_app().await;
+    let schema = unique("s");
+    pg_schema(&schema).await;
+    let mut events = Subscriber::events(&app.settings).await;
+    let accepted = app
+        .accept(&body("postgres", pg_credentials("prod", &schema)))
+        .await;
 
     // Every step's start and end is announced, in order, before the ready event
     // (instant steps' transitions are written together, none is dropped).
@@ -152,6 +192,13 @@ async fn a_postgres_datasource_is_accepted_discovered_cached_and_announced() {
     assert_eq!(ready.body["data"]["datasourceName"], "prod");
     assert_eq!(ready.body["data"]["schema"]["tables"], 3);
 
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_ready_postgres_datasource_record_shows_its_host_but_never_its_password() {
+    let (app, schema, _) = app_with_prod().await;
     let record: Value = app
         .get("/api/v2/datasource/prod")
         .await
