@@ -6,18 +6,32 @@ use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
 use crate::helpers::targets::*;
-use crate::helpers::{body, spawn_app, unique};
+use crate::helpers::{TestApp, body, spawn_app, unique};
 
-#[tokio::test]
-async fn a_datasource_can_be_listed_updated_synced_and_deleted() {
+/// Runs `sql` in the database the fixture schemas live in.
+async fn run(sql: &str) {
+    pg_admin().await.batch_execute(sql).await.unwrap();
+}
+
+/// A fresh fixture schema (with one more table, `extra`, when `extra`) and an app with
+/// `life`, a postgres datasource discovered on it: the app, the schema and the create job.
+async fn app_with_life(extra: bool) -> (TestApp, String, Value) {
     let app = spawn_app().await;
     let schema = unique("s");
     pg_schema(&schema).await;
+    if extra {
+        run(&format!("CREATE TABLE {schema}.extra (id int)")).await;
+    }
     let job = app
         .create_and_wait(&body("postgres", pg_credentials("life", &schema)))
         .await;
     assert_eq!(job["status"], "succeeded");
+    (app, schema, job)
+}
 
+#[tokio::test]
+async fn the_list_shows_a_created_datasource_without_its_password() {
+    let (app, schema, _) = app_with_life(false).await;
     let list: Value = app
         .get("/api/v2/datasource?isPagination=true&pageNumber=1")
         .await
@@ -27,13 +41,15 @@ async fn a_datasource_can_be_listed_updated_synced_and_deleted() {
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(list["data"][0]["name"], "life");
     assert!(list["data"][0]["credentials"].get("password").is_none());
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
 
+#[tokio::test]
+async fn an_update_retests_and_recaches_so_a_new_table_appears_and_an_unknown_name_is_refused() {
+    let (app, schema, _) = app_with_life(false).await;
     // Update: a new table appears after the re-test and re-cache.
-    pg_admin()
-        .await
-        .batch_execute(&format!("CREATE TABLE {schema}.extra (id int)"))
-        .await
-        .unwrap();
+    run(&format!("CREATE TABLE {schema}.extra (id int)")).await;
     let put = app
         .client
         .put(app.url("/api/v2/datasource?wait=20"))
@@ -59,13 +75,16 @@ async fn a_datasource_can_be_listed_updated_synced_and_deleted() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 400);
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
 
+#[tokio::test]
+async fn a_sync_by_name_or_by_id_rediscovers_a_dropped_table_and_an_unknown_name_is_not_found() {
+    // Discovered with `extra`, which is then dropped: the cache holds 4 tables, the database 3.
+    let (app, schema, _) = app_with_life(true).await;
+    run(&format!("DROP TABLE {schema}.extra")).await;
     // Sync, by name and by id.
-    pg_admin()
-        .await
-        .batch_execute(&format!("DROP TABLE {schema}.extra"))
-        .await
-        .unwrap();
     let sync = |payload: Value| {
         app.client
             .post(app.url("/api/v2/datasource/sync"))
@@ -106,7 +125,14 @@ async fn a_datasource_can_be_listed_updated_synced_and_deleted() {
             .status(),
         404
     );
+    drop_pg_schema(&schema).await;
+    app.stop().await;
+}
 
+#[tokio::test]
+async fn a_delete_removes_the_record_and_cached_schema_announces_it_and_cannot_be_repeated() {
+    let (app, schema, job) = app_with_life(false).await;
+    let id = job["datasourceId"].as_str().unwrap().to_string();
     // Delete removes the record and the cached schema.
     let mut events = Subscriber::events(&app.settings).await;
     let deleted = app
