@@ -221,19 +221,35 @@ async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     api.stop().await;
 }
 
-#[tokio::test]
-async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
+/// `onramp serve` as a subprocess, once a `good` datasource was created with a user's
+/// password and a `bad` one with a wrong password, both in one caller's trace.
+struct Served {
+    id: String,
+    settings: onramp::config::Settings,
+    child: tokio::process::Child,
+    log: std::path::PathBuf,
+    pool: sqlx::PgPool,
+    password: String,
+    trace_id: String,
+    /// The create answers, both records and the list, as the caller read them.
+    answers: String,
+    /// Bound before the subprocess started: the jobs exchange and the events exchange.
+    spy: Subscriber,
+    events: Subscriber,
+}
+
+async fn serve_good_and_bad() -> Served {
     let id = unique("t");
     let settings = test_settings(&id);
     let password = format!("Secret-{}", unique("pw"));
     let user = unique("u");
     scram_user(&user, &password).await;
-    let mut spy = Subscriber::bind(&settings.jobs_exchange(), ExchangeKind::Direct, "job").await;
-    let mut events = Subscriber::events(&settings).await;
+    let spy = Subscriber::bind(&settings.jobs_exchange(), ExchangeKind::Direct, "job").await;
+    let events = Subscriber::events(&settings).await;
     let log = std::env::temp_dir().join(format!("{id}-serve.log"));
     let mut s = settings.clone();
     s.http_addr = format!("127.0.0.1:{}", crate::helpers::proxy::closed_port().await);
-    let mut child = onramp(&s, "serve", &log);
+    let child = onramp(&s, "serve", &log);
     let base = format!("http://{}", s.http_addr);
     let client = reqwest::Client::new();
     let mut ready = false;
@@ -275,26 +291,50 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
         answers.push_str(&read(&format!("/api/v2/datasource/{name}")).await);
     }
     answers.push_str(&read("/api/v2/datasource").await);
-    let jobs: Vec<(Value,)> = sqlx::query_as("SELECT to_jsonb(j) FROM jobs j")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), 2);
-    let mut stored = String::new();
-    for (j,) in &jobs {
-        stored.push_str(&j.to_string());
+    Served {
+        id,
+        settings: s,
+        child,
+        log,
+        pool,
+        password,
+        trace_id,
+        answers,
+        spy,
+        events,
     }
-    let sealed: Vec<(Vec<u8>, Value)> =
-        sqlx::query_as("SELECT credentials_sealed, public_config FROM datasources")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+}
+
+impl Served {
+    fn assert_hidden_in(&self, place: &str, text: &str) {
+        assert!(
+            !text.contains(&self.password),
+            "the password appears in {place}"
+        );
+    }
+
+    /// Stops the subprocess with SIGTERM and removes what it made; its log.
+    async fn finish(&mut self) -> String {
+        crate::helpers::process::signal(&self.child, 15);
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+        let logs = std::fs::read_to_string(&self.log).unwrap();
+        self.pool.close().await;
+        crate::helpers::cleanup(&self.id, &self.settings).await;
+        logs
+    }
+}
+
+#[tokio::test]
+async fn the_password_appears_in_no_answer_job_message_or_event() {
+    let mut served = serve_good_and_bad().await;
+    served.assert_hidden_in("answers", &served.answers);
     let mut messages = String::new();
-    for m in spy
+    for m in served
+        .spy
         .drain(Duration::from_millis(500))
         .await
         .into_iter()
-        .chain(events.drain(Duration::from_millis(500)).await)
+        .chain(served.events.drain(Duration::from_millis(500)).await)
     {
         messages.push_str(&m.body.to_string());
     }
@@ -302,13 +342,44 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
         messages.contains("datasource.ready") && messages.contains("datasource.failed"),
         "{messages}"
     );
+    served.assert_hidden_in("messages", &messages);
+    served.finish().await;
+}
+
+#[tokio::test]
+async fn the_password_appears_in_no_job_row_or_cache_value_and_is_stored_only_sealed() {
+    let mut served = serve_good_and_bad().await;
+    let jobs: Vec<(Value,)> = sqlx::query_as("SELECT to_jsonb(j) FROM jobs j")
+        .fetch_all(&served.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let mut stored = String::new();
+    for (j,) in &jobs {
+        stored.push_str(&j.to_string());
+    }
+    served.assert_hidden_in("job rows", &stored);
+    let sealed: Vec<(Vec<u8>, Value)> =
+        sqlx::query_as("SELECT credentials_sealed, public_config FROM datasources")
+            .fetch_all(&served.pool)
+            .await
+            .unwrap();
+    let password = &served.password;
+    for (sealed, public) in sealed {
+        assert!(
+            !sealed
+                .windows(password.len())
+                .any(|w| w == password.as_bytes())
+        );
+        assert!(public.get("password").is_none());
+    }
     let mut redis = redis::Client::open("redis://127.0.0.1:6379/")
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", s.prefix))
+        .arg(format!("{}:*", served.settings.prefix))
         .query_async(&mut redis)
         .await
         .unwrap();
@@ -322,35 +393,22 @@ async fn the_password_appears_in_no_log_message_cache_value_or_answer() {
             .unwrap();
         cached.push_str(&String::from_utf8_lossy(&dump));
     }
-    crate::helpers::process::signal(&child, 15);
-    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
-    let logs = std::fs::read_to_string(&log).unwrap();
+    served.assert_hidden_in("redis", &cached);
+    served.finish().await;
+}
+
+#[tokio::test]
+async fn the_password_appears_in_no_log_line_and_the_worker_log_carries_the_callers_trace() {
+    let mut served = serve_good_and_bad().await;
+    let logs = served.finish().await;
     assert!(logs.contains("job finished"), "the log was captured");
     // The caller's trace continues through the job message into the worker.
     let traced = logs
         .lines()
-        .filter(|l| l.contains("job finished") && l.contains(&trace_id))
+        .filter(|l| l.contains("job finished") && l.contains(&served.trace_id))
         .count();
     assert_eq!(traced, 2, "worker log lines carry the request's trace id");
-    for (place, text) in [
-        ("answers", &answers),
-        ("job rows", &stored),
-        ("messages", &messages),
-        ("redis", &cached),
-        ("logs", &logs),
-    ] {
-        assert!(!text.contains(&password), "the password appears in {place}");
-    }
-    for (sealed, public) in sealed {
-        assert!(
-            !sealed
-                .windows(password.len())
-                .any(|w| w == password.as_bytes())
-        );
-        assert!(public.get("password").is_none());
-    }
-    pool.close().await;
-    crate::helpers::cleanup(&id, &s).await;
+    served.assert_hidden_in("logs", &logs);
 }
 
 #[tokio::test]
