@@ -133,13 +133,26 @@ async fn a_csv_file_is_read_from_an_upload_an_http_url_and_an_s3_url() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
-    let app = spawn_with(|s| {
+/// An app that reads at most 60 bytes of a csv file and takes uploads of at most 1 KiB.
+async fn limited_app() -> TestApp {
+    spawn_with(|s| {
         s.csv_max_bytes = 60;
         s.upload_limit_bytes = 1024;
     })
-    .await;
+    .await
+}
+
+/// Uploads a file with `request`, which is refused (400) with `problem` as its first detail.
+async fn upload_refused(app: &TestApp, request: &Value, problem: Value) {
+    let r = upload(app, request, PEOPLE).await;
+    assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["error"]["details"][0], problem, "{answer}");
+}
+
+#[tokio::test]
+async fn a_ragged_upload_fails_at_its_line_and_too_big_or_misplaced_uploads_are_not_stored() {
+    let app = limited_app().await;
     let r = upload(
         &app,
         &json!({"datasourceType": "csv", "credentials": {"name": "bad"}}),
@@ -160,6 +173,41 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
     );
 
     let base = file_server(PEOPLE).await;
+    let r = upload(
+        &app,
+        &json!({"datasourceType": "csv", "credentials": {"name": "huge"}}),
+        &"x,y\n".repeat(400),
+    )
+    .await;
+    assert_eq!(r.status(), 413);
+    upload_refused(
+        &app,
+        &json!({"datasourceType": "csv", "credentials": {"name": "both", "url": format!("{base}/people.csv")}}),
+        json!({"field": "file", "problem": "give a url or upload a file, not both"}),
+    )
+    .await;
+    // Only a type whose connector takes a file may be sent one.
+    upload_refused(
+        &app,
+        &body(
+            "postgres",
+            crate::helpers::targets::pg_credentials("pg-file", "public"),
+        ),
+        json!({"field": "file", "problem": "only a csv datasource takes an uploaded file"}),
+    )
+    .await;
+    assert_eq!(
+        app.count("uploads").await,
+        1,
+        "only the accepted upload is stored"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_csv_url_over_the_size_limit_or_not_found_fails_with_its_own_message() {
+    let app = limited_app().await;
+    let base = file_server(PEOPLE).await;
     app.fails_with(
         &body(
             "csv",
@@ -176,39 +224,13 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
         "does not exist (http 404)",
     )
     .await;
+    app.stop().await;
+}
 
-    let r = upload(
-        &app,
-        &json!({"datasourceType": "csv", "credentials": {"name": "huge"}}),
-        &"x,y\n".repeat(400),
-    )
-    .await;
-    assert_eq!(r.status(), 413);
-    let r = upload(&app, &json!({"datasourceType": "csv", "credentials": {"name": "both", "url": format!("{base}/people.csv")}}), PEOPLE).await;
-    assert_eq!(r.status(), 400);
-    let answer: Value = r.json().await.unwrap();
-    assert_eq!(
-        answer["error"]["details"][0],
-        json!({"field": "file", "problem": "give a url or upload a file, not both"}),
-        "{answer}"
-    );
-    // Only a type whose connector takes a file may be sent one.
-    let r = upload(
-        &app,
-        &body(
-            "postgres",
-            crate::helpers::targets::pg_credentials("pg-file", "public"),
-        ),
-        PEOPLE,
-    )
-    .await;
-    assert_eq!(r.status(), 400);
-    let answer: Value = r.json().await.unwrap();
-    assert_eq!(
-        answer["error"]["details"][0],
-        json!({"field": "file", "problem": "only a csv datasource takes an uploaded file"}),
-        "{answer}"
-    );
+#[tokio::test]
+async fn csv_credentials_without_a_url_or_s3_keys_or_with_tenancy_are_refused_by_field() {
+    let app = limited_app().await;
+    let base = file_server(PEOPLE).await;
     let r = app
         .post_datasource(&body("csv", json!({"name": "neither"})))
         .await;
@@ -241,11 +263,6 @@ async fn bad_rows_missing_files_and_big_files_are_refused_precisely() {
     );
     tenancy["tenancySettings"] = json!({"tenancyLevel": "TABLE"});
     assert_eq!(app.post_datasource(&tenancy).await.status(), 400);
-    assert_eq!(
-        app.count("uploads").await,
-        1,
-        "only the accepted upload is stored"
-    );
     app.stop().await;
 }
 
