@@ -1,14 +1,15 @@
 //! The egress policy through the service: early refusal at the API, EGRESS_DENIED
 //! from the worker, and no connection to a refused address.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use onramp::egress::Egress;
 use onramp::startup::Roles;
 use serde_json::{Value, json};
 
 use crate::helpers::targets::pg_credentials;
-use crate::helpers::{body, spawn_with, spawn_with_egress, test_settings, unique};
+use crate::helpers::{TestApp, body, spawn_with, spawn_with_egress, test_settings, unique};
 use crate::support_egress::{RecordingConnector, ScriptedResolver, counting_listener, shared};
 
 #[tokio::test]
@@ -43,8 +44,17 @@ async fn the_api_refuses_literal_forbidden_addresses_and_host_tricks_before_reco
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_connecting() {
+/// An app whose workers resolve names through a script (inside.test to 127.0.0.2, which
+/// the deny list refuses; metadata.test to 169.254.169.254; db.test to 127.0.0.1) and
+/// connect through a recorder, with a listener on the denied address that counts.
+struct Guarded {
+    app: TestApp,
+    connector: Arc<RecordingConnector>,
+    denied_port: u16,
+    denied_seen: Arc<AtomicUsize>,
+}
+
+async fn guarded_app() -> Guarded {
     let (denied_port, denied_seen) = counting_listener("127.0.0.2").await;
     let resolver = shared::<ScriptedResolver>();
     let connector = shared::<RecordingConnector>();
@@ -66,15 +76,41 @@ async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_conn
         egress,
     )
     .await;
+    Guarded {
+        app,
+        connector,
+        denied_port,
+        denied_seen,
+    }
+}
 
+impl Guarded {
+    /// Every connection went to 127.0.0.1, none reached the denied listener.
+    fn assert_only_127_0_0_1_was_reached(&self) {
+        let attempts = self.connector.attempts();
+        assert!(
+            attempts.iter().all(|a| a.ip().to_string() == "127.0.0.1"),
+            "{attempts:?}"
+        );
+        assert_eq!(
+            self.denied_seen.load(Ordering::SeqCst),
+            0,
+            "the denied listener saw nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_name_resolving_to_a_denied_or_link_local_address_is_refused_unconnected() {
+    let guarded = guarded_app().await;
     for (name, host, port, class) in [
-        ("inside", "inside.test", denied_port, "deny list"),
+        ("inside", "inside.test", guarded.denied_port, "deny list"),
         ("metadata", "metadata.test", 5432, "link-local"),
     ] {
         let mut c = pg_credentials(name, "public");
         c["host"] = json!(host);
         c["port"] = json!(port);
-        let job = app.create_and_wait(&body("postgres", c)).await;
+        let job = guarded.app.create_and_wait(&body("postgres", c)).await;
         assert_eq!(job["status"], "failed");
         assert_eq!(job["error"]["code"], "EGRESS_DENIED", "{job}");
         let message = job["error"]["message"].as_str().unwrap();
@@ -90,6 +126,14 @@ async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_conn
             "{job}"
         );
     }
+    guarded.assert_only_127_0_0_1_was_reached();
+    guarded.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_mysql_and_clickhouse_connectors_refuse_a_denied_name_through_the_same_guard() {
+    let guarded = guarded_app().await;
+    let (app, denied_port) = (&guarded.app, guarded.denied_port);
     // The mysql connector goes through the same guard.
     let job = app
         .create_and_wait(&body(
@@ -108,6 +152,14 @@ async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_conn
         ))
         .await;
     assert_eq!(job["error"]["code"], "EGRESS_DENIED", "{job}");
+    guarded.assert_only_127_0_0_1_was_reached();
+    guarded.app.stop().await;
+}
+
+#[tokio::test]
+async fn allowed_names_connect_through_the_guard_for_clickhouse_postgres_and_mysql() {
+    let guarded = guarded_app().await;
+    let app = &guarded.app;
     let job = app
         .create_and_wait(&body(
             "clickhouse",
@@ -132,18 +184,8 @@ async fn a_worker_refuses_names_that_resolve_to_forbidden_addresses_without_conn
         ))
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
-
-    let attempts = connector.attempts();
-    assert!(
-        attempts.iter().all(|a| a.ip().to_string() == "127.0.0.1"),
-        "{attempts:?}"
-    );
-    assert_eq!(
-        denied_seen.load(Ordering::SeqCst),
-        0,
-        "the denied listener saw nothing"
-    );
-    app.stop().await;
+    guarded.assert_only_127_0_0_1_was_reached();
+    guarded.app.stop().await;
 }
 
 #[tokio::test]
