@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::proxy::{closed_port, silent_server};
 use crate::helpers::s3;
-use crate::helpers::{body, spawn_app, table, unique};
+use crate::helpers::{TestApp, body, spawn_app, table, unique};
 
 fn shape(table: &Value) -> Vec<(String, String, bool)> {
     table["columns"]
@@ -56,11 +56,17 @@ async fn fill(bucket: &str) {
     .await;
 }
 
-#[tokio::test]
-async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
+/// An app and a fresh bucket filled by `fill`.
+async fn app_and_filled_bucket() -> (TestApp, String) {
     let app = spawn_app().await;
     let bucket = unique("b");
     fill(&bucket).await;
+    (app, bucket)
+}
+
+#[tokio::test]
+async fn a_bucket_in_file_mode_is_discovered_announced_and_has_a_table_per_data_object() {
+    let (app, bucket) = app_and_filled_bucket().await;
     let mut events = crate::helpers::events::Subscriber::events(&app.settings).await;
 
     let job = app
@@ -91,6 +97,15 @@ async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
         snapshot["stats"]["tables"], 6,
         "readme.txt is not a table: {snapshot}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
+    let (app, bucket) = app_and_filled_bucket().await;
+    let snapshot = app
+        .onboard("awss3", s3::credentials("files", &bucket, "data/"))
+        .await;
     let customers = table(&snapshot, "customers.csv");
     assert_eq!(customers["kind"], "file");
     assert_eq!(customers["properties"]["format"], "csv");
@@ -132,7 +147,12 @@ async fn objects_become_tables_with_columns_from_samples_and_parquet_footers() {
             col("amount", "float", false)
         ]
     );
+    app.stop().await;
+}
 
+#[tokio::test]
+async fn a_bucket_in_folder_mode_makes_one_table_of_a_folders_objects() {
+    let (app, bucket) = app_and_filled_bucket().await;
     let mut folders = s3::credentials("folders", &bucket, "data/");
     folders["mode"] = json!("Folder");
     let job = app.create_and_wait(&body("awss3", folders)).await;
