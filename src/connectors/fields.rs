@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+pub use crate::domain::FieldProblem;
+
 #[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
     /// A string of `min..=max` characters.
@@ -192,30 +194,6 @@ pub fn defaults_used(
             })
         })
         .collect()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FieldProblem {
-    pub field: String,
-    pub problem: String,
-}
-
-impl FieldProblem {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> FieldProblem {
-        FieldProblem {
-            field: field.into(),
-            problem: problem.into(),
-        }
-    }
-
-    /// The outcome of a type's checks: passed when they found nothing.
-    pub fn none_or(problems: Vec<FieldProblem>) -> Result<(), Vec<FieldProblem>> {
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
-    }
 }
 
 /// Checks `credentials` against `specs`, naming every bad field, and returns the

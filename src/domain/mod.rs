@@ -2,10 +2,12 @@
 
 pub mod datasource_type;
 pub mod error_code;
+pub mod field_problem;
 pub mod job;
 
 pub use datasource_type::DatasourceType;
 pub use error_code::ErrorCode;
+pub use field_problem::FieldProblem;
 pub use job::{
     DatasourceStatus, JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step,
     StepName, StepStatus,

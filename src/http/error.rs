@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+
+use super::answers::{ErrorBody, ErrorDetail};
 
 use crate::connectors::FieldProblem;
 use crate::domain::ErrorCode;
@@ -45,15 +46,15 @@ impl ApiError {
             .with_hint("send `Authorization: Bearer <token>`; create one with `onramp token create --org NAME`")
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if !self.details.is_empty() {
-            error["details"] = json!(self.details);
+    pub fn body(self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+                hint: self.hint,
+            },
         }
-        if let Some(hint) = &self.hint {
-            error["hint"] = json!(hint);
-        }
-        json!({ "error": error })
     }
 }
 

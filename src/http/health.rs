@@ -6,15 +6,22 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::AppState;
+use super::answers::{Alive, Liveness, Readiness};
 
+#[utoipa::path(get, path = "/healthz", summary = "liveness", security(()),
+    responses((status = 200, description = "alive", body = Liveness)))]
 pub async fn healthz() -> Response {
-    Json(json!({"status": "ok"})).into_response()
+    Json(Liveness { status: Alive::Ok }).into_response()
 }
 
 /// Ready when PostgreSQL, RabbitMQ and Redis all answer within two seconds.
+#[utoipa::path(get, path = "/readyz", summary = "readiness of PostgreSQL, RabbitMQ and Redis", security(()),
+    responses(
+        (status = 200, description = "ready", body = Readiness),
+        (status = 503, description = "not ready", body = Readiness),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let limit = Duration::from_secs(2);
     let (pg, redis, amqp) = tokio::join!(
@@ -30,14 +37,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    (
-        status,
-        Json(json!({"postgres": word(pg), "redis": word(redis), "rabbitmq": word(amqp)})),
-    )
-        .into_response()
+    let readiness = Readiness {
+        postgres: pg.into(),
+        redis: redis.into(),
+        rabbitmq: amqp.into(),
+    };
+    (status, Json(readiness)).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", summary = "Prometheus metrics", security(()),
+    responses((status = 200, description = "metrics", content_type = "text/plain", body = String)))]
 pub async fn metrics() -> Response {
     (
         [(

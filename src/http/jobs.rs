@@ -11,6 +11,7 @@ use futures::Stream;
 use uuid::Uuid;
 
 use super::AppState;
+use super::answers::{ErrorBody, JobEvent};
 use super::auth::Org;
 use super::error::ApiError;
 use crate::domain::{ErrorCode, Job};
@@ -28,6 +29,15 @@ async fn load(state: &AppState, org: Uuid, id: &str) -> Result<Job, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/v2/jobs/{jobId}", operation_id = "getJob",
+    summary = "a job's state and steps",
+    params(("jobId" = String, Path, description = "the job id a create, update or sync answered with")),
+    responses(
+        (status = 200, description = "the job", body = Job),
+        (status = 404, description = "unknown job", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Org(org): Org,
@@ -39,6 +49,17 @@ pub async fn get(
 /// Streams the job each time it changes (`event: job`), ending after its final
 /// state, after `stream_max_seconds` (the client reconnects), when the token is
 /// revoked, or when the process stops.
+#[utoipa::path(
+    get, path = "/api/v2/jobs/{jobId}/events", operation_id = "jobEvents",
+    summary = "Server-Sent Events of a job, closing after its final state (or after stream_max_seconds, or when the token is revoked)",
+    params(("jobId" = String, Path, description = "the job id a create, update or sync answered with")),
+    responses(
+        (status = 200, description = "event stream: each event `job` carries the job as JSON in its data",
+         content_type = "text/event-stream", body = JobEvent),
+        (status = 404, description = "unknown job", body = ErrorBody),
+        (status = 429, description = "the organisation holds its limit of open streams", body = ErrorBody),
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     Org(org): Org,

@@ -1,5 +1,6 @@
 //! The HTTP API: shape checks, records, and answers; never a connection to a target.
 
+pub mod answers;
 pub mod auth;
 pub mod datasources;
 pub mod error;
@@ -65,10 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(openapi::document()) }),
-        )
+        .route("/openapi.json", get(openapi::serve))
         .fallback(|| async {
             error::ApiError::new(
                 crate::domain::ErrorCode::DatasourceNotFound,

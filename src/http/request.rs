@@ -61,6 +61,8 @@ pub struct DatasourceRequest {
     pub datasource_type: DatasourceType,
     pub name: String,
     pub credentials: Map<String, Value>,
+    /// The credentials without their secret fields, as the API shows them.
+    pub public_credentials: Map<String, Value>,
     pub tenancy: Option<Value>,
     /// Fields left out and filled from defaults, as `name value`.
     pub defaults_used: Vec<String>,
@@ -218,9 +220,12 @@ pub fn parse_datasource(
         &body["credentials"],
         &credentials,
     );
+    let public_credentials =
+        crate::connectors::fields::redact(datasource_type.fields(), &credentials);
     Ok(DatasourceRequest {
         datasource_type,
         name,
+        public_credentials,
         credentials,
         tenancy,
         defaults_used,

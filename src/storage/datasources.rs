@@ -9,8 +9,7 @@ use super::crypto::SecretKey;
 use super::snapshots::SnapshotStore;
 use super::{StoreError, outbox};
 use crate::config::Settings;
-use crate::connectors::fields::redact;
-use crate::connectors::{DatasourceType, Registered};
+use crate::domain::DatasourceType;
 use crate::domain::{DatasourceStatus, JobKind, JobMessage, JobStatus, Step};
 use crate::events::{CloudEvent, DATASOURCE_DELETED};
 
@@ -41,6 +40,8 @@ pub struct Submission<'a> {
     pub datasource_type: DatasourceType,
     /// Normalised credentials, secrets included; sealed before they are stored.
     pub credentials: &'a Map<String, Value>,
+    /// The same without their secret fields: what the API shows.
+    pub public_credentials: &'a Map<String, Value>,
     pub tenancy: Option<&'a Value>,
     pub defaults_used: &'a [String],
     pub trace_parent: Option<&'a str>,
@@ -432,7 +433,7 @@ fn seal(key: &SecretKey, sub: &Submission<'_>, id: Uuid) -> Result<Vec<u8>, Stor
 }
 
 fn public_config(sub: &Submission<'_>) -> Value {
-    Value::Object(redact(sub.datasource_type.fields(), sub.credentials))
+    Value::Object(sub.public_credentials.clone())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -164,3 +164,57 @@ async fn a_duplicate_name_is_refused_and_records_nothing_more() {
     assert_eq!(app.count("jobs").await, 1);
     app.stop().await;
 }
+
+/// A sync body is read whole: a field of the wrong kind is refused with its name even
+/// when another field would have named a datasource (schemathesis found a valid name
+/// beside an id that is no UUID accepted).
+#[tokio::test]
+async fn a_sync_with_a_field_of_the_wrong_kind_is_refused_naming_it() {
+    let app = spawn_app().await;
+    for (sync, field, problem) in [
+        (
+            json!({"datasourceName": "0", "input": {"datasourceId": ""}}),
+            "input.datasourceId",
+            "must be a UUID",
+        ),
+        (
+            json!({"datasourceName": 7}),
+            "datasourceName",
+            "must be a string",
+        ),
+        (
+            json!({"datasourceName": "", "input": {"datasourceId": uuid::Uuid::nil()}}),
+            "datasourceName",
+            "must not be empty",
+        ),
+        (
+            json!({"datasourceName": "0", "input": []}),
+            "input",
+            "must be an object",
+        ),
+        (
+            json!({"input": {}}),
+            "input.datasourceId",
+            "is required in input",
+        ),
+    ] {
+        let r = app
+            .client
+            .post(app.url("/api/v2/datasource/sync"))
+            .bearer_auth(&app.token)
+            .json(&sync)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{sync}");
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], "INVALID_REQUEST_BODY", "{answer}");
+        assert_eq!(answer["error"]["details"][0]["field"], field, "{answer}");
+        assert_eq!(
+            answer["error"]["details"][0]["problem"], problem,
+            "{answer}"
+        );
+    }
+    assert_nothing_recorded(&app).await;
+    app.stop().await;
+}

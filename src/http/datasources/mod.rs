@@ -13,20 +13,21 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use self::multipart::{check_upload, read_create_body};
 use self::wait::{WaitQuery, accepted_response, finish_or_wait, hold, wait_seconds};
 use super::AppState;
+use super::answers::{
+    Accepted, DatasourceList, DatasourceView, Deleted, ErrorBody, Pagination, Waited,
+};
 use super::auth::Org;
 use super::error::ApiError;
 use super::request::{ApiPath, ApiQuery, body_bytes, parse_datasource, parse_json_object};
 use crate::connectors::FieldProblem;
 use crate::domain::ErrorCode;
-use crate::storage::datasources::{
-    self, CreateOutcome, DatasourceRecord, DatasourceRef, Submission,
-};
+use crate::storage::datasources::{self, CreateOutcome, DatasourceRef, Submission};
 use crate::telemetry::TraceParent;
 
 /// The trace context the job message carries: this request's span.
@@ -35,16 +36,23 @@ fn trace_parent(headers: &HeaderMap) -> TraceParent {
     crate::telemetry::trace_parent_of(&tracing::Span::current(), incoming)
 }
 
-fn accepted(name: &str, datasource_id: Uuid, job_id: Uuid) -> Value {
-    json!({
-        "name": name,
-        "datasourceId": datasource_id,
-        "jobId": job_id,
-        "status": "queued",
-        "links": {"job": format!("/api/v2/jobs/{job_id}"), "events": format!("/api/v2/jobs/{job_id}/events")},
-    })
-}
-
+#[utoipa::path(
+    post, path = "/api/v2/datasource", operation_id = "createDatasource",
+    summary = "create a datasource and queue its test and discovery",
+    params(
+        WaitQuery,
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+         description = "a replay with the same key and body answers as the first time"),
+    ),
+    responses(
+        (status = 202, description = "accepted: the job is recorded and queued", body = Accepted),
+        (status = 200, description = "with ?wait: the job succeeded", body = Waited),
+        (status = 400, description = "an invalid request or name, or (with ?wait) the job failed on the target", body = ErrorBody),
+        (status = 413, description = "the body is over body_limit_bytes (a file over upload_limit_bytes)", body = ErrorBody),
+        (status = 429, description = "with ?wait: the organisation holds its limit of open streams", body = ErrorBody),
+        (status = 500, description = "internal error, or (with ?wait) discovery failed", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Org(org): Org,
@@ -62,7 +70,7 @@ pub async fn create(
     let request_hash = idempotency::fingerprint(&state.key, &request.canonical, upload.as_ref());
     let (datasource_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
     let trace = trace_parent(&headers);
-    let body = accepted(&request.name, datasource_id, job_id);
+    let body = Accepted::new(&request.name, datasource_id, job_id);
     let sub = Submission {
         org_id: org,
         datasource_id,
@@ -70,6 +78,7 @@ pub async fn create(
         name: &request.name,
         datasource_type: request.datasource_type,
         credentials: &request.credentials,
+        public_credentials: &request.public_credentials,
         tenancy: request.tenancy.as_ref(),
         defaults_used: &request.defaults_used,
         trace_parent: Some(&trace.header()),
@@ -78,25 +87,35 @@ pub async fn create(
     let idem = idempotency_key
         .as_deref()
         .map(|k| (k, request_hash.as_slice()));
-    let outcome =
-        datasources::create(&state.pool, &state.settings, &state.key, &sub, idem, &body).await?;
+    // Kept as the first answer for a replay of the same Idempotency-Key.
+    let stored = serde_json::to_value(&body)
+        .map_err(|e| ApiError::from(crate::storage::StoreError::Corrupt(e.to_string())))?;
+    let outcome = datasources::create(
+        &state.pool,
+        &state.settings,
+        &state.key,
+        &sub,
+        idem,
+        &stored,
+    )
+    .await?;
     match outcome {
         CreateOutcome::Created => {
             tracing::info!(org_id = %org, datasource_id = %datasource_id, job_id = %job_id, trace_id = %trace.trace_id,
                 datasource_type = request.datasource_type.as_str(), "datasource accepted");
             metrics::counter!("onramp_datasources_accepted_total").increment(1);
-            finish_or_wait(&state, org, job_id, &request.name, body, waiting).await
+            finish_or_wait(&state, org, body, waiting).await
         }
         CreateOutcome::Replayed { status, body } => {
-            let job_id = body["jobId"].as_str().and_then(|s| Uuid::parse_str(s).ok());
-            match job_id {
-                Some(job_id) => {
-                    finish_or_wait(&state, org, job_id, &request.name, body, waiting).await
-                }
-                None => Ok(accepted_response(
+            // Every stored first answer is an `Accepted`; one that is not is answered
+            // as it was stored.
+            match serde_json::from_value::<Accepted>(body.clone()) {
+                Ok(first) => finish_or_wait(&state, org, first, waiting).await,
+                Err(_) => Ok((
                     StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
-                    body,
-                )),
+                    Json(body),
+                )
+                    .into_response()),
             }
         }
         CreateOutcome::KeyReused => Err(ApiError::invalid(
@@ -115,6 +134,19 @@ pub async fn create(
     }
 }
 
+#[utoipa::path(
+    put, path = "/api/v2/datasource", operation_id = "updateDatasource",
+    summary = "replace a datasource's settings; re-tests and re-caches",
+    params(WaitQuery),
+    responses(
+        (status = 202, description = "accepted: the job is recorded and queued", body = Accepted),
+        (status = 200, description = "with ?wait: the job succeeded", body = Waited),
+        (status = 400, description = "an invalid request or name, or (with ?wait) the job failed on the target", body = ErrorBody),
+        (status = 413, description = "the body is over body_limit_bytes (a file over upload_limit_bytes)", body = ErrorBody),
+        (status = 429, description = "with ?wait: the organisation holds its limit of open streams", body = ErrorBody),
+        (status = 500, description = "internal error, or (with ?wait) discovery failed", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Org(org): Org,
@@ -136,6 +168,7 @@ pub async fn update(
         name: &request.name,
         datasource_type: request.datasource_type,
         credentials: &request.credentials,
+        public_credentials: &request.public_credentials,
         tenancy: request.tenancy.as_ref(),
         defaults_used: &request.defaults_used,
         trace_parent: Some(&trace.header()),
@@ -146,9 +179,7 @@ pub async fn update(
             finish_or_wait(
                 &state,
                 org,
-                job_id,
-                &request.name,
-                accepted(&request.name, id, job_id),
+                Accepted::new(&request.name, id, job_id),
                 waiting,
             )
             .await
@@ -184,12 +215,24 @@ fn not_found(name: &str) -> ApiError {
     )
 }
 
-#[derive(Debug, Deserialize)]
+/// Optional here so that a missing name gets the contract's error.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
+    #[param(required = true, value_type = String, min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")]
     datasource_name: Option<String>,
 }
 
+#[utoipa::path(
+    delete, path = "/api/v2/datasource", operation_id = "deleteDatasource",
+    summary = "delete a datasource and its cached schema",
+    params(DeleteQuery),
+    responses(
+        (status = 200, description = "deleted", body = Deleted),
+        (status = 400, description = "no name, or an unknown name", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Org(org): Org,
@@ -205,14 +248,87 @@ pub async fn delete(
         return Err(name_unknown(&name));
     }
     match datasources::delete(&state.pool, &state.settings, &state.store, org, &name).await? {
-        Some(id) => Ok(
-            Json(json!({"id": id, "message": format!("datasource {name} deleted")}))
-                .into_response(),
-        ),
+        Some(id) => Ok(Json(Deleted {
+            id,
+            message: format!("datasource {name} deleted"),
+        })
+        .into_response()),
         None => Err(name_unknown(&name)),
     }
 }
 
+/// Which datasource a sync names: by name, or by id when no name is given. A field
+/// of the wrong kind is refused with its name, never passed over.
+fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef<'_>, ApiError> {
+    let mut problems = Vec::new();
+    let name = match body.get("datasourceName") {
+        None => None,
+        Some(Value::String(name)) if name.is_empty() => {
+            problems.push(FieldProblem::new("datasourceName", "must not be empty"));
+            None
+        }
+        Some(Value::String(name)) => Some(name.as_str()),
+        Some(_) => {
+            problems.push(FieldProblem::new("datasourceName", "must be a string"));
+            None
+        }
+    };
+    let id = match body.get("input") {
+        None => None,
+        Some(Value::Object(input)) => match input.get("datasourceId") {
+            Some(Value::String(text)) => Uuid::parse_str(text)
+                .map_err(|_| {
+                    problems.push(FieldProblem::new("input.datasourceId", "must be a UUID"))
+                })
+                .ok(),
+            Some(_) => {
+                problems.push(FieldProblem::new("input.datasourceId", "must be a string"));
+                None
+            }
+            None => {
+                problems.push(FieldProblem::new(
+                    "input.datasourceId",
+                    "is required in input",
+                ));
+                None
+            }
+        },
+        Some(_) => {
+            problems.push(FieldProblem::new("input", "must be an object"));
+            None
+        }
+    };
+    if !problems.is_empty() {
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        return Err(ApiError::invalid(
+            format!("invalid sync request: check {}", fields.join(", ")),
+            problems,
+        ));
+    }
+    match (name, id) {
+        (Some(name), _) if !could_exist(name) => Err(not_found(name)),
+        (Some(name), _) => Ok(DatasourceRef::Name(name)),
+        (None, Some(id)) => Ok(DatasourceRef::Id(id)),
+        (None, None) => Err(ApiError::invalid(
+            "give datasourceName, or input.datasourceId",
+            vec![FieldProblem::new(
+                "datasourceName",
+                "is required unless input.datasourceId is given",
+            )],
+        )),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/datasource/sync", operation_id = "syncDatasource",
+    summary = "re-discover a datasource",
+    responses(
+        (status = 202, description = "accepted: the job is recorded and queued", body = Accepted),
+        (status = 400, description = "neither a name nor an id, a field of the wrong kind (an id that is not a UUID), or malformed json", body = ErrorBody),
+        (status = 404, description = "unknown datasource", body = ErrorBody),
+        (status = 413, description = "the body is over body_limit_bytes", body = ErrorBody),
+    )
+)]
 pub async fn sync(
     State(state): State<AppState>,
     Org(org): Org,
@@ -220,34 +336,7 @@ pub async fn sync(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = parse_json_object(&body_bytes(body, state.settings.body_limit_bytes)?)?;
-    let by_id = body
-        .get("input")
-        .and_then(|i| i.get("datasourceId"))
-        .and_then(Value::as_str);
-    let which = match (body.get("datasourceName").and_then(Value::as_str), by_id) {
-        (Some(name), _) if !could_exist(name) && !name.is_empty() => {
-            return Err(not_found(name));
-        }
-        (Some(name), _) if !name.is_empty() => DatasourceRef::Name(name),
-        (_, Some(id)) => match Uuid::parse_str(id) {
-            Ok(id) => DatasourceRef::Id(id),
-            Err(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::DatasourceNotFound,
-                    "no datasource with that id",
-                ));
-            }
-        },
-        _ => {
-            return Err(ApiError::invalid(
-                "give datasourceName, or input.datasourceId",
-                vec![FieldProblem::new(
-                    "datasourceName",
-                    "is required unless input.datasourceId is given",
-                )],
-            ));
-        }
-    };
+    let which = sync_target(&body)?;
     let label = match &which {
         DatasourceRef::Name(n) => n.to_string(),
         DatasourceRef::Id(id) => id.to_string(),
@@ -266,39 +355,36 @@ pub async fn sync(
     {
         Some((id, name)) => Ok(accepted_response(
             StatusCode::ACCEPTED,
-            accepted(&name, id, job_id),
+            Accepted::new(&name, id, job_id),
         )),
         None => Err(not_found(&label)),
     }
-}
-
-fn view(r: &DatasourceRecord) -> Value {
-    json!({
-        "name": r.name,
-        "datasourceId": r.id,
-        "datasourceType": r.datasource_type,
-        "status": r.status,
-        "credentials": r.public_config,
-        "tenancySettings": r.tenancy_settings,
-        "schema": r.schema_summary,
-        "lastJobId": r.last_job_id,
-        "createdAt": r.created_at,
-        "updatedAt": r.updated_at,
-    })
 }
 
 /// Pages beyond this are refused: with 500 a page it is far more datasources than an
 /// organisation has, and the offset stays well inside PostgreSQL's range.
 const MAX_PAGE_NUMBER: i64 = 1_000_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     is_pagination: Option<bool>,
+    #[param(minimum = 1, maximum = 1_000_000)]
     page_number: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v2/datasource", operation_id = "listDatasources",
+    summary = "list datasources",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "datasources without secrets", body = DatasourceList),
+        (status = 400, description = "a page number or size out of range, or a malformed query", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Org(org): Org,
@@ -323,14 +409,26 @@ pub async fn list(
     let size = if paginate { size } else { 10_000 };
     let offset = if paginate { (page - 1) * size } else { 0 };
     let (rows, total) = datasources::list(&state.pool, org, size, offset).await?;
-    let data: Vec<Value> = rows.iter().map(view).collect();
-    let mut body = json!({ "data": data });
-    if paginate {
-        body["pagination"] = json!({"pageNumber": page, "pageSize": size, "total": total});
-    }
+    let body = DatasourceList {
+        data: rows.iter().map(DatasourceView::from).collect(),
+        pagination: paginate.then_some(Pagination {
+            page_number: page,
+            page_size: size,
+            total,
+        }),
+    };
     Ok(Json(body).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/api/v2/datasource/{name}", operation_id = "getDatasource",
+    summary = "one datasource, without secrets",
+    params(("name" = String, Path, min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")),
+    responses(
+        (status = 200, description = "the datasource", body = DatasourceView),
+        (status = 404, description = "unknown datasource", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Org(org): Org,
@@ -340,11 +438,21 @@ pub async fn get(
         return Err(not_found(&name));
     }
     match datasources::get(&state.pool, org, &name).await? {
-        Some(r) => Ok(Json(view(&r)).into_response()),
+        Some(r) => Ok(Json(DatasourceView::from(&r)).into_response()),
         None => Err(not_found(&name)),
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/v2/datasource/{name}/schema", operation_id = "getSchema",
+    summary = "the cached schema snapshot",
+    params(("name" = String, Path, min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")),
+    responses(
+        (status = 200, description = "the snapshot, with an ETag", content_type = "application/json"),
+        (status = 304, description = "unchanged since If-None-Match"),
+        (status = 404, description = "unknown datasource or nothing cached yet", body = ErrorBody),
+    )
+)]
 pub async fn schema(
     State(state): State<AppState>,
     Org(org): Org,

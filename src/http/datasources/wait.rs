@@ -6,17 +6,22 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::connectors::FieldProblem;
 use crate::domain::{ErrorCode, JobStatus};
 use crate::http::AppState;
+use crate::http::answers::{Accepted, Waited};
 use crate::http::error::ApiError;
 use crate::storage::jobs;
 
-#[derive(Debug, Deserialize)]
+/// Read as text so that a bad value gets the contract's error, documented as the
+/// number it must be.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
+    /// Seconds to hold the answer until the job ends (0 answers at once).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 60)]
     wait: Option<String>,
 }
 
@@ -34,11 +39,8 @@ pub(super) fn wait_seconds(q: &WaitQuery) -> Result<Option<u64>, ApiError> {
     }
 }
 
-pub(super) fn accepted_response(status: StatusCode, body: Value) -> Response {
-    let location = body["links"]["job"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+pub(super) fn accepted_response(status: StatusCode, body: Accepted) -> Response {
+    let location = body.links.job.clone();
     let mut response = (status, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -72,9 +74,7 @@ pub(super) fn hold(
 pub(super) async fn finish_or_wait(
     state: &AppState,
     org: Uuid,
-    job_id: Uuid,
-    name: &str,
-    body: Value,
+    body: Accepted,
     wait: Option<Wait>,
 ) -> Result<Response, ApiError> {
     let Some(Wait {
@@ -84,6 +84,7 @@ pub(super) async fn finish_or_wait(
     else {
         return Ok(accepted_response(StatusCode::ACCEPTED, body));
     };
+    let job_id = body.job_id;
     let mut watch = state.streams.watch(job_id);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     loop {
@@ -91,11 +92,12 @@ pub(super) async fn finish_or_wait(
             let job = job.to_job()?;
             match job.status {
                 JobStatus::Succeeded => {
-                    return Ok((
-                        StatusCode::OK,
-                        Json(json!({"name": name, "jobId": job_id, "schema": job.schema})),
-                    )
-                        .into_response());
+                    let waited = Waited {
+                        name: body.name,
+                        job_id,
+                        schema: job.schema,
+                    };
+                    return Ok((StatusCode::OK, Json(waited)).into_response());
                 }
                 JobStatus::Failed => {
                     let Some(e) = job.error else {
