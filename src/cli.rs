@@ -240,10 +240,10 @@ async fn discover(
     let net = crate::connectors::Net::new(crate::egress::Egress::new(
         settings.egress_policy().map_err(anyhow::Error::msg)?,
     ));
-    let (conn, _) = pipeline::connect(&config, &net, settings.connect_timeout())
+    let (conn, _) = pipeline::connect(&config, &net, settings.connect_timeout)
         .await
         .map_err(|e| report("connect", e))?;
-    let snapshot = match pipeline::discover(conn, None, settings.discover_timeout()).await {
+    let snapshot = match pipeline::discover(conn, None, settings.discover_timeout).await {
         Ok(found) => found.snapshot,
         Err(Undiscovered::Target(e)) => return Err(report("discover", e)),
         Err(Undiscovered::Tenancy(why)) => bail!("discover: {why}"),

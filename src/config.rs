@@ -1,21 +1,82 @@
 //! Settings: built-in defaults, then a TOML file, then `ONRAMP_*` environment variables.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+/// A setting that must never be printed: the encryption key, or a URL whose user
+/// part may hold a password. `Debug` and `Serialize` show `[redacted]`; the value is
+/// read with `expose` where it is decoded or connected with.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Secret {
+        Secret(SecretString::from(text))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Secret {
+        Secret::from(text.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Serialised only to list the settings' names and kinds (see `Settings::load_from`).
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::from)
+    }
+}
+
+/// A duration given as a whole number of units of `MS` milliseconds: settings name
+/// their unit (`connect_timeout_ms = 2000` is `Whole::<1>`, `stream_max_seconds =
+/// 900` is `Whole::<1000>`).
+struct Whole<const MS: u64>;
+
+impl<const MS: u64> Whole<MS> {
+    fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis() / u128::from(MS)).unwrap_or(u64::MAX))
+    }
+
+    fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(|n| Duration::from_millis(n.saturating_mul(MS)))
+    }
+}
+
+/// Every setting has a default: a file or the environment gives only what differs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Where the HTTP API listens.
-    pub http_addr: String,
-    pub database_url: String,
-    pub amqp_url: String,
-    pub redis_url: String,
+    pub http_addr: SocketAddr,
+    pub database_url: Secret,
+    pub amqp_url: Secret,
+    pub redis_url: Secret,
     /// Base64 of 32 bytes; encrypts credentials at rest. Never logged.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     /// Where a development key is kept when `secret_key` is not given.
     pub secret_key_file: PathBuf,
     /// Names of queues, exchanges and Redis keys start with this, so that
@@ -24,19 +85,27 @@ pub struct Settings {
     pub worker_concurrency: usize,
     pub database_pool_size: u32,
     pub body_limit_bytes: usize,
-    pub connect_timeout_ms: u64,
-    pub discover_timeout_ms: u64,
-    pub cache_timeout_ms: u64,
+    #[serde(rename = "connect_timeout_ms", with = "Whole::<1>")]
+    pub connect_timeout: Duration,
+    #[serde(rename = "discover_timeout_ms", with = "Whole::<1>")]
+    pub discover_timeout: Duration,
+    #[serde(rename = "cache_timeout_ms", with = "Whole::<1>")]
+    pub cache_timeout: Duration,
     /// How many times a job is tried when onramp's own infrastructure fails.
     pub retry_max_attempts: u32,
-    pub retry_base_delay_ms: u64,
-    pub retry_max_delay_ms: u64,
+    #[serde(rename = "retry_base_delay_ms", with = "Whole::<1>")]
+    pub retry_base_delay: Duration,
+    #[serde(rename = "retry_max_delay_ms", with = "Whole::<1>")]
+    pub retry_max_delay: Duration,
     /// How long a worker's claim on a job lasts without a heartbeat.
-    pub job_lease_ms: u64,
+    #[serde(rename = "job_lease_ms", with = "Whole::<1>")]
+    pub job_lease: Duration,
     /// How long SIGTERM waits for in-flight jobs before returning them to the queue.
-    pub drain_timeout_ms: u64,
+    #[serde(rename = "drain_timeout_ms", with = "Whole::<1>")]
+    pub drain_timeout: Duration,
     /// How often the outbox relay looks for rows when no notification arrives.
-    pub outbox_poll_ms: u64,
+    #[serde(rename = "outbox_poll_ms", with = "Whole::<1>")]
+    pub outbox_poll: Duration,
     /// `json` or `text`.
     pub log_format: String,
     /// CIDR ranges workers may reach even inside a refused class (comma-separated).
@@ -68,21 +137,24 @@ pub struct Settings {
     /// workers: a customer's server is not flooded by a bulk onboarding.
     pub target_max_concurrent_jobs: u32,
     /// How often the reconciler looks for stranded jobs.
-    pub reconcile_interval_ms: u64,
+    #[serde(rename = "reconcile_interval_ms", with = "Whole::<1>")]
+    pub reconcile_interval: Duration,
     /// How long a job waits (queued, or running on an expired lease) without a
     /// message before the reconciler sends it again; above the longest retry delay.
-    pub reconcile_after_ms: u64,
+    #[serde(rename = "reconcile_after_ms", with = "Whole::<1>")]
+    pub reconcile_after: Duration,
     /// Server-Sent Events streams (and `?wait` answers) one organisation may hold open.
     pub streams_per_org: usize,
     /// How long one such stream may stay open before the server ends it (the client
     /// reconnects).
-    pub stream_max_seconds: u64,
+    #[serde(rename = "stream_max_seconds", with = "Whole::<1000>")]
+    pub stream_max: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            http_addr: "127.0.0.1:8080".into(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             // The local server through its socket: its TCP address stays free to be
             // onboarded as a datasource (onramp refuses its own database's address).
             database_url: "postgres://postgres@localhost/onramp?host=/var/run/postgresql".into(),
@@ -94,15 +166,15 @@ impl Default for Settings {
             worker_concurrency: 16,
             database_pool_size: 20,
             body_limit_bytes: 64 * 1024,
-            connect_timeout_ms: 10_000,
-            discover_timeout_ms: 120_000,
-            cache_timeout_ms: 10_000,
+            connect_timeout: Duration::from_secs(10),
+            discover_timeout: Duration::from_secs(120),
+            cache_timeout: Duration::from_secs(10),
             retry_max_attempts: 5,
-            retry_base_delay_ms: 1_000,
-            retry_max_delay_ms: 60_000,
-            job_lease_ms: 30_000,
-            drain_timeout_ms: 30_000,
-            outbox_poll_ms: 1_000,
+            retry_base_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(60),
+            job_lease: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            outbox_poll: Duration::from_secs(1),
             log_format: "text".into(),
             egress_allow: String::new(),
             egress_deny: String::new(),
@@ -115,10 +187,10 @@ impl Default for Settings {
             job_delivery_limit: 6,
             org_max_concurrent_jobs: 32,
             target_max_concurrent_jobs: 4,
-            reconcile_interval_ms: 30_000,
-            reconcile_after_ms: 300_000,
+            reconcile_interval: Duration::from_secs(30),
+            reconcile_after: Duration::from_secs(300),
             streams_per_org: 64,
-            stream_max_seconds: 15 * 60,
+            stream_max: Duration::from_secs(900),
         }
     }
 }
@@ -149,10 +221,13 @@ impl Settings {
         file: Option<&Path>,
         env: &[(String, String)],
     ) -> Result<Settings, ConfigError> {
-        let mut merged = match serde_json::to_value(Settings::default()) {
+        // The defaults, serialised, name every setting and its kind (secrets appear
+        // as text); what the file and the environment give is read on top of them.
+        let shape = match serde_json::to_value(Settings::default()) {
             Ok(Value::Object(m)) => m,
             _ => unreachable!("settings serialise to an object"),
         };
+        let mut merged = Map::new();
         let default_file = Path::new("onramp.toml");
         let file = file.or_else(|| default_file.exists().then_some(default_file));
         if let Some(path) = file {
@@ -172,7 +247,7 @@ impl Settings {
                 merged.insert(key, value);
             }
         }
-        apply_env(&mut merged, env)?;
+        apply_env(&shape, &mut merged, env)?;
         let settings: Settings = serde_json::from_value(Value::Object(merged))
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.check()?;
@@ -190,7 +265,7 @@ impl Settings {
             );
         }
         // A job waiting in a retry queue, or on a live lease, must not look stranded.
-        if self.reconcile_after_ms <= self.retry_max_delay_ms + self.job_lease_ms {
+        if self.reconcile_after <= self.retry_max_delay + self.job_lease {
             return invalid(
                 "reconcile_after_ms must be more than retry_max_delay_ms + job_lease_ms",
             );
@@ -244,30 +319,22 @@ impl Settings {
     pub fn redis_prefix(&self) -> String {
         format!("{}:", self.prefix)
     }
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms)
-    }
-    pub fn discover_timeout(&self) -> Duration {
-        Duration::from_millis(self.discover_timeout_ms)
-    }
-    pub fn cache_timeout(&self) -> Duration {
-        Duration::from_millis(self.cache_timeout_ms)
-    }
-
     /// The delay before retry number `attempt` (1-based): exponential, capped.
     pub fn retry_delay(&self, attempt: u32) -> Duration {
-        let factor = 1u64 << attempt.saturating_sub(1).min(20);
-        Duration::from_millis(
-            self.retry_base_delay_ms
-                .saturating_mul(factor)
-                .min(self.retry_max_delay_ms),
-        )
+        let factor = 1u32 << attempt.saturating_sub(1).min(20);
+        self.retry_base_delay
+            .saturating_mul(factor)
+            .min(self.retry_max_delay)
     }
 }
 
 /// `ONRAMP_WORKER_CONCURRENCY=8` sets `worker_concurrency`; the value is read as
 /// the type of the setting it replaces.
-fn apply_env(merged: &mut Map<String, Value>, env: &[(String, String)]) -> Result<(), ConfigError> {
+fn apply_env(
+    shape: &Map<String, Value>,
+    merged: &mut Map<String, Value>,
+    env: &[(String, String)],
+) -> Result<(), ConfigError> {
     for (name, raw) in env {
         let Some(key) = name.strip_prefix("ONRAMP_") else {
             continue;
@@ -276,7 +343,7 @@ fn apply_env(merged: &mut Map<String, Value>, env: &[(String, String)]) -> Resul
         if key == "config" {
             continue;
         }
-        let Some(current) = merged.get(&key) else {
+        let Some(current) = shape.get(&key) else {
             return Err(ConfigError::Env {
                 name: name.clone(),
                 message: "no such setting".into(),
@@ -327,8 +394,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.worker_concurrency, 8);
-        assert_eq!(s.secret_key.as_deref(), Some("k"));
-        assert_eq!(s.http_addr, "127.0.0.1:8080");
+        assert_eq!(s.secret_key.as_ref().map(Secret::expose), Some("k"));
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn durations_and_addresses_are_read_in_their_units_and_checked() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ONRAMP_CONNECT_TIMEOUT_MS", "2500"),
+                ("ONRAMP_STREAM_MAX_SECONDS", "7"),
+                ("ONRAMP_HTTP_ADDR", "[::1]:9000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.connect_timeout, Duration::from_millis(2500));
+        assert_eq!(s.stream_max, Duration::from_secs(7));
+        assert_eq!(s.http_addr, "[::1]:9000".parse::<SocketAddr>().unwrap());
+        let e = Settings::load_from(None, &env(&[("ONRAMP_HTTP_ADDR", "localhost")])).unwrap_err();
+        assert!(e.to_string().contains("socket address"), "{e}");
+    }
+
+    #[test]
+    fn secrets_in_settings_never_print() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ONRAMP_SECRET_KEY", "the-key-itself"),
+                ("ONRAMP_DATABASE_URL", "postgres://u:pg-pass@db/onramp"),
+                ("ONRAMP_AMQP_URL", "amqp://u:mq-pass@mq:5672/%2f"),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{s:?} {}", serde_json::to_string(&s).unwrap());
+        for secret in ["the-key-itself", "pg-pass", "mq-pass", "guest:guest"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert_eq!(s.database_url.expose(), "postgres://u:pg-pass@db/onramp");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub struct Application {
 /// The key from settings, or a development key kept in a local file.
 pub fn resolve_secret_key(settings: &Settings) -> anyhow::Result<SecretKey> {
     if let Some(text) = &settings.secret_key {
-        return SecretKey::from_base64(text).context("ONRAMP_SECRET_KEY");
+        return SecretKey::from_base64(text.expose()).context("ONRAMP_SECRET_KEY");
     }
     let path = &settings.secret_key_file;
     if let Ok(text) = std::fs::read_to_string(path) {
@@ -77,9 +77,9 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 pub async fn own_endpoints(settings: &Settings) -> Vec<SocketAddr> {
     let mut found = Vec::new();
     let urls = [
-        (settings.database_url.as_str(), 5432),
-        (settings.amqp_url.as_str(), 5672),
-        (settings.redis_url.as_str(), 6379),
+        (settings.database_url.expose(), 5432),
+        (settings.amqp_url.expose(), 5672),
+        (settings.redis_url.expose(), 6379),
     ];
     for (text, default_port) in urls {
         let Ok(url) = url::Url::parse(text) else {
@@ -107,16 +107,15 @@ pub async fn own_endpoints(settings: &Settings) -> Vec<SocketAddr> {
             }
         }
     }
-    if let Ok(addr) = settings.http_addr.parse::<SocketAddr>() {
-        if addr.ip().is_unspecified() {
-            found.push(SocketAddr::from(([127, 0, 0, 1], addr.port())));
-            found.push(SocketAddr::from((
-                std::net::Ipv6Addr::LOCALHOST,
-                addr.port(),
-            )));
-        } else if addr.port() != 0 {
-            found.push(addr);
-        }
+    let addr = settings.http_addr;
+    if addr.ip().is_unspecified() {
+        found.push(SocketAddr::from(([127, 0, 0, 1], addr.port())));
+        found.push(SocketAddr::from((
+            std::net::Ipv6Addr::LOCALHOST,
+            addr.port(),
+        )));
+    } else if addr.port() != 0 {
+        found.push(addr);
     }
     found
 }
@@ -175,10 +174,7 @@ impl Application {
             tracing::warn!(error = %e, "rabbitmq not reachable yet; will declare the topology on reconnect");
         }
         let listener = if roles.api {
-            let addr: SocketAddr = settings
-                .http_addr
-                .parse()
-                .with_context(|| format!("http_addr {:?}", settings.http_addr))?;
+            let addr = settings.http_addr;
             Some(
                 TcpListener::bind(addr)
                     .await
@@ -195,7 +191,7 @@ impl Application {
         let streams = crate::http::streams::Streams::new(
             pool.clone(),
             settings.streams_per_org,
-            Duration::from_secs(settings.stream_max_seconds),
+            settings.stream_max,
         );
         let state = AppState {
             settings: settings.clone(),
@@ -236,7 +232,7 @@ impl Application {
         let relay = tokio::spawn(relay::run(
             self.state.pool.clone(),
             self.state.broker.clone(),
-            Duration::from_millis(self.settings.outbox_poll_ms),
+            self.settings.outbox_poll,
             self.settings.outbox_max_message_bytes,
             crate::storage::outbox::Limits {
                 per_org: self.settings.org_max_concurrent_jobs as i64,

@@ -50,7 +50,7 @@ impl Broker {
             .with_connection_name(LongString::from(format!("onramp-{name}")));
         let conn = tokio::time::timeout(
             Duration::from_secs(10),
-            Connection::connect(&settings.amqp_url, props),
+            Connection::connect(settings.amqp_url.expose(), props),
         )
         .await
         .map_err(|_| QueueError::Timeout(Duration::from_secs(10)))??;

@@ -54,7 +54,7 @@ impl StoreError {
 /// Opens a pool without touching the server: connections are made on first use,
 /// so a process starts while PostgreSQL is still coming up.
 pub fn pool(settings: &Settings) -> Result<PgPool, StoreError> {
-    let options: PgConnectOptions = settings.database_url.parse()?;
+    let options: PgConnectOptions = settings.database_url.expose().parse()?;
     Ok(PgPoolOptions::new()
         .max_connections(settings.database_pool_size)
         .acquire_timeout(Duration::from_secs(5))
@@ -72,7 +72,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 /// `onramp serve` works on a fresh machine with no set-up.
 pub async fn ensure_database(settings: &Settings) -> Result<(), StoreError> {
     use sqlx::Connection;
-    let options: PgConnectOptions = settings.database_url.parse()?;
+    let options: PgConnectOptions = settings.database_url.expose().parse()?;
     let Some(name) = options.get_database().map(str::to_string) else {
         return Ok(());
     };

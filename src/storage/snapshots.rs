@@ -71,9 +71,9 @@ pub struct SnapshotStore {
 impl SnapshotStore {
     pub fn new(settings: &Settings) -> Result<SnapshotStore, CacheError> {
         Ok(SnapshotStore {
-            client: redis::Client::open(settings.redis_url.as_str())?,
+            client: redis::Client::open(settings.redis_url.expose())?,
             prefix: settings.redis_prefix(),
-            timeout: settings.cache_timeout(),
+            timeout: settings.cache_timeout,
             conn: Mutex::new(None),
         })
     }

@@ -133,7 +133,7 @@ async fn consume(
             _ = shutdown.cancelled() => {
                 // Stop new deliveries; unacknowledged prefetched ones go back to the queue.
                 let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                let limit = Duration::from_millis(deps.settings.drain_timeout_ms);
+                let limit = deps.settings.drain_timeout;
                 let waited = tokio::time::timeout(limit, async {
                     while tasks.join_next().await.is_some() {}
                 }).await;
@@ -223,7 +223,7 @@ async fn process(
     in_flight: &Mutex<HashSet<Uuid>>,
 ) -> Disposition {
     let s = &deps.settings;
-    let lease = Duration::from_millis(s.job_lease_ms);
+    let lease = s.job_lease;
     let retry = |attempt: u32| Disposition::RetryAfter {
         delay_ms: s.retry_delay(attempt).as_millis() as u64,
         next_attempt: attempt + 1,
@@ -513,8 +513,7 @@ async fn settle(
                 Err(e) => {
                     // Not a hot loop: wait before handing the message back.
                     tracing::warn!(error = %e, "could not schedule retry; returning message to the queue");
-                    tokio::time::sleep(Duration::from_millis(deps.settings.retry_base_delay_ms))
-                        .await;
+                    tokio::time::sleep(deps.settings.retry_base_delay).await;
                     delivery
                         .nack(BasicNackOptions {
                             requeue: true,

@@ -4,8 +4,6 @@
 //! lock decides which) sends such jobs again, and the workers' usual rules take it
 //! from there: a claim, a takeover count, a final outcome.
 
-use std::time::Duration;
-
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -13,8 +11,8 @@ use crate::config::Settings;
 use crate::storage::jobs;
 
 pub async fn run(pool: PgPool, settings: std::sync::Arc<Settings>, stop: CancellationToken) {
-    let every = Duration::from_millis(settings.reconcile_interval_ms);
-    let after = Duration::from_millis(settings.reconcile_after_ms);
+    let every = settings.reconcile_interval;
+    let after = settings.reconcile_after;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -2,7 +2,7 @@
 //! A target's fault ends the job; a fault of onramp's own infrastructure is returned
 //! as `Fault::Infrastructure` for the caller to retry.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -311,7 +311,7 @@ async fn connect<'a>(
     deps: &'a WorkerDeps,
     config: &'a ConnectorConfig,
 ) -> StepResult<Connection<'a>> {
-    let limit = deps.settings.connect_timeout();
+    let limit = deps.settings.connect_timeout;
     let (conn, retries) = pipeline::connect(config, &deps.net, limit)
         .await
         .map_err(|e| Halt::Failed(job_error(StepName::Connect, &e)))?;
@@ -329,7 +329,7 @@ async fn discover(
     conn: Connection<'_>,
     tenancy_settings: &Option<tenancy::TenancySettings>,
 ) -> StepResult<Discovered> {
-    let limit = deps.settings.discover_timeout();
+    let limit = deps.settings.discover_timeout;
     let found = pipeline::discover(conn, tenancy_settings.as_ref(), limit)
         .await
         .map_err(|e| match e {
@@ -359,7 +359,7 @@ async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResu
     // cut off, another took the job over) stops here and writes nothing.
     // A job that is no longer its datasource's latest (an update or sync came after
     // it) leaves the snapshot to the newer one.
-    let lease = Duration::from_millis(s.job_lease_ms);
+    let lease = s.job_lease;
     let latest = match jobs::renew_for_cache(&deps.pool, job.id, deps.id, lease).await {
         Ok(Some(latest)) => latest,
         Ok(None) => return Err(Halt::LeaseLost),
@@ -377,13 +377,13 @@ async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResu
             Ok(Put::NotLatest)
         }
     };
-    let stored = match tokio::time::timeout(s.cache_timeout(), put).await {
+    let stored = match tokio::time::timeout(s.cache_timeout, put).await {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(Halt::Infra(e.to_string())),
         Err(_) => {
             return Err(Halt::Infra(format!(
                 "redis did not answer within {} ms",
-                s.cache_timeout_ms
+                s.cache_timeout.as_millis()
             )));
         }
     };

@@ -59,7 +59,7 @@ async fn serve_without_a_secret_key_makes_a_development_key_and_says_so() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
         .arg("serve")
         .current_dir(&dir)
-        .env("ONRAMP_DATABASE_URL", &settings.database_url)
+        .env("ONRAMP_DATABASE_URL", settings.database_url.expose())
         .env("ONRAMP_PREFIX", &settings.prefix)
         .env("ONRAMP_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env_remove("ONRAMP_SECRET_KEY")
@@ -98,7 +98,7 @@ async fn token_create_prints_a_working_token_once_and_revoke_ends_it() {
     let run = |args: &[&str]| {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
             .args(args)
-            .env("ONRAMP_DATABASE_URL", &app.settings.database_url)
+            .env("ONRAMP_DATABASE_URL", app.settings.database_url.expose())
             .output()
     };
     let out = run(&["token", "create", "--org", "cli-org"]).await.unwrap();

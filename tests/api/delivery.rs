@@ -27,7 +27,7 @@ async fn wait_for_status(app: &crate::helpers::TestApp, job_id: &str, status: &s
 async fn a_job_accepted_while_rabbitmq_is_unreachable_still_completes_after() {
     let amqp = Proxy::start("127.0.0.1:5672").await;
     let url = format!("amqp://guest:guest@{}/%2f", amqp.addr());
-    let app = spawn_with(|s| s.amqp_url = url).await;
+    let app = spawn_with(|s| s.amqp_url = url.into()).await;
     amqp.cut();
     let response = app
         .post_datasource(&body("postgres", pg_credentials("while-down", "public")))
@@ -53,7 +53,7 @@ async fn a_job_that_meets_an_unreachable_redis_is_retried_and_then_succeeds() {
     let redis = Proxy::start("127.0.0.1:6379").await;
     let url = format!("redis://{}/", redis.addr());
     let app = spawn_with(|s| {
-        s.redis_url = url;
+        s.redis_url = url.into();
         s.retry_max_attempts = 8;
     })
     .await;
@@ -81,7 +81,7 @@ async fn an_infrastructure_fault_that_outlasts_every_retry_fails_the_job_and_dea
     let redis = Proxy::start("127.0.0.1:6379").await;
     let url = format!("redis://{}/", redis.addr());
     let app = spawn_with(|s| {
-        s.redis_url = url;
+        s.redis_url = url.into();
         s.retry_max_attempts = 3;
     })
     .await;
@@ -150,7 +150,7 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_worker_which_complete
     let job_id = accepted["jobId"].as_str().unwrap();
 
     let mut slow = settings.clone();
-    slow.connect_timeout_ms = 60_000;
+    slow.connect_timeout = Duration::from_millis(60_000);
     let log = std::env::temp_dir().join(format!("{id}-worker.log"));
     let mut worker = onramp(&slow, "worker", &log);
     wait_for_status(&api, job_id, "running").await;
@@ -183,7 +183,7 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_another_worker_which_complete
 async fn sigterm_lets_the_job_in_flight_finish_before_the_process_exits() {
     let id = unique("t");
     let mut settings = test_settings(&id);
-    settings.connect_timeout_ms = 30_000;
+    settings.connect_timeout = Duration::from_millis(30_000);
     let api = spawn_settings(
         id.clone(),
         test_settings(&id),
@@ -248,7 +248,9 @@ async fn serve_good_and_bad() -> Served {
     let events = Subscriber::events(&settings).await;
     let log = std::env::temp_dir().join(format!("{id}-serve.log"));
     let mut s = settings.clone();
-    s.http_addr = format!("127.0.0.1:{}", crate::helpers::proxy::closed_port().await);
+    s.http_addr = format!("127.0.0.1:{}", crate::helpers::proxy::closed_port().await)
+        .parse()
+        .expect("an address");
     let child = onramp(&s, "serve", &log);
     let base = format!("http://{}", s.http_addr);
     let client = reqwest::Client::new();
@@ -261,7 +263,9 @@ async fn serve_good_and_bad() -> Served {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ready, "serve did not start");
-    let pool = sqlx::PgPool::connect(&s.database_url).await.unwrap();
+    let pool = sqlx::PgPool::connect(s.database_url.expose())
+        .await
+        .unwrap();
     let (_, _, token) = onramp::storage::tokens::create(&pool, "secrets", None)
         .await
         .unwrap();
@@ -480,7 +484,7 @@ async fn a_job_that_meets_an_unreachable_postgres_is_retried_and_then_succeeds()
     let pg = Proxy::start("127.0.0.1:5432").await;
     let id = unique("t");
     let mut settings = test_settings(&id);
-    settings.database_url = format!("postgres://postgres@{}/onramp_{id}", pg.addr());
+    settings.database_url = format!("postgres://postgres@{}/onramp_{id}", pg.addr()).into();
     settings.retry_max_attempts = 10;
     let app = spawn_settings(
         id,

@@ -37,8 +37,8 @@ async fn an_older_job_that_finishes_last_never_overwrites_a_newer_snapshot() {
     let proxy = Proxy::start("127.0.0.1:5432").await;
     proxy.pause();
     let app = spawn_with(|s| {
-        s.connect_timeout_ms = 30_000;
-        s.job_lease_ms = 30_000;
+        s.connect_timeout = Duration::from_millis(30_000);
+        s.job_lease = Duration::from_millis(30_000);
     })
     .await;
     // The older job: its connection waits at the proxy.
@@ -89,7 +89,7 @@ async fn an_older_job_that_finishes_last_never_overwrites_a_newer_snapshot() {
 async fn a_worker_that_lost_its_lease_stops_and_writes_nothing() {
     let proxy = Proxy::start("127.0.0.1:5432").await;
     proxy.pause();
-    let app = spawn_with(|s| s.connect_timeout_ms = 30_000).await;
+    let app = spawn_with(|s| s.connect_timeout = Duration::from_millis(30_000)).await;
     let mut events = Subscriber::events(&app.settings).await;
     let mut c = pg_credentials("lease", "public");
     c["port"] = json!(proxy.port);
@@ -147,12 +147,12 @@ async fn purge_jobs_queue(settings: &onramp::config::Settings) {
 async fn jobs_whose_messages_were_lost_are_sent_again_and_end() {
     let id = unique("t");
     let mut settings = crate::helpers::test_settings(&id);
-    settings.reconcile_interval_ms = 200;
-    settings.reconcile_after_ms = 800;
+    settings.reconcile_interval = Duration::from_millis(200);
+    settings.reconcile_after = Duration::from_millis(800);
     // What a job may wait on legitimately (a retry queue, a live lease) stays shorter.
-    settings.job_lease_ms = 500;
-    settings.retry_max_delay_ms = 200;
-    settings.retry_base_delay_ms = 100;
+    settings.job_lease = Duration::from_millis(500);
+    settings.retry_max_delay = Duration::from_millis(200);
+    settings.retry_base_delay = Duration::from_millis(100);
     let api = crate::helpers::spawn_api(&id, &settings).await;
     // One job queued, one running on a lease that ran out (its worker died): then the
     // queue loses both messages, as a broker that lost an unreplicated queue would.
@@ -205,9 +205,9 @@ async fn a_worker_cut_off_from_its_database_lets_go_of_the_target_before_its_lea
     let (port, held) = counting_silent_server("127.0.0.1").await;
     let (open, total) = (held.open, held.total);
     let app = spawn_with(|s| {
-        s.database_url = format!("postgres://postgres@{}/onramp_{}", db.addr(), s.prefix);
-        s.connect_timeout_ms = 30_000;
-        s.job_lease_ms = 1_500;
+        s.database_url = format!("postgres://postgres@{}/onramp_{}", db.addr(), s.prefix).into();
+        s.connect_timeout = Duration::from_millis(30_000);
+        s.job_lease = Duration::from_millis(1_500);
     })
     .await;
     let mut c = pg_credentials("cut-off", "public");

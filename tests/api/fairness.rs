@@ -30,7 +30,7 @@ async fn one_host_never_gets_more_of_onramps_jobs_at_once_than_its_limit() {
     let app = spawn_with(|s| {
         s.target_max_concurrent_jobs = 2;
         s.worker_concurrency = 6;
-        s.connect_timeout_ms = 1_000;
+        s.connect_timeout = Duration::from_millis(1_000);
     })
     .await;
     let mut jobs = Vec::new();
@@ -61,7 +61,7 @@ async fn another_organisations_single_job_starts_at_once_behind_a_backlog() {
         s.org_max_concurrent_jobs = 2;
         s.target_max_concurrent_jobs = 100;
         s.worker_concurrency = 4;
-        s.connect_timeout_ms = 1_500;
+        s.connect_timeout = Duration::from_millis(1_500);
     })
     .await;
     // Organisation A: a backlog of slow jobs.

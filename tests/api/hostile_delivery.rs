@@ -129,7 +129,7 @@ async fn tenants_read_a_stable_message_and_an_error_id_never_the_drivers_text_of
     let redis = Proxy::start("127.0.0.1:6379").await;
     let url = format!("redis://{}/", redis.addr());
     let app = spawn_with(|s| {
-        s.redis_url = url;
+        s.redis_url = url.into();
         s.retry_max_attempts = 2;
     })
     .await;

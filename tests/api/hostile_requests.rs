@@ -161,9 +161,9 @@ async fn streams_are_bounded_per_organisation_and_in_time_and_end_when_the_token
     let (port, _server) = silent_server().await;
     let app = spawn_with(|s| {
         s.streams_per_org = 2;
-        s.stream_max_seconds = 2;
-        s.connect_timeout_ms = 60_000;
-        s.discover_timeout_ms = 60_000;
+        s.stream_max = Duration::from_secs(2);
+        s.connect_timeout = Duration::from_millis(60_000);
+        s.discover_timeout = Duration::from_millis(60_000);
     })
     .await;
     let job = app.accept(&slow_request("slow", port)).await;
@@ -204,8 +204,8 @@ async fn streams_are_bounded_per_organisation_and_in_time_and_end_when_the_token
 async fn a_revoked_token_ends_its_streams_within_about_a_second() {
     let (port, _server) = silent_server().await;
     let app = spawn_with(|s| {
-        s.stream_max_seconds = 600;
-        s.connect_timeout_ms = 60_000;
+        s.stream_max = Duration::from_secs(600);
+        s.connect_timeout = Duration::from_millis(60_000);
     })
     .await;
     let job = app.accept(&slow_request("slow", port)).await;
@@ -255,7 +255,7 @@ async fn many_watchers_of_jobs_share_one_poller() {
     let (port, _server) = silent_server().await;
     let app = spawn_with(|s| {
         s.streams_per_org = 64;
-        s.connect_timeout_ms = 60_000;
+        s.connect_timeout = Duration::from_millis(60_000);
     })
     .await;
     let job = app.accept(&slow_request("watched", port)).await;

@@ -62,7 +62,7 @@ async fn health_readiness_metrics_and_openapi_answer() {
 async fn readiness_names_the_dependency_that_is_down() {
     let redis = Proxy::start("127.0.0.1:6379").await;
     let url = format!("redis://{}/", redis.addr());
-    let app = spawn_with(|s| s.redis_url = url).await;
+    let app = spawn_with(|s| s.redis_url = url.into()).await;
     redis.cut();
     let response = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(response.status(), 503);
@@ -77,7 +77,7 @@ async fn the_api_answers_503_and_records_nothing_while_its_database_is_unreachab
     let pg = Proxy::start("127.0.0.1:5432").await;
     let id = crate::helpers::unique("t");
     let mut settings = crate::helpers::test_settings(&id);
-    settings.database_url = format!("postgres://postgres@{}/onramp_{id}", pg.addr());
+    settings.database_url = format!("postgres://postgres@{}/onramp_{id}", pg.addr()).into();
     let app = crate::helpers::spawn_settings(
         id,
         settings,

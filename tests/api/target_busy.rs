@@ -33,7 +33,7 @@ async fn pg_role_at_its_limit() -> (String, tokio_postgres::Client) {
 
 #[tokio::test]
 async fn a_postgres_server_at_its_connection_limit_is_tried_again_until_a_slot_frees() {
-    let app = spawn_with(|s| s.connect_timeout_ms = 10_000).await;
+    let app = spawn_with(|s| s.connect_timeout = Duration::from_millis(10_000)).await;
     let (role, held) = pg_role_at_its_limit().await;
     let mut c = pg_credentials("busy-pg", "public");
     c["username"] = json!(role);
@@ -59,7 +59,7 @@ async fn a_postgres_server_at_its_connection_limit_is_tried_again_until_a_slot_f
 
 #[tokio::test]
 async fn a_server_that_stays_at_its_limit_fails_the_job_naming_the_limit() {
-    let app = spawn_with(|s| s.connect_timeout_ms = 2_500).await;
+    let app = spawn_with(|s| s.connect_timeout = Duration::from_millis(2_500)).await;
     let (role, held) = pg_role_at_its_limit().await;
     let mut c = pg_credentials("busy-pg", "public");
     c["username"] = json!(role);
@@ -149,7 +149,7 @@ async fn an_http_target_that_answers_429_with_retry_after_is_asked_again() {
         }
     })
     .await;
-    let app = spawn_with(|s| s.connect_timeout_ms = 10_000).await;
+    let app = spawn_with(|s| s.connect_timeout = Duration::from_millis(10_000)).await;
     let job = app
         .create_and_wait(&body(
             "elasticsearch",
@@ -176,7 +176,7 @@ async fn a_server_that_asks_for_a_wait_longer_than_the_step_fails_it_as_busy_not
         )
     })
     .await;
-    let app = spawn_with(|s| s.connect_timeout_ms = 2_000).await;
+    let app = spawn_with(|s| s.connect_timeout = Duration::from_millis(2_000)).await;
     let started = std::time::Instant::now();
     let job = app
         .fails_with(

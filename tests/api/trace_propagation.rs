@@ -54,7 +54,9 @@ async fn the_api_and_worker_spans_of_one_request_share_its_trace_and_reach_the_c
 
     let id = unique("t");
     let mut settings = test_settings(&id);
-    settings.http_addr = format!("127.0.0.1:{}", crate::helpers::proxy::closed_port().await);
+    settings.http_addr = format!("127.0.0.1:{}", crate::helpers::proxy::closed_port().await)
+        .parse()
+        .expect("an address");
     let log = std::env::temp_dir().join(format!("{id}-otel.log"));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_onramp"))
         .arg("serve")
@@ -75,7 +77,9 @@ async fn the_api_and_worker_spans_of_one_request_share_its_trace_and_reach_the_c
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "serve did not start");
-    let pool = sqlx::PgPool::connect(&settings.database_url).await.unwrap();
+    let pool = sqlx::PgPool::connect(settings.database_url.expose())
+        .await
+        .unwrap();
     let (_, _, token) = onramp::storage::tokens::create(&pool, "traced", None)
         .await
         .unwrap();

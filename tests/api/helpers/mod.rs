@@ -39,23 +39,24 @@ pub fn test_settings(id: &str) -> Settings {
     use base64::Engine;
     let key: [u8; 32] = rand::random();
     Settings {
-        http_addr: "127.0.0.1:0".into(),
+        http_addr: "127.0.0.1:0".parse().expect("an address"),
         // Through the socket: 127.0.0.1:5432 is where the tests' target databases live, and
         // onramp refuses its own database's address as a datasource.
-        database_url: format!("postgres://postgres@localhost/onramp_{id}?host=/var/run/postgresql"),
-        secret_key: Some(base64::engine::general_purpose::STANDARD.encode(key)),
+        database_url: format!("postgres://postgres@localhost/onramp_{id}?host=/var/run/postgresql")
+            .into(),
+        secret_key: Some(base64::engine::general_purpose::STANDARD.encode(key).into()),
         prefix: id.to_string(),
         worker_concurrency: 4,
         database_pool_size: 6,
-        connect_timeout_ms: 2_000,
-        discover_timeout_ms: 5_000,
-        cache_timeout_ms: 1_500,
+        connect_timeout: Duration::from_millis(2_000),
+        discover_timeout: Duration::from_millis(5_000),
+        cache_timeout: Duration::from_millis(1_500),
         retry_max_attempts: 4,
-        retry_base_delay_ms: 200,
-        retry_max_delay_ms: 1_000,
-        job_lease_ms: 2_000,
-        drain_timeout_ms: 10_000,
-        outbox_poll_ms: 100,
+        retry_base_delay: Duration::from_millis(200),
+        retry_max_delay: Duration::from_millis(1_000),
+        job_lease: Duration::from_millis(2_000),
+        drain_timeout: Duration::from_millis(10_000),
+        outbox_poll: Duration::from_millis(100),
         ..Settings::default()
     }
 }

@@ -10,8 +10,16 @@ pub fn env_for(settings: &Settings) -> Vec<(String, String)> {
     let Value::Object(map) = serde_json::to_value(settings).unwrap() else {
         unreachable!()
     };
-    map.into_iter()
-        .filter(|(_, v)| !v.is_null())
+    // Secrets serialise as `[redacted]`: they are handed over exposed, one by one.
+    let secrets = [
+        ("database_url", Some(&settings.database_url)),
+        ("amqp_url", Some(&settings.amqp_url)),
+        ("redis_url", Some(&settings.redis_url)),
+        ("secret_key", settings.secret_key.as_ref()),
+    ];
+    let mut vars: Vec<(String, String)> = map
+        .into_iter()
+        .filter(|(k, v)| !v.is_null() && !secrets.iter().any(|(name, _)| name == k))
         .map(|(k, v)| {
             let v = match v {
                 Value::String(s) => s,
@@ -19,7 +27,16 @@ pub fn env_for(settings: &Settings) -> Vec<(String, String)> {
             };
             (format!("ONRAMP_{}", k.to_uppercase()), v)
         })
-        .collect()
+        .collect();
+    for (name, secret) in secrets {
+        if let Some(secret) = secret {
+            vars.push((
+                format!("ONRAMP_{}", name.to_uppercase()),
+                secret.expose().to_string(),
+            ));
+        }
+    }
+    vars
 }
 
 pub fn onramp(settings: &Settings, command: &str, log: &std::path::Path) -> tokio::process::Child {
