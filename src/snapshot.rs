@@ -47,9 +47,10 @@ pub struct Schema {
     pub tables: Vec<Table>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TableKind {
+    #[default]
     Table,
     View,
     MaterializedView,
@@ -59,7 +60,8 @@ pub enum TableKind {
     File,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `Table { name, kind, ..Default::default() }` starts one with no keys, columns or facts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Table {
     pub name: String,

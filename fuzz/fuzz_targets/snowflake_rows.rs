@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = results::json_chunk_rows(&text);
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
         for row in results::json_rows(&value) {
-            let _ = onramp::connectors::snowflake::with_full_type(row);
+            let _ = onramp::connectors::snowflake::discover::with_full_type(row);
         }
     }
 });

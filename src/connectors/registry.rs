@@ -99,25 +99,20 @@ pub trait Connector: Send + Sync + 'static {
     }
 }
 
-/// Registers a type whose folder follows the layout: declares its connector and
-/// implements [`Connector`] from the folder's functions (`config.check`, a connect
-/// that returns the session, a discover, a list of databases when the type has
-/// them, a goodbye when its protocol has one).
+/// Registers a type whose folder follows the layout, in one line:
+/// `crate::connector!(Name(config::NameConfig, session::NameSession) [hooks] tenancy = levels);`
+/// declares `Name` and implements [`Connector`] from the folder's own items:
+/// `config::FIELDS`, `session::connect`, `discover::discover`. The hooks in brackets
+/// are the optional ones the type has: `check` (the config's `check`),
+/// `list_databases` (`discover::list_databases`), `close` (the session's `close`).
+/// `tenancy = …` gives its tenancy levels when they are not the default.
 #[macro_export]
 macro_rules! connector {
     (
         $(#[$doc:meta])*
-        $name:ident {
-            config: $config:ty,
-            session: $session:ty,
-            fields: $fields:expr,
-            $(tenancy: $tenancy:expr,)?
-            $(check: $check:path,)?
-            connect: $connect:path,
-            discover: $discover:path,
-            $(list_databases: $list:path,)?
-            $(close: $close:path,)?
-        }
+        $name:ident($config:ty, $session:ty)
+        $([$($hook:ident),* $(,)?])?
+        $(tenancy = $tenancy:expr)?
     ) => {
         $(#[$doc])*
         pub struct $name;
@@ -127,15 +122,11 @@ macro_rules! connector {
             type Session = $session;
 
             fn fields(&self) -> &'static [$crate::connectors::FieldSpec] {
-                $fields
+                config::FIELDS
             }
 
             $(fn tenancy_levels(&self) -> &'static [$crate::connectors::tenancy::Level] {
                 $tenancy
-            })?
-
-            $(fn check(&self, config: &$config) -> Result<(), Vec<$crate::connectors::FieldProblem>> {
-                $check(config)
             })?
 
             async fn connect(
@@ -143,7 +134,7 @@ macro_rules! connector {
                 config: &$config,
                 net: &$crate::connectors::Net,
             ) -> Result<$session, $crate::connectors::ConnectorError> {
-                $connect(config, net).await
+                session::connect(config, net).await
             }
 
             async fn discover(
@@ -151,19 +142,33 @@ macro_rules! connector {
                 session: &mut $session,
                 config: &$config,
             ) -> Result<$crate::snapshot::Snapshot, $crate::connectors::ConnectorError> {
-                $discover(session, config).await
+                discover::discover(session, config).await
             }
 
-            $(async fn list_databases(
-                &self,
-                session: &mut $session,
-            ) -> Result<Vec<String>, $crate::connectors::ConnectorError> {
-                $list(session).await
-            })?
+            $($($crate::connector_hook!($hook, $config, $session);)*)?
+        }
+    };
+}
 
-            $(async fn close(&self, session: $session) {
-                $close(session).await
-            })?
+/// One optional hook of [`connector!`], from the folder's conventional item.
+#[macro_export]
+macro_rules! connector_hook {
+    (check, $config:ty, $session:ty) => {
+        fn check(&self, config: &$config) -> Result<(), Vec<$crate::connectors::FieldProblem>> {
+            <$config>::check(config)
+        }
+    };
+    (list_databases, $config:ty, $session:ty) => {
+        async fn list_databases(
+            &self,
+            session: &mut $session,
+        ) -> Result<Vec<String>, $crate::connectors::ConnectorError> {
+            discover::list_databases(session).await
+        }
+    };
+    (close, $config:ty, $session:ty) => {
+        async fn close(&self, session: $session) {
+            <$session>::close(session).await
         }
     };
 }

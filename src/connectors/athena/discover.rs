@@ -148,10 +148,8 @@ fn table(t: &Value) -> Table {
             .as_str()
             .filter(|s| !s.is_empty())
             .map(str::to_string),
-        row_estimate: None,
-        primary_key: Vec::new(),
-        foreign_keys: Vec::new(),
         columns,
         properties,
+        ..Default::default()
     }
 }

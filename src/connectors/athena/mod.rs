@@ -6,18 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-pub use self::config::{AthenaConfig, FIELDS};
-pub use self::discover::{discover, list_databases};
-pub use self::session::{AthenaSession, connect};
-
-crate::connector! {
-    Athena {
-        config: AthenaConfig,
-        session: AthenaSession,
-        fields: FIELDS,
-        check: AthenaConfig::check,
-        connect: connect,
-        discover: discover,
-        list_databases: list_databases,
-    }
-}
+crate::connector!(Athena(config::AthenaConfig, session::AthenaSession) [check, list_databases]);

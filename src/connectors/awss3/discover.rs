@@ -171,11 +171,9 @@ async fn describe(s3: &S3, p: Planned) -> Result<Table, ConnectorError> {
         name: p.name,
         kind: TableKind::File,
         comment,
-        row_estimate: None,
-        primary_key: Vec::new(),
-        foreign_keys: Vec::new(),
         columns,
         properties,
+        ..Default::default()
     })
 }
 

@@ -10,19 +10,6 @@ pub mod parquet;
 pub mod session;
 mod thrift;
 
-pub use self::config::{FIELDS, S3Config};
-pub use self::discover::discover;
-pub use self::session::connect;
-
-crate::connector! {
+crate::connector!(
     /// Files have no databases or tables to split tenants by.
-    Awss3 {
-        config: S3Config,
-        session: client::S3,
-        fields: FIELDS,
-        tenancy: &[],
-        check: S3Config::check,
-        connect: connect,
-        discover: discover,
-    }
-}
+    Awss3(config::S3Config, client::S3) [check] tenancy = &[]);

@@ -9,20 +9,8 @@ pub mod discover;
 pub mod session;
 pub mod types;
 
-pub use self::config::{BigqueryConfig, FIELDS};
-pub use self::discover::{discover, list_databases};
-pub use self::session::{BigquerySession, connect};
-
-crate::connector! {
+crate::connector!(
     /// One project is one database; tenants split by dataset are schemas.
-    Bigquery {
-        config: BigqueryConfig,
-        session: BigquerySession,
-        fields: FIELDS,
-        tenancy: &[crate::connectors::tenancy::Level::Table],
-        check: BigqueryConfig::check,
-        connect: connect,
-        discover: discover,
-        list_databases: list_databases,
-    }
-}
+    Bigquery(config::BigqueryConfig, session::BigquerySession) [check, list_databases]
+    tenancy = &[crate::connectors::tenancy::Level::Table]
+);

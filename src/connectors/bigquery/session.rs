@@ -2,6 +2,7 @@
 //! pause and retry on rate limits), `jobs.query` to completion, and the mapping of
 //! Google API errors into connector errors.
 
+use crate::connectors::support::limits::short;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -22,10 +23,6 @@ pub struct BigquerySession {
     token: SecretString,
     pub(super) project: String,
     location: String,
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 async fn access_token(

@@ -6,16 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-pub use self::config::{ClickhouseConfig, FIELDS};
-pub use self::session::{ChSession, connect};
-
-crate::connector! {
-    Clickhouse {
-        config: ClickhouseConfig,
-        session: ChSession,
-        fields: FIELDS,
-        connect: connect,
-        discover: discover::discover,
-        list_databases: discover::list_databases,
-    }
-}
+crate::connector!(Clickhouse(config::ClickhouseConfig, session::ChSession)[list_databases]);

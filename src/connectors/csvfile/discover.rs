@@ -27,11 +27,9 @@ pub fn discover(sample: &Sample, cfg: &CsvConfig) -> Result<Snapshot, ConnectorE
         name: sample.name.clone(),
         kind: TableKind::File,
         comment: None,
-        row_estimate: None,
-        primary_key: Vec::new(),
-        foreign_keys: Vec::new(),
         columns,
         properties,
+        ..Default::default()
     };
     let databases = vec![Database {
         name: "file".into(),

@@ -6,18 +6,7 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-pub use self::config::{DatabricksConfig, FIELDS};
-pub use self::discover::{discover, list_databases};
-pub use self::session::{DatabricksSession, connect};
-
-crate::connector! {
-    Databricks {
-        config: DatabricksConfig,
-        session: DatabricksSession,
-        fields: FIELDS,
-        check: DatabricksConfig::check,
-        connect: connect,
-        discover: discover,
-        list_databases: list_databases,
-    }
-}
+crate::connector!(
+    Databricks(config::DatabricksConfig, session::DatabricksSession)
+    [check, list_databases]
+);

@@ -126,12 +126,8 @@ impl DatabricksSession {
 fn statement_error(statement: &Value, state: &str, cfg: &DatabricksConfig) -> ConnectorError {
     let error = &statement["status"]["error"];
     let code = error["error_code"].as_str().unwrap_or("");
-    let message = error["message"]
-        .as_str()
-        .unwrap_or("")
-        .chars()
-        .take(300)
-        .collect::<String>();
+    let message =
+        crate::connectors::support::limits::short(error["message"].as_str().unwrap_or(""));
     if message.contains("NO_SUCH_CATALOG")
         || message.contains("SCHEMA_NOT_FOUND")
         || code == "NOT_FOUND"

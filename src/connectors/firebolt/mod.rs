@@ -8,17 +8,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-pub use self::config::{FIELDS, FireboltConfig};
-pub use self::discover::{discover, list_databases};
-pub use self::session::{FireboltSession, connect};
-
-crate::connector! {
-    Firebolt {
-        config: FireboltConfig,
-        session: FireboltSession,
-        fields: FIELDS,
-        connect: connect,
-        discover: discover,
-        list_databases: list_databases,
-    }
-}
+crate::connector!(Firebolt(config::FireboltConfig, session::FireboltSession)[list_databases]);

@@ -2,6 +2,7 @@
 //! ENGINE` (following the answers' session headers), SQL over HTTP, and the mapping
 //! of Firebolt's errors into connector errors.
 
+use crate::connectors::support::limits::short;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -33,10 +34,6 @@ fn canonical(url: &str) -> String {
     } else {
         format!("https://{url}")
     }
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 async fn token(

@@ -17,19 +17,7 @@ pub mod session;
 mod uri;
 pub mod wire;
 
-pub use config::{FIELDS, MongoConfig};
-pub use discover::{discover, list_databases};
-pub use session::{MongoSession, connect};
-
-crate::connector! {
-    Mongodb {
-        config: MongoConfig,
-        session: MongoSession,
-        fields: FIELDS,
-        check: MongoConfig::check,
-        connect: session::connect,
-        discover: discover::discover,
-        list_databases: discover::list_databases,
-        close: MongoSession::close,
-    }
-}
+crate::connector!(
+    Mongodb(config::MongoConfig, session::MongoSession)
+    [check, list_databases, close]
+);

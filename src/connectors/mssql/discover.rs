@@ -156,10 +156,7 @@ pub fn assemble(
                 },
                 comment: r.comment,
                 row_estimate: r.rows,
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                columns: Vec::new(),
-                properties: BTreeMap::new(),
+                ..Default::default()
             },
         );
     }

@@ -6,16 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-pub use self::config::{FIELDS, MssqlConfig};
-pub use self::session::{MssqlSession, connect};
-
-crate::connector! {
-    Mssql {
-        config: MssqlConfig,
-        session: MssqlSession,
-        fields: FIELDS,
-        connect: connect,
-        discover: discover::discover,
-        list_databases: discover::list_databases,
-    }
-}
+crate::connector!(Mssql(config::MssqlConfig, session::MssqlSession)[list_databases]);

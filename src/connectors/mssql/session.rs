@@ -60,7 +60,7 @@ pub fn fault_for_code(code: u32) -> Option<(Fault, &'static str)> {
 }
 
 pub fn map_error(e: &tiberius::error::Error, target: &str) -> ConnectorError {
-    let short: String = e.to_string().chars().take(300).collect();
+    let short = crate::connectors::support::limits::short(&e.to_string());
     if let Some((fault, hint)) = e.code().and_then(fault_for_code) {
         return ConnectorError::new(fault, format!("sql server refused: {short}"), hint);
     }

@@ -218,10 +218,7 @@ pub async fn discover(
                 kind,
                 comment,
                 row_estimate: rows.map(|r| r as i64),
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                columns: Vec::new(),
-                properties: Default::default(),
+                ..Default::default()
             },
         );
     }

@@ -103,10 +103,7 @@ pub async fn discover(
                 // reltuples is -1 for never-analysed tables and meaningless for views.
                 row_estimate: (estimate >= 0.0 && kind != TableKind::View)
                     .then_some(estimate as i64),
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                columns: Vec::new(),
-                properties: Default::default(),
+                ..Default::default()
             };
             tables.insert(row.try_get(0)?, (row.try_get::<_, String>(1)?, table));
         }

@@ -126,10 +126,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                     comment: cell(row, 4)?,
                     row_estimate: (estimate >= 0.0 && kind != TableKind::View)
                         .then_some(estimate as i64),
-                    primary_key: Vec::new(),
-                    foreign_keys: Vec::new(),
-                    columns: Vec::new(),
-                    properties: Default::default(),
+                    ..Default::default()
                 },
             ),
         );
@@ -205,10 +202,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
                     kind: TableKind::External,
                     comment: None,
                     row_estimate: None,
-                    primary_key: Vec::new(),
-                    foreign_keys: Vec::new(),
-                    columns: Vec::new(),
-                    properties: Default::default(),
+                    ..Default::default()
                 },
             );
         }

@@ -8,18 +8,7 @@ pub mod keypair;
 pub mod results;
 pub mod session;
 
-pub use self::config::{FIELDS, SnowflakeConfig};
-pub use self::discover::{discover, list_databases, with_full_type};
-pub use self::session::{SnowflakeSession, connect};
-
-crate::connector! {
-    Snowflake {
-        config: SnowflakeConfig,
-        session: SnowflakeSession,
-        fields: FIELDS,
-        check: SnowflakeConfig::check,
-        connect: connect,
-        discover: discover,
-        list_databases: list_databases,
-    }
-}
+crate::connector!(
+    Snowflake(config::SnowflakeConfig, session::SnowflakeSession)
+    [check, list_databases]
+);

@@ -3,6 +3,7 @@
 //! runs and fetching result chunks from cloud storage with the headers the answer
 //! names. Every request goes through the egress guard.
 
+use crate::connectors::support::limits::short;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -20,10 +21,6 @@ pub struct SnowflakeSession {
     base: String,
     token: SecretString,
     sequence: u64,
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 /// A Snowflake answer with `success: false`, by its documented code and message.

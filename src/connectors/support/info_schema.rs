@@ -82,10 +82,7 @@ pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -
                 kind: kind(at(row, 2).as_str()),
                 comment: text(&at(row, 3)).filter(|c| !c.is_empty()),
                 row_estimate: None,
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                columns: Vec::new(),
-                properties: BTreeMap::new(),
+                ..Default::default()
             },
         );
     }

@@ -7,6 +7,14 @@ use crate::connectors::{ConnectorError, Fault};
 /// How deep a connector follows nesting in what a server sends (types inside types,
 /// documents inside documents); deeper levels are reported as their parent.
 /// BigQuery allows 15 levels, MongoDB 100 (a depth real schemas never come near).
+/// The most of a server's own text (an error message) kept in a job's message.
+pub const MESSAGE_CHARS: usize = 300;
+
+/// A server's text cut to [`MESSAGE_CHARS`] characters, before it is stored or published.
+pub fn short(text: &str) -> String {
+    text.chars().take(MESSAGE_CHARS).collect()
+}
+
 pub const MAX_NESTING: usize = 32;
 
 /// How many pages (or polls) of one listing a connector follows before it gives up.

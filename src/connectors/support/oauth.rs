@@ -30,13 +30,12 @@ pub async fn token(
     if let Some(token) = body["access_token"].as_str().filter(|_| status == 200) {
         return Ok(SecretString::from(token.to_string()));
     }
-    let why: String = body["error_description"]
-        .as_str()
-        .or(body["error"].as_str())
-        .unwrap_or("no token in the answer")
-        .chars()
-        .take(300)
-        .collect();
+    let why = super::limits::short(
+        body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("no token in the answer"),
+    );
     Err(match status {
         400 | 401 | 403 => ConnectorError::new(
             Fault::Authentication,

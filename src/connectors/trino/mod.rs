@@ -6,18 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-pub use self::config::{FIELDS, TrinoConfig};
-pub use self::discover::{discover, list_databases};
-pub use self::session::{TrinoSession, connect};
-
-crate::connector! {
-    Trino {
-        config: TrinoConfig,
-        session: TrinoSession,
-        fields: FIELDS,
-        check: TrinoConfig::check,
-        connect: connect,
-        discover: discover,
-        list_databases: list_databases,
-    }
-}
+crate::connector!(Trino(config::TrinoConfig, session::TrinoSession) [check, list_databases]);
