@@ -1,5 +1,6 @@
 //! CloudEvents 1.0 published on the events exchange with routing key `<orgId>.<type>`.
 
+use crate::domain::OrgId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -26,7 +27,7 @@ pub struct CloudEvent {
 }
 
 impl CloudEvent {
-    pub fn new(event_type: &str, org_id: Uuid, subject: &str, data: Value) -> CloudEvent {
+    pub fn new(event_type: &str, org_id: OrgId, subject: &str, data: Value) -> CloudEvent {
         CloudEvent {
             specversion: "1.0".into(),
             id: Uuid::now_v7().to_string(),
@@ -48,7 +49,7 @@ impl CloudEvent {
         self
     }
 
-    pub fn routing_key(&self, org_id: Uuid) -> String {
+    pub fn routing_key(&self, org_id: OrgId) -> String {
         format!("{org_id}.{}", self.event_type)
     }
 }
@@ -59,7 +60,7 @@ mod tests {
 
     #[test]
     fn the_same_outcome_has_the_same_event_id_and_others_differ() {
-        let (org, job) = (Uuid::new_v4(), Uuid::new_v4().to_string());
+        let (org, job) = (OrgId::generate(), Uuid::new_v4().to_string());
         let ready =
             || CloudEvent::new(DATASOURCE_READY, org, "ds", Value::Null).identified_by(&[&job]);
         assert_eq!(ready().id, ready().id);

@@ -1,7 +1,7 @@
 //! Jobs: what the API records, the worker advances and clients poll.
 
+use super::{DatasourceId, JobId, OrgId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::ErrorCode;
 
@@ -126,10 +126,10 @@ pub struct JobError {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
-    pub job_id: Uuid,
+    pub job_id: JobId,
     pub kind: JobKind,
     pub datasource_name: String,
-    pub datasource_id: Uuid,
+    pub datasource_id: DatasourceId,
     pub status: JobStatus,
     pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,9 +164,9 @@ pub const JOB_ROUTING_KEY: &str = "job";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobMessage {
     pub version: u32,
-    pub job_id: Uuid,
-    pub org_id: Uuid,
-    pub datasource_id: Uuid,
+    pub job_id: JobId,
+    pub org_id: OrgId,
+    pub datasource_id: DatasourceId,
     pub kind: JobKind,
 }
 

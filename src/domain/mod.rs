@@ -3,11 +3,13 @@
 pub mod datasource_type;
 pub mod error_code;
 pub mod field_problem;
+pub mod ids;
 pub mod job;
 
 pub use datasource_type::DatasourceType;
 pub use error_code::ErrorCode;
 pub use field_problem::FieldProblem;
+pub use ids::{DatasourceId, DatasourceName, JobId, OrgId};
 pub use job::{
     DatasourceStatus, JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step,
     StepName, StepStatus,

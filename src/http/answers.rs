@@ -2,10 +2,10 @@
 //! OpenAPI document (`openapi.rs`) is derived from the same structs, so the two
 //! cannot drift apart.
 
+use crate::domain::{DatasourceId, JobId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::domain::{DatasourceStatus, ErrorCode, FieldProblem};
 
@@ -30,14 +30,14 @@ pub struct JobLinks {
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     pub name: String,
-    pub datasource_id: Uuid,
-    pub job_id: Uuid,
+    pub datasource_id: DatasourceId,
+    pub job_id: JobId,
     pub status: Queued,
     pub links: JobLinks,
 }
 
 impl Accepted {
-    pub fn new(name: &str, datasource_id: Uuid, job_id: Uuid) -> Accepted {
+    pub fn new(name: &str, datasource_id: DatasourceId, job_id: JobId) -> Accepted {
         Accepted {
             name: name.to_string(),
             datasource_id,
@@ -56,7 +56,7 @@ impl Accepted {
 #[serde(rename_all = "camelCase")]
 pub struct Waited {
     pub name: String,
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// Tables and columns discovered (and, for DATABASE tenancy, the client databases).
     pub schema: Option<Value>,
 }
@@ -66,7 +66,7 @@ pub struct Waited {
 #[serde(rename_all = "camelCase")]
 pub struct DatasourceView {
     pub name: String,
-    pub datasource_id: Uuid,
+    pub datasource_id: DatasourceId,
     pub datasource_type: String,
     pub status: DatasourceStatus,
     /// The credentials as given, defaults filled in, every secret field removed.
@@ -74,7 +74,7 @@ pub struct DatasourceView {
     pub tenancy_settings: Option<Value>,
     /// The summary of the last stored snapshot.
     pub schema: Option<Value>,
-    pub last_job_id: Option<Uuid>,
+    pub last_job_id: Option<JobId>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -114,7 +114,7 @@ pub struct DatasourceList {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Deleted {
-    pub id: Uuid,
+    pub id: DatasourceId,
     pub message: String,
 }
 

@@ -1,8 +1,8 @@
 //! Bearer service tokens: every call is scoped to the token's organisation.
 
+use crate::domain::OrgId;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
@@ -29,7 +29,7 @@ pub fn token_hash(headers: &axum::http::HeaderMap) -> Vec<u8> {
 
 /// The organisation of the authenticated caller.
 #[derive(Debug, Clone, Copy)]
-pub struct Org(pub Uuid);
+pub struct Org(pub OrgId);
 
 impl FromRequestParts<AppState> for Org {
     type Rejection = ApiError;
@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for Org {
             .ok_or_else(ApiError::unauthenticated)?;
         let token = bearer(header).ok_or_else(ApiError::unauthenticated)?;
         match tokens::authenticate(&state.pool, token).await? {
-            Some(org) => Ok(Org(org.0)),
+            Some(org) => Ok(Org(org)),
             None => Err(ApiError::unauthenticated()),
         }
     }

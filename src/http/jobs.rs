@@ -1,6 +1,7 @@
 //! `/api/v2/jobs/{id}` and its Server-Sent Events stream.
 
 use std::convert::Infallible;
+
 use std::time::Duration;
 
 use axum::Json;
@@ -8,21 +9,20 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use uuid::Uuid;
 
 use super::AppState;
 use super::answers::{ErrorBody, JobEvent};
 use super::auth::Org;
 use super::error::ApiError;
-use crate::domain::{ErrorCode, Job};
+use crate::domain::{ErrorCode, Job, JobId, OrgId};
 use crate::storage::jobs;
 
 fn job_not_found() -> ApiError {
     ApiError::new(ErrorCode::JobNotFound, "no such job")
 }
 
-async fn load(state: &AppState, org: Uuid, id: &str) -> Result<Job, ApiError> {
-    let id = Uuid::parse_str(id).map_err(|_| job_not_found())?;
+async fn load(state: &AppState, org: OrgId, id: &str) -> Result<Job, ApiError> {
+    let id: JobId = id.parse().map_err(|_| job_not_found())?;
     match jobs::get(&state.pool, org, id).await? {
         Some(row) => Ok(row.to_job()?),
         None => Err(job_not_found()),

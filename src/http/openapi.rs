@@ -193,8 +193,8 @@ mod tests {
         assert_eq!(required("DatasourceList"), ["data"]);
         let accepted = serde_json::to_value(super::super::answers::Accepted::new(
             "n",
-            uuid::Uuid::nil(),
-            uuid::Uuid::nil(),
+            crate::domain::DatasourceId::nil(),
+            crate::domain::JobId::nil(),
         ))
         .unwrap();
         for key in accepted.as_object().unwrap().keys() {

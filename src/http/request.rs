@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use crate::connectors::fields::FieldKind;
 use crate::connectors::{DatasourceType, FieldProblem, Registered, tenancy};
-use crate::domain::ErrorCode;
+use crate::domain::{DatasourceName, ErrorCode};
 use crate::egress::EgressPolicy;
 
 /// A query string parsed into `T`, or the contract's JSON error naming the problem
@@ -59,7 +59,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiPath {
 /// A request that passed every check of shape.
 pub struct DatasourceRequest {
     pub datasource_type: DatasourceType,
-    pub name: String,
+    pub name: DatasourceName,
     pub credentials: Map<String, Value>,
     /// The credentials without their secret fields, as the API shows them.
     pub public_credentials: Map<String, Value>,
@@ -211,10 +211,14 @@ pub fn parse_datasource(
     let (Some(datasource_type), Some(credentials)) = (ty, credentials) else {
         unreachable!("no problems means type and credentials are present");
     };
-    let name = credentials["name"]
-        .as_str()
-        .expect("validated name")
-        .to_string();
+    // The field table held the name to the rules already; parsed into its type here.
+    let name =
+        DatasourceName::parse(credentials["name"].as_str().unwrap_or_default()).map_err(|p| {
+            ApiError::invalid(
+                "invalid request: check credentials.name",
+                vec![FieldProblem::new("credentials.name", p.problem)],
+            )
+        })?;
     let defaults_used = crate::connectors::fields::defaults_used(
         datasource_type.fields(),
         &body["credentials"],

@@ -3,13 +3,14 @@
 //! rather than one query loop per client, so their cost does not grow with the
 //! number of clients watching.
 
+use crate::domain::JobId;
+use crate::domain::OrgId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use super::error::ApiError;
 use crate::domain::ErrorCode;
@@ -21,7 +22,7 @@ const JOB_POLL: Duration = Duration::from_millis(150);
 const TOKEN_POLL: Duration = Duration::from_secs(1);
 
 type Changes = HashMap<
-    Uuid,
+    JobId,
     (
         watch::Sender<u64>,
         usize,
@@ -36,7 +37,7 @@ struct Watched {
     /// Per token hash: revoked yet, and how many streams hold it.
     tokens: HashMap<Vec<u8>, (watch::Sender<bool>, usize)>,
     /// Open streams per organisation.
-    per_org: HashMap<Uuid, usize>,
+    per_org: HashMap<OrgId, usize>,
 }
 
 pub struct Streams {
@@ -50,7 +51,7 @@ pub struct Streams {
 /// One open stream: counted against its organisation until dropped.
 pub struct Permit {
     streams: Arc<Streams>,
-    org: Uuid,
+    org: OrgId,
     token: Vec<u8>,
     /// Becomes true when the stream's token is revoked.
     pub revoked: watch::Receiver<bool>,
@@ -59,7 +60,7 @@ pub struct Permit {
 /// Changes of one job, for as long as it is held.
 pub struct JobWatch {
     streams: Arc<Streams>,
-    job: Uuid,
+    job: JobId,
     pub changes: watch::Receiver<u64>,
 }
 
@@ -80,7 +81,7 @@ impl Streams {
 
     /// A stream for `org` held by the token with this hash, or 429 when the
     /// organisation holds its limit of streams already.
-    pub fn open(self: &Arc<Self>, org: Uuid, token: Vec<u8>) -> Result<Permit, ApiError> {
+    pub fn open(self: &Arc<Self>, org: OrgId, token: Vec<u8>) -> Result<Permit, ApiError> {
         let mut w = self.lock();
         let open = w.per_org.entry(org).or_default();
         if *open >= self.limit_per_org {
@@ -112,7 +113,7 @@ impl Streams {
     }
 
     /// Changes of `job` as the poller sees them.
-    pub fn watch(self: &Arc<Self>, job: Uuid) -> JobWatch {
+    pub fn watch(self: &Arc<Self>, job: JobId) -> JobWatch {
         let mut w = self.lock();
         let entry = w
             .jobs
@@ -154,7 +155,7 @@ impl Streams {
 
     /// One query for every job watched in this process.
     async fn poll_jobs(&self) {
-        let ids: Vec<Uuid> = self.lock().jobs.keys().copied().collect();
+        let ids: Vec<JobId> = self.lock().jobs.keys().copied().collect();
         if ids.is_empty() {
             return;
         }

@@ -177,7 +177,7 @@ async fn set_aside(
             .payload
             .get("jobId")
             .and_then(Value::as_str)
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .and_then(|s| s.parse::<crate::domain::JobId>().ok())
     {
         batch.fail_job(job_id).await?;
     }

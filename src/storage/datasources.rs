@@ -3,27 +3,28 @@
 
 use serde_json::{Map, Value};
 use sqlx::{PgConnection, PgPool, Row};
-use uuid::Uuid;
 
 use super::crypto::SecretKey;
 use super::snapshots::SnapshotStore;
 use super::{StoreError, outbox};
 use crate::config::Settings;
-use crate::domain::DatasourceType;
-use crate::domain::{DatasourceStatus, JobKind, JobMessage, JobStatus, Step};
+use crate::domain::{
+    DatasourceId, DatasourceName, DatasourceStatus, DatasourceType, JobId, JobKind, JobMessage,
+    JobStatus, OrgId, Step,
+};
 use crate::events::{CloudEvent, DATASOURCE_DELETED};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DatasourceRecord {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: DatasourceId,
+    pub org_id: OrgId,
     pub name: String,
     pub datasource_type: String,
     pub public_config: Value,
     pub tenancy_settings: Option<Value>,
     pub status: DatasourceStatus,
     pub schema_summary: Option<Value>,
-    pub last_job_id: Option<Uuid>,
+    pub last_job_id: Option<JobId>,
     pub defaults_used: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -33,10 +34,10 @@ const COLUMNS: &str = "id, org_id, name, datasource_type, public_config, tenancy
 
 /// What the API hands over for a create or an update.
 pub struct Submission<'a> {
-    pub org_id: Uuid,
-    pub datasource_id: Uuid,
-    pub job_id: Uuid,
-    pub name: &'a str,
+    pub org_id: OrgId,
+    pub datasource_id: DatasourceId,
+    pub job_id: JobId,
+    pub name: &'a DatasourceName,
     pub datasource_type: DatasourceType,
     /// Normalised credentials, secrets included; sealed before they are stored.
     pub credentials: &'a Map<String, Value>,
@@ -62,7 +63,7 @@ pub enum CreateOutcome {
 }
 
 /// The additional data bound into the ciphertext: it only opens in its own row.
-fn aad(org_id: Uuid, datasource_id: Uuid) -> Vec<u8> {
+fn aad(org_id: OrgId, datasource_id: DatasourceId) -> Vec<u8> {
     format!("onramp:datasource:{org_id}:{datasource_id}").into_bytes()
 }
 
@@ -132,7 +133,7 @@ pub async fn create(
         settings,
         sub.org_id,
         sub.datasource_id,
-        sub.name,
+        sub.name.as_str(),
         sub.job_id,
         JobKind::Create,
         sub.trace_parent,
@@ -223,9 +224,9 @@ pub async fn update(
     settings: &Settings,
     key: &SecretKey,
     sub: &Submission<'_>,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<Option<DatasourceId>, StoreError> {
     let mut tx = pool.begin().await?;
-    let id: Option<Uuid> =
+    let id: Option<DatasourceId> =
         sqlx::query_scalar("SELECT id FROM datasources WHERE org_id = $1 AND name = $2 FOR UPDATE")
             .bind(sub.org_id)
             .bind(sub.name)
@@ -253,7 +254,7 @@ pub async fn update(
         settings,
         sub.org_id,
         id,
-        sub.name,
+        sub.name.as_str(),
         sub.job_id,
         JobKind::Update,
         sub.trace_parent,
@@ -263,22 +264,22 @@ pub async fn update(
     Ok(Some(id))
 }
 
-pub enum DatasourceRef<'a> {
-    Name(&'a str),
-    Id(Uuid),
+pub enum DatasourceRef {
+    Name(DatasourceName),
+    Id(DatasourceId),
 }
 
 /// Queues a re-discovery; the datasource's id and name, or `None` when unknown.
 pub async fn sync(
     pool: &PgPool,
     settings: &Settings,
-    org_id: Uuid,
-    which: DatasourceRef<'_>,
-    job_id: Uuid,
+    org_id: OrgId,
+    which: DatasourceRef,
+    job_id: JobId,
     trace_parent: Option<&str>,
-) -> Result<Option<(Uuid, String)>, StoreError> {
+) -> Result<Option<(DatasourceId, String)>, StoreError> {
     let mut tx = pool.begin().await?;
-    let found: Option<(Uuid, String)> = match which {
+    let found: Option<(DatasourceId, String)> = match which {
         DatasourceRef::Name(name) => {
             sqlx::query_as(
                 "SELECT id, name FROM datasources WHERE org_id = $1 AND name = $2 FOR UPDATE",
@@ -328,11 +329,11 @@ pub async fn delete(
     pool: &PgPool,
     settings: &Settings,
     store: &SnapshotStore,
-    org_id: Uuid,
-    name: &str,
-) -> Result<Option<Uuid>, StoreError> {
+    org_id: OrgId,
+    name: &DatasourceName,
+) -> Result<Option<DatasourceId>, StoreError> {
     let mut tx = pool.begin().await?;
-    let id: Option<Uuid> =
+    let id: Option<DatasourceId> =
         sqlx::query_scalar("SELECT id FROM datasources WHERE org_id = $1 AND name = $2 FOR UPDATE")
             .bind(org_id)
             .bind(name)
@@ -349,7 +350,7 @@ pub async fn delete(
     let event = CloudEvent::new(
         DATASOURCE_DELETED,
         org_id,
-        name,
+        name.as_str(),
         serde_json::json!({"datasourceId": id, "datasourceName": name}),
     )
     .identified_by(&[&id.to_string()]);
@@ -360,8 +361,8 @@ pub async fn delete(
 
 pub async fn get(
     pool: &PgPool,
-    org_id: Uuid,
-    name: &str,
+    org_id: OrgId,
+    name: &DatasourceName,
 ) -> Result<Option<DatasourceRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM datasources WHERE org_id = $1 AND name = $2");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -373,7 +374,7 @@ pub async fn get(
 
 pub async fn list(
     pool: &PgPool,
-    org_id: Uuid,
+    org_id: OrgId,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<DatasourceRecord>, i64), StoreError> {
@@ -397,8 +398,8 @@ pub async fn list(
 pub async fn load_with_credentials(
     pool: &PgPool,
     key: &SecretKey,
-    org_id: Uuid,
-    id: Uuid,
+    org_id: OrgId,
+    id: DatasourceId,
 ) -> Result<Option<(DatasourceRecord, Map<String, Value>)>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct WithSealed {
@@ -427,7 +428,7 @@ pub async fn load_with_credentials(
     Ok(Some((record, credentials)))
 }
 
-fn seal(key: &SecretKey, sub: &Submission<'_>, id: Uuid) -> Result<Vec<u8>, StoreError> {
+fn seal(key: &SecretKey, sub: &Submission<'_>, id: DatasourceId) -> Result<Vec<u8>, StoreError> {
     let plain = serde_json::to_vec(sub.credentials).expect("credentials serialise");
     Ok(key.seal(&plain, &aad(sub.org_id, id)))
 }
@@ -440,10 +441,10 @@ fn public_config(sub: &Submission<'_>) -> Value {
 async fn insert_job(
     conn: &mut PgConnection,
     settings: &Settings,
-    org_id: Uuid,
-    datasource_id: Uuid,
+    org_id: OrgId,
+    datasource_id: DatasourceId,
     name: &str,
-    job_id: Uuid,
+    job_id: JobId,
     kind: JobKind,
     trace_parent: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -474,7 +475,7 @@ async fn insert_job(
 /// The file uploaded with a datasource, for the worker.
 pub async fn load_upload(
     pool: &PgPool,
-    datasource_id: Uuid,
+    datasource_id: DatasourceId,
 ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
     Ok(
         sqlx::query_as("SELECT file_name, content FROM uploads WHERE datasource_id = $1")

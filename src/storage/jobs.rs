@@ -2,6 +2,7 @@
 //! A worker's claim is a lease renewed by heartbeats, so the job of a worker that
 //! died is taken over by the next delivery once the lease runs out.
 
+use crate::domain::{DatasourceId, JobId, OrgId};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,9 +16,9 @@ use crate::events::CloudEvent;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub datasource_id: Uuid,
+    pub id: JobId,
+    pub org_id: OrgId,
+    pub datasource_id: DatasourceId,
     pub datasource_name: String,
     pub kind: JobKind,
     pub status: JobStatus,
@@ -68,7 +69,11 @@ impl JobRow {
 }
 
 /// A job as the API shows it, only to its own organisation.
-pub async fn get(pool: &PgPool, org_id: Uuid, job_id: Uuid) -> Result<Option<JobRow>, StoreError> {
+pub async fn get(
+    pool: &PgPool,
+    org_id: OrgId,
+    job_id: JobId,
+) -> Result<Option<JobRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND org_id = $2");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(job_id)
@@ -89,7 +94,7 @@ pub enum Claim {
 /// Takes the job for this worker unless it is finished or held by a live lease.
 pub async fn claim(
     pool: &PgPool,
-    job_id: Uuid,
+    job_id: JobId,
     worker: Uuid,
     lease: Duration,
 ) -> Result<Claim, StoreError> {
@@ -126,11 +131,11 @@ pub async fn claim(
 pub async fn record_steps(
     pool: &PgPool,
     settings: &Settings,
-    job_id: Uuid,
+    job_id: JobId,
     worker: Uuid,
     steps: &[Step],
     events: &[CloudEvent],
-    org_id: Uuid,
+    org_id: OrgId,
 ) -> Result<bool, StoreError> {
     // One statement, one round trip: the steps, their progress events in the outbox
     // (only while this worker holds the lease) and the relay's wake-up.
@@ -167,7 +172,7 @@ pub async fn record_steps(
 /// to another worker now.
 pub async fn renew_for_cache(
     pool: &PgPool,
-    job_id: Uuid,
+    job_id: JobId,
     worker: Uuid,
     lease: Duration,
 ) -> Result<Option<bool>, StoreError> {
@@ -185,7 +190,7 @@ pub async fn renew_for_cache(
 
 pub async fn heartbeat(
     pool: &PgPool,
-    job_id: Uuid,
+    job_id: JobId,
     worker: Uuid,
     lease: Duration,
 ) -> Result<bool, StoreError> {
@@ -276,7 +281,7 @@ pub async fn finish(
 /// Gives the job back for a delayed retry after an infrastructure fault.
 pub async fn release_for_retry(
     pool: &PgPool,
-    job_id: Uuid,
+    job_id: JobId,
     worker: Uuid,
     steps: &[Step],
 ) -> Result<bool, StoreError> {
@@ -296,7 +301,7 @@ pub async fn release_for_retry(
 /// Gives the job back without counting the attempt (a drain on shutdown).
 pub async fn release_unstarted(
     pool: &PgPool,
-    job_id: Uuid,
+    job_id: JobId,
     worker: Uuid,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -311,7 +316,7 @@ pub async fn release_unstarted(
 }
 
 /// Reads a job by id for the worker (any organisation).
-pub async fn get_any(pool: &PgPool, job_id: Uuid) -> Result<Option<JobRow>, StoreError> {
+pub async fn get_any(pool: &PgPool, job_id: JobId) -> Result<Option<JobRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(job_id)
@@ -322,8 +327,8 @@ pub async fn get_any(pool: &PgPool, job_id: Uuid) -> Result<Option<JobRow>, Stor
 /// When each of these jobs last changed: what the API's stream poller compares.
 pub async fn changed(
     pool: &PgPool,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>, StoreError> {
+    ids: &[JobId],
+) -> Result<Vec<(JobId, chrono::DateTime<chrono::Utc>)>, StoreError> {
     Ok(
         sqlx::query_as("SELECT id, updated_at FROM jobs WHERE id = ANY($1)")
             .bind(ids)

@@ -1,9 +1,9 @@
 //! The outbox: messages written in the same transaction as the state they announce,
 //! published by the relay, deleted only once the broker confirmed them.
 
+use crate::domain::{JobId, OrgId};
 use serde_json::Value;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::{OUTBOX_CHANNEL, StoreError};
 use crate::config::Settings;
@@ -28,7 +28,7 @@ async fn insert(
     routing_key: &str,
     payload: &Value,
     headers: &Value,
-    job: Option<Uuid>,
+    job: Option<JobId>,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (exchange, routing_key, payload, headers, job_id, gated)
@@ -74,7 +74,7 @@ pub async fn insert_job(
 pub async fn insert_event(
     conn: &mut PgConnection,
     settings: &Settings,
-    org_id: Uuid,
+    org_id: OrgId,
     event: &CloudEvent,
 ) -> Result<(), StoreError> {
     let payload = serde_json::to_value(event).expect("event serialises");
@@ -110,7 +110,7 @@ pub struct Limits {
 struct Counted {
     waiting: bool,
     id: i64,
-    org_id: Option<Uuid>,
+    org_id: Option<OrgId>,
     target: Option<String>,
     n: i64,
     moot: bool,
@@ -150,12 +150,12 @@ ORDER BY 1, 2";
 /// target both have room, counting the ones already let through. A message held back
 /// by a full host takes no room of its organisation's, nor the other way round.
 fn admit(
-    waiting: Vec<(i64, Option<Uuid>, Option<String>, bool)>,
-    in_flight: Vec<(Option<Uuid>, Option<String>, i64)>,
+    waiting: Vec<(i64, Option<OrgId>, Option<String>, bool)>,
+    in_flight: Vec<(Option<OrgId>, Option<String>, i64)>,
     limits: Limits,
 ) -> Vec<i64> {
     use std::collections::HashMap;
-    let mut per_org: HashMap<Option<Uuid>, i64> = HashMap::new();
+    let mut per_org: HashMap<Option<OrgId>, i64> = HashMap::new();
     let mut per_target: HashMap<String, i64> = HashMap::new();
     for (org, target, n) in in_flight {
         *per_org.entry(org).or_default() += n;
@@ -266,7 +266,7 @@ impl Claimed {
     }
 
     /// Fails a job whose message was set aside: it can never reach a worker.
-    pub async fn fail_job(&mut self, job_id: Uuid) -> Result<(), StoreError> {
+    pub async fn fail_job(&mut self, job_id: JobId) -> Result<(), StoreError> {
         let error = serde_json::json!({"code": "INTERNAL_SERVER_ERROR",
             "message": "the job's message could not be published to the broker and was set aside",
             "hint": "a sync queues the job again; the operator's log and outbox_rejected have the reason"});
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_full_host_takes_no_room_of_its_organisation_and_a_full_organisation_none_of_a_host() {
-        let (a, b) = (Some(Uuid::new_v4()), Some(Uuid::new_v4()));
+        let (a, b) = (Some(OrgId::generate()), Some(OrgId::generate()));
         let x = Some("x.example".to_string());
         let y = Some("y.example".to_string());
         let limits = Limits {

@@ -1,12 +1,12 @@
 //! Schema snapshots in Redis: one key per datasource, namespaced by organisation,
 //! with the hash, version and time in a hash beside it.
 
+use crate::domain::{DatasourceId, JobId, OrgId};
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
-use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::snapshot::Snapshot;
@@ -93,14 +93,14 @@ impl SnapshotStore {
         Ok(c)
     }
 
-    pub fn snapshot_key(&self, org_id: Uuid, datasource_id: Uuid) -> String {
+    pub fn snapshot_key(&self, org_id: OrgId, datasource_id: DatasourceId) -> String {
         format!(
             "{}org:{org_id}:datasource:{datasource_id}:snapshot",
             self.prefix
         )
     }
 
-    fn meta_key(&self, org_id: Uuid, datasource_id: Uuid) -> String {
+    fn meta_key(&self, org_id: OrgId, datasource_id: DatasourceId) -> String {
         format!(
             "{}org:{org_id}:datasource:{datasource_id}:meta",
             self.prefix
@@ -111,11 +111,11 @@ impl SnapshotStore {
     /// script, unless a job as new or newer wrote one already.
     pub async fn put(
         &self,
-        org_id: Uuid,
-        datasource_id: Uuid,
+        org_id: OrgId,
+        datasource_id: DatasourceId,
         snapshot: &Snapshot,
         seq: i64,
-        job_id: Uuid,
+        job_id: JobId,
     ) -> Result<Put, CacheError> {
         let body = serde_json::to_vec(snapshot).unwrap_or_default();
         let mut conn = self.conn().await?;
@@ -140,8 +140,8 @@ impl SnapshotStore {
     /// The raw snapshot JSON and its metadata.
     pub async fn get(
         &self,
-        org_id: Uuid,
-        datasource_id: Uuid,
+        org_id: OrgId,
+        datasource_id: DatasourceId,
     ) -> Result<Option<(Vec<u8>, SnapshotMeta)>, CacheError> {
         let mut conn = self.conn().await?;
         let (body, meta): (Option<Vec<u8>>, std::collections::HashMap<String, String>) =
@@ -164,7 +164,11 @@ impl SnapshotStore {
         }))
     }
 
-    pub async fn delete(&self, org_id: Uuid, datasource_id: Uuid) -> Result<(), CacheError> {
+    pub async fn delete(
+        &self,
+        org_id: OrgId,
+        datasource_id: DatasourceId,
+    ) -> Result<(), CacheError> {
         let mut conn = self.conn().await?;
         let _: () = conn
             .del(&[

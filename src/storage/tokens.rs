@@ -5,16 +5,14 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::crypto::{new_token, token_hash};
+use crate::domain::OrgId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OrgId(pub Uuid);
-
-pub async fn ensure_org(pool: &PgPool, name: &str) -> Result<Uuid, StoreError> {
-    let id: Uuid = sqlx::query_scalar(
+pub async fn ensure_org(pool: &PgPool, name: &str) -> Result<OrgId, StoreError> {
+    let id: OrgId = sqlx::query_scalar(
         "INSERT INTO organisations (id, name) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
     )
-    .bind(Uuid::now_v7())
+    .bind(OrgId::generate())
     .bind(name)
     .fetch_one(pool)
     .await?;
@@ -27,7 +25,7 @@ pub async fn create(
     pool: &PgPool,
     org: &str,
     label: Option<&str>,
-) -> Result<(Uuid, Uuid, String), StoreError> {
+) -> Result<(OrgId, Uuid, String), StoreError> {
     let org_id = ensure_org(pool, org).await?;
     let token = new_token();
     let id = Uuid::now_v7();
@@ -64,13 +62,13 @@ pub async fn revoke(pool: &PgPool, id_or_token: &str) -> Result<bool, StoreError
 
 /// The organisation a live token belongs to.
 pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<OrgId>, StoreError> {
-    let org: Option<Uuid> = sqlx::query_scalar(
+    let org: Option<OrgId> = sqlx::query_scalar(
         "SELECT org_id FROM service_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(token_hash(token))
     .fetch_optional(pool)
     .await?;
-    Ok(org.map(OrgId))
+    Ok(org)
 }
 
 #[derive(sqlx::FromRow)]

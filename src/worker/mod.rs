@@ -5,6 +5,7 @@
 pub mod reconcile;
 pub mod run_job;
 
+use crate::domain::JobId;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,7 +64,7 @@ enum Disposition {
 }
 
 pub async fn run(deps: Arc<WorkerDeps>, shutdown: CancellationToken) {
-    let in_flight: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+    let in_flight: Arc<Mutex<HashSet<JobId>>> = Arc::default();
     let mut backoff = Duration::from_millis(200);
     let mut tasks = JoinSet::new();
     while !shutdown.is_cancelled() {
@@ -86,7 +87,7 @@ async fn consume(
     deps: &Arc<WorkerDeps>,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
-    in_flight: &Arc<Mutex<HashSet<Uuid>>>,
+    in_flight: &Arc<Mutex<HashSet<JobId>>>,
 ) -> Result<(), crate::queue::QueueError> {
     let conn = Broker::connect(&deps.settings, "worker").await?;
     let channel = conn.create_channel().await?;
@@ -152,10 +153,10 @@ async fn consume(
 
 /// After the channel closed: give back the leases of jobs that were cut short so the
 /// next worker need not wait for them to expire.
-async fn drain(deps: &WorkerDeps, mut tasks: JoinSet<()>, in_flight: &Mutex<HashSet<Uuid>>) {
+async fn drain(deps: &WorkerDeps, mut tasks: JoinSet<()>, in_flight: &Mutex<HashSet<JobId>>) {
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    let cut: Vec<Uuid> = in_flight.lock().expect("in-flight lock").drain().collect();
+    let cut: Vec<JobId> = in_flight.lock().expect("in-flight lock").drain().collect();
     for job_id in cut {
         if let Err(e) = jobs::release_unstarted(&deps.pool, job_id, deps.id).await {
             tracing::warn!(job_id = %job_id, error = %e, "could not release job on shutdown");
@@ -180,7 +181,7 @@ fn attempt_of(delivery: &Delivery) -> u32 {
 async fn handle(
     deps: &WorkerDeps,
     delivery: Delivery,
-    in_flight: &Mutex<HashSet<Uuid>>,
+    in_flight: &Mutex<HashSet<JobId>>,
     shutdown: &CancellationToken,
 ) {
     let message: JobMessage = match serde_json::from_slice(&delivery.data) {
@@ -220,7 +221,7 @@ async fn process(
     deps: &WorkerDeps,
     message: &JobMessage,
     attempt: u32,
-    in_flight: &Mutex<HashSet<Uuid>>,
+    in_flight: &Mutex<HashSet<JobId>>,
 ) -> Disposition {
     let s = &deps.settings;
     let lease = s.job_lease;

@@ -162,7 +162,11 @@ async fn jobs_whose_messages_were_lost_are_sent_again_and_end() {
     let running = api
         .accept(&body("postgres", pg_credentials("lost-running", "public")))
         .await;
-    let running_id = uuid::Uuid::parse_str(running["jobId"].as_str().unwrap()).unwrap();
+    let running_id = running["jobId"]
+        .as_str()
+        .unwrap()
+        .parse::<onramp::domain::JobId>()
+        .unwrap();
     let claim = onramp::storage::jobs::claim(
         &api.pool,
         running_id,

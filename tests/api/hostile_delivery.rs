@@ -63,7 +63,11 @@ async fn a_job_whose_workers_all_stopped_while_running_it_is_failed_not_tried_fo
     let accepted = api
         .accept(&body("postgres", pg_credentials("killer", "public")))
         .await;
-    let job_id = uuid::Uuid::parse_str(accepted["jobId"].as_str().unwrap()).unwrap();
+    let job_id = accepted["jobId"]
+        .as_str()
+        .unwrap()
+        .parse::<onramp::domain::JobId>()
+        .unwrap();
     // Workers that each claimed the job and died while running it: their leases ran
     // out with the job still running (claims through onramp's own code).
     for _ in 0..limit - 1 {

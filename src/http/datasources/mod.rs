@@ -6,6 +6,7 @@ mod idempotency;
 mod multipart;
 mod wait;
 
+use crate::domain::{DatasourceId, DatasourceName, JobId};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,7 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use self::multipart::{check_upload, read_create_body};
 use self::wait::{WaitQuery, accepted_response, finish_or_wait, hold, wait_seconds};
@@ -68,9 +68,9 @@ pub async fn create(
     check_upload(&request, upload.as_ref())?;
     let idempotency_key = idempotency::key(&headers)?;
     let request_hash = idempotency::fingerprint(&state.key, &request.canonical, upload.as_ref());
-    let (datasource_id, job_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let (datasource_id, job_id) = (DatasourceId::generate(), JobId::generate());
     let trace = trace_parent(&headers);
-    let body = Accepted::new(&request.name, datasource_id, job_id);
+    let body = Accepted::new(request.name.as_str(), datasource_id, job_id);
     let sub = Submission {
         org_id: org,
         datasource_id,
@@ -159,11 +159,11 @@ pub async fn update(
         &body_bytes(body, state.settings.body_limit_bytes)?,
         &state.egress.policy,
     )?;
-    let job_id = Uuid::now_v7();
+    let job_id = JobId::generate();
     let trace = trace_parent(&headers);
     let sub = Submission {
         org_id: org,
-        datasource_id: Uuid::nil(),
+        datasource_id: DatasourceId::nil(),
         job_id,
         name: &request.name,
         datasource_type: request.datasource_type,
@@ -179,20 +179,20 @@ pub async fn update(
             finish_or_wait(
                 &state,
                 org,
-                Accepted::new(&request.name, id, job_id),
+                Accepted::new(request.name.as_str(), id, job_id),
                 waiting,
             )
             .await
         }
-        None => Err(name_unknown(&request.name)),
+        None => Err(name_unknown(request.name.as_str())),
     }
 }
 
-/// Whether a datasource could bear this name: names are validated at create (no
-/// control characters, at most 128 characters), so a lookup by any other name is
-/// answered as unknown without a query (PostgreSQL refuses a NUL in text outright).
-fn could_exist(name: &str) -> bool {
-    !name.is_empty() && name.chars().count() <= 128 && !name.chars().any(char::is_control)
+/// The name a lookup gives, if a datasource could bear it: names are validated at
+/// create, so a lookup by any other name is answered as unknown without a query
+/// (PostgreSQL refuses a NUL in text outright).
+fn could_exist(name: &str) -> Option<DatasourceName> {
+    DatasourceName::parse(name).ok()
 }
 
 /// A name as echoed in an answer: no longer than any real name.
@@ -244,10 +244,10 @@ pub async fn delete(
             vec![FieldProblem::new("datasourceName", "is required")],
         ));
     };
-    if !could_exist(&name) {
+    let Some(named) = could_exist(&name) else {
         return Err(name_unknown(&name));
-    }
-    match datasources::delete(&state.pool, &state.settings, &state.store, org, &name).await? {
+    };
+    match datasources::delete(&state.pool, &state.settings, &state.store, org, &named).await? {
         Some(id) => Ok(Json(Deleted {
             id,
             message: format!("datasource {name} deleted"),
@@ -259,7 +259,7 @@ pub async fn delete(
 
 /// Which datasource a sync names: by name, or by id when no name is given. A field
 /// of the wrong kind is refused with its name, never passed over.
-fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef<'_>, ApiError> {
+fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef, ApiError> {
     let mut problems = Vec::new();
     let name = match body.get("datasourceName") {
         None => None,
@@ -276,7 +276,8 @@ fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef<'_
     let id = match body.get("input") {
         None => None,
         Some(Value::Object(input)) => match input.get("datasourceId") {
-            Some(Value::String(text)) => Uuid::parse_str(text)
+            Some(Value::String(text)) => text
+                .parse::<DatasourceId>()
                 .map_err(|_| {
                     problems.push(FieldProblem::new("input.datasourceId", "must be a UUID"))
                 })
@@ -306,8 +307,10 @@ fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef<'_
         ));
     }
     match (name, id) {
-        (Some(name), _) if !could_exist(name) => Err(not_found(name)),
-        (Some(name), _) => Ok(DatasourceRef::Name(name)),
+        (Some(name), _) => match could_exist(name) {
+            Some(name) => Ok(DatasourceRef::Name(name)),
+            None => Err(not_found(name)),
+        },
         (None, Some(id)) => Ok(DatasourceRef::Id(id)),
         (None, None) => Err(ApiError::invalid(
             "give datasourceName, or input.datasourceId",
@@ -341,7 +344,7 @@ pub async fn sync(
         DatasourceRef::Name(n) => n.to_string(),
         DatasourceRef::Id(id) => id.to_string(),
     };
-    let job_id = Uuid::now_v7();
+    let job_id = JobId::generate();
     let trace = trace_parent(&headers);
     match datasources::sync(
         &state.pool,
@@ -434,10 +437,10 @@ pub async fn get(
     Org(org): Org,
     ApiPath(name): ApiPath,
 ) -> Result<Response, ApiError> {
-    if !could_exist(&name) {
+    let Some(named) = could_exist(&name) else {
         return Err(not_found(&name));
-    }
-    match datasources::get(&state.pool, org, &name).await? {
+    };
+    match datasources::get(&state.pool, org, &named).await? {
         Some(r) => Ok(Json(DatasourceView::from(&r)).into_response()),
         None => Err(not_found(&name)),
     }
@@ -459,10 +462,10 @@ pub async fn schema(
     ApiPath(name): ApiPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !could_exist(&name) {
+    let Some(named) = could_exist(&name) else {
         return Err(not_found(&name));
-    }
-    let Some(record) = datasources::get(&state.pool, org, &name).await? else {
+    };
+    let Some(record) = datasources::get(&state.pool, org, &named).await? else {
         return Err(not_found(&name));
     };
     let Some((body, meta)) = state.store.get(org, record.id).await? else {

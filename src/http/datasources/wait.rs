@@ -1,12 +1,12 @@
 //! `?wait=N`: the answer held until the job ends, as one of the organisation's streams.
 
+use crate::domain::OrgId;
 use std::time::Duration;
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::connectors::FieldProblem;
 use crate::domain::{ErrorCode, JobStatus};
@@ -56,7 +56,7 @@ pub(super) struct Wait {
 
 pub(super) fn hold(
     state: &AppState,
-    org: Uuid,
+    org: OrgId,
     headers: &HeaderMap,
     wait: Option<u64>,
 ) -> Result<Option<Wait>, ApiError> {
@@ -73,7 +73,7 @@ pub(super) fn hold(
 /// counts as one of the organisation's streams and is fed by the same poller.
 pub(super) async fn finish_or_wait(
     state: &AppState,
-    org: Uuid,
+    org: OrgId,
     body: Accepted,
     wait: Option<Wait>,
 ) -> Result<Response, ApiError> {

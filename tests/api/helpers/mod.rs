@@ -122,7 +122,7 @@ pub async fn spawn_with_egress(
         .await
         .unwrap()
         .unwrap()
-        .0;
+        .as_uuid();
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
