@@ -1,5 +1,6 @@
 //! The typed errors a connector returns; the worker turns them into job errors.
 
+use crate::domain::text::cut_target_text;
 use serde::Serialize;
 
 /// What went wrong at the target, as far as a user needs to know to fix it.
@@ -41,28 +42,6 @@ pub struct ConnectorError {
 /// its error messages say and how long they are; a job row is read by tenants and
 /// published through the broker, so what it quotes is cut here, in one place.
 pub const TARGET_TEXT_MAX_BYTES: usize = 4096;
-
-/// `text` cut to at most `max` bytes on a character boundary, marked as cut, with
-/// control characters other than newline and tab replaced so a server cannot forge
-/// lines or terminal sequences in logs and answers.
-pub fn cut_target_text(text: &str, max: usize) -> String {
-    let clean = |c: char| {
-        if c.is_control() && c != '\n' && c != '\t' {
-            '\u{fffd}'
-        } else {
-            c
-        }
-    };
-    if text.len() <= max {
-        return text.chars().map(clean).collect();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let kept: String = text[..end].chars().map(clean).collect();
-    format!("{kept}… [cut: {} more bytes]", text.len() - end)
-}
 
 impl ConnectorError {
     /// Every connector error passes here, so a server's text in it is always bounded.

@@ -25,7 +25,7 @@ pub mod search;
 pub mod singlestore;
 pub mod snowflake;
 pub mod support;
-pub mod tenancy;
+use crate::domain::tenancy;
 pub mod trino;
 
 use serde_json::{Map, Value};

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::tenancy::{self, TenancySettings};
 use super::{
     Connection, ConnectorConfig, ConnectorError, DatasourceType, Fault, FieldProblem, Net,
     Registered,
 };
-use crate::snapshot::Snapshot;
+use crate::domain::snapshot::Snapshot;
+use crate::domain::tenancy::{self, TenancySettings};
 
 /// Stored or sent credentials of a type named by its text, into the typed config.
 pub fn configure(ty: &str, credentials: &Value) -> Result<ConnectorConfig, Vec<FieldProblem>> {

@@ -14,10 +14,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::fields::{self, FieldProblem, FieldSpec};
-use super::tenancy::Level;
 use super::{ConnectorError, Net};
 use crate::domain::DatasourceType;
-use crate::snapshot::Snapshot;
+use crate::domain::snapshot::Snapshot;
+use crate::domain::tenancy::Level;
 
 /// A file sent with the create request instead of a location to read it from.
 pub struct Upload {
@@ -125,7 +125,7 @@ macro_rules! connector {
                 config::FIELDS
             }
 
-            $(fn tenancy_levels(&self) -> &'static [$crate::connectors::tenancy::Level] {
+            $(fn tenancy_levels(&self) -> &'static [$crate::domain::tenancy::Level] {
                 $tenancy
             })?
 
@@ -141,7 +141,7 @@ macro_rules! connector {
                 &self,
                 session: &mut $session,
                 config: &$config,
-            ) -> Result<$crate::snapshot::Snapshot, $crate::connectors::ConnectorError> {
+            ) -> Result<$crate::domain::snapshot::Snapshot, $crate::connectors::ConnectorError> {
                 discover::discover(session, config).await
             }
 

@@ -2,9 +2,13 @@
 
 pub mod datasource_type;
 pub mod error_code;
+pub mod events;
 pub mod field_problem;
 pub mod ids;
 pub mod job;
+pub mod snapshot;
+pub mod tenancy;
+pub mod text;
 
 pub use datasource_type::DatasourceType;
 pub use error_code::ErrorCode;

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::connectors::fields::FieldKind;
-use crate::connectors::{DatasourceType, FieldProblem, Registered, tenancy};
+use crate::connectors::{DatasourceType, FieldProblem, Registered};
+use crate::domain::tenancy;
 use crate::domain::{DatasourceName, ErrorCode};
 use crate::egress::EgressPolicy;
 

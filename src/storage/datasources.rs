@@ -8,11 +8,11 @@ use super::crypto::SecretKey;
 use super::snapshots::SnapshotStore;
 use super::{StoreError, outbox};
 use crate::config::Settings;
+use crate::domain::events::{CloudEvent, DATASOURCE_DELETED};
 use crate::domain::{
     DatasourceId, DatasourceName, DatasourceStatus, DatasourceType, JobId, JobKind, JobMessage,
     JobStatus, OrgId, Step,
 };
-use crate::events::{CloudEvent, DATASOURCE_DELETED};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DatasourceRecord {

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{StoreError, outbox};
 use crate::config::Settings;
+use crate::domain::events::CloudEvent;
 use crate::domain::{DatasourceStatus, Job, JobError, JobKind, JobStatus, Step};
-use crate::events::CloudEvent;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {

@@ -9,7 +9,7 @@ use super::{OUTBOX_CHANNEL, StoreError};
 use crate::config::Settings;
 use crate::domain::JOB_ROUTING_KEY;
 use crate::domain::JobMessage;
-use crate::events::CloudEvent;
+use crate::domain::events::CloudEvent;
 
 #[derive(Debug, Clone)]
 pub struct OutboxRow {

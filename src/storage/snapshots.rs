@@ -9,7 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 
 use crate::config::Settings;
-use crate::snapshot::Snapshot;
+use crate::domain::snapshot::Snapshot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {

@@ -10,11 +10,12 @@ use uuid::Uuid;
 use super::WorkerDeps;
 use crate::connectors::pipeline::{self, Discovered, Undiscovered};
 use crate::connectors::{
-    Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Upload, tenancy,
+    Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Upload,
 };
+use crate::domain::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
+use crate::domain::snapshot::Snapshot;
+use crate::domain::tenancy;
 use crate::domain::{DatasourceStatus, ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
-use crate::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
-use crate::snapshot::Snapshot;
 use crate::storage::jobs::{self, JobRow, Outcome};
 use crate::storage::snapshots::Put;
 use crate::storage::{StoreError, datasources};

@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::proxy::{closed_port, silent_server};
 use crate::helpers::s3::endpoint;
 use crate::helpers::{body, spawn_app, table, unique};
 
@@ -134,17 +133,12 @@ async fn athena_faults_each_end_the_job_with_their_own_message() {
         message.contains("database no_such_database does not exist"),
         "{message}"
     );
-    let mut refused = credentials("refused", &database, &workgroup);
-    refused["endpoint"] = json!(format!("http://127.0.0.1:{}", closed_port().await));
-    assert!(failed(refused).await.contains("failed"));
-    let (port, _server) = silent_server().await;
-    let mut silent = credentials("silent", &database, &workgroup);
-    silent["endpoint"] = json!(format!("http://127.0.0.1:{port}"));
-    assert!(
-        failed(silent)
-            .await
-            .contains("connect timed out after 2000 ms")
-    );
+    app.unreachable_and_silent("athena", |name, url| {
+        let mut c = credentials(name, &database, &workgroup);
+        c["endpoint"] = json!(url);
+        c
+    })
+    .await;
 
     let mut other = credentials("catalog", &database, &workgroup);
     other["catalog"] = json!("hive_federated");

@@ -10,7 +10,7 @@ use super::config::AthenaConfig;
 use super::session::{AthenaSession, api_error};
 use crate::connectors::support::aws::json_api::{common_error, hive_family};
 use crate::connectors::{ConnectorError, Fault};
-use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
+use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
 
 pub async fn discover(s: &AthenaSession, cfg: &AthenaConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();

@@ -11,7 +11,7 @@ use super::config::S3Config;
 use super::parquet;
 use crate::connectors::ConnectorError;
 use crate::connectors::support::infer::{self, FileProblem};
-use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
+use crate::domain::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
 /// Bytes read from the start of a CSV or JSON object to infer its columns.
 pub const SAMPLE_BYTES: u64 = 64 * 1024;
@@ -180,7 +180,7 @@ async fn describe(s3: &S3, p: Planned) -> Result<Table, ConnectorError> {
 async fn parquet_columns(
     s3: &S3,
     o: &Object,
-) -> Result<Result<Vec<crate::snapshot::Column>, FileProblem>, ConnectorError> {
+) -> Result<Result<Vec<crate::domain::snapshot::Column>, FileProblem>, ConnectorError> {
     if o.size < 12 {
         return Ok(Err(FileProblem {
             line: None,

@@ -3,7 +3,7 @@
 //! read by onramp's own bounded walk (`thrift.rs`).
 
 use crate::connectors::support::infer::FileProblem;
-use crate::snapshot::{Column, TypeFamily};
+use crate::domain::snapshot::{Column, TypeFamily};
 
 /// The largest footer onramp reads. Real footers are kilobytes to a few MiB (one
 /// entry per column per row group); the length is the file's claim.

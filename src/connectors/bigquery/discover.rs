@@ -12,7 +12,7 @@ use super::types;
 use crate::connectors::ConnectorError;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::bigquery::ident as quote;
-use crate::snapshot::{Database, Snapshot, TypeFamily};
+use crate::domain::snapshot::{Database, Snapshot, TypeFamily};
 
 /// Datasets per INFORMATION_SCHEMA query: keeps the SQL far below the query size limit.
 const DATASETS_PER_QUERY: usize = 200;

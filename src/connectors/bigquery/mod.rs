@@ -12,5 +12,5 @@ pub mod types;
 crate::connector!(
     /// One project is one database; tenants split by dataset are schemas.
     Bigquery(config::BigqueryConfig, session::BigquerySession) [check, list_databases]
-    tenancy = &[crate::connectors::tenancy::Level::Table]
+    tenancy = &[crate::domain::tenancy::Level::Table]
 );

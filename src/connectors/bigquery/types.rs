@@ -2,7 +2,7 @@
 //! (`ARRAY<STRUCT<sku STRING, qty INT64>>`), parsed so that nested STRUCT and
 //! ARRAY columns flatten into dotted paths, each with its own type.
 
-use crate::snapshot::TypeFamily;
+use crate::domain::snapshot::TypeFamily;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BqType {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::config::ClickhouseConfig;
 use super::session::ChSession;
 use crate::connectors::ConnectorError;
-use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
+use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
 #[derive(Deserialize)]
 struct TableRow {

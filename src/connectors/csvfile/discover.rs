@@ -6,7 +6,7 @@ use super::config::CsvConfig;
 use super::session::Sample;
 use crate::connectors::support::infer;
 use crate::connectors::{ConnectorError, Fault};
-use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
+use crate::domain::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
 pub fn discover(sample: &Sample, cfg: &CsvConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();

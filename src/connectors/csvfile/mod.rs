@@ -24,7 +24,7 @@ impl crate::connectors::Connector for Csv {
         FIELDS
     }
 
-    fn tenancy_levels(&self) -> &'static [crate::connectors::tenancy::Level] {
+    fn tenancy_levels(&self) -> &'static [crate::domain::tenancy::Level] {
         &[]
     }
 
@@ -53,7 +53,7 @@ impl crate::connectors::Connector for Csv {
         &self,
         session: &mut Sample,
         config: &CsvConfig,
-    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+    ) -> Result<crate::domain::snapshot::Snapshot, ConnectorError> {
         discover(session, config)
     }
 }

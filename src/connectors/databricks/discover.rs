@@ -7,7 +7,7 @@ use super::session::DatabricksSession;
 use crate::connectors::ConnectorError;
 use crate::connectors::support::aws::json_api::hive_family;
 use crate::connectors::support::info_schema::{self, Layout};
-use crate::snapshot::Snapshot;
+use crate::domain::snapshot::Snapshot;
 
 /// A backtick-quoted identifier.
 use crate::connectors::support::quote::databricks::ident;

@@ -8,7 +8,7 @@ use super::session::FireboltSession;
 use crate::connectors::ConnectorError;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::firebolt::literal;
-use crate::snapshot::{Snapshot, TypeFamily};
+use crate::domain::snapshot::{Snapshot, TypeFamily};
 
 pub async fn discover(
     s: &mut FireboltSession,

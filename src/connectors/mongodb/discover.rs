@@ -10,7 +10,7 @@ use super::config::{MongoConfig, SYSTEM_DATABASES};
 use super::infer;
 use super::session::MongoSession;
 use crate::connectors::ConnectorError;
-use crate::snapshot::{Database, Schema, Snapshot, Table, TableKind};
+use crate::domain::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
 /// The collections of a database and whether each is a view, from the
 /// `listCollections` command read as plain documents: servers differ in the

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mongodb::bson::{Bson, Document};
 
-use crate::snapshot::{Column, TypeFamily};
+use crate::domain::snapshot::{Column, TypeFamily};
 
 #[derive(Default)]
 struct Seen {

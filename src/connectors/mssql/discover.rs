@@ -11,7 +11,7 @@ use tiberius::Row;
 use super::config::MssqlConfig;
 use super::session::{MssqlSession, map_error};
 use crate::connectors::ConnectorError;
-use crate::snapshot::{
+use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
 

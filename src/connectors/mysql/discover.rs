@@ -10,7 +10,7 @@ use mysql_async::prelude::Queryable;
 use super::config::MysqlConfig;
 use super::session::MySession;
 use crate::connectors::{ConnectorError, Fault};
-use crate::snapshot::{
+use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
 

@@ -40,7 +40,7 @@ impl crate::connectors::Connector for Mysql {
         &self,
         session: &mut MySession,
         config: &MysqlConfig,
-    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+    ) -> Result<crate::domain::snapshot::Snapshot, ConnectorError> {
         discover::discover(session, config, self.name).await
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::config::PostgresConfig;
 use super::session::{PgSession, query_error};
 use crate::connectors::ConnectorError;
-use crate::snapshot::{
+use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
 

@@ -41,7 +41,7 @@ impl crate::connectors::Connector for Postgres {
         &self,
         session: &mut PgSession,
         config: &PostgresConfig,
-    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+    ) -> Result<crate::domain::snapshot::Snapshot, ConnectorError> {
         discover::discover(session, config, self.name).await
     }
 

@@ -13,7 +13,7 @@ use crate::connectors::ConnectorError;
 use crate::connectors::postgres::config::PostgresConfig;
 use crate::connectors::postgres::discover::{cell, family};
 use crate::connectors::postgres::session::{PgSession, query_error};
-use crate::snapshot::{
+use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
 

@@ -30,7 +30,7 @@ impl crate::connectors::Connector for Redshift {
         &self,
         session: &mut Self::Session,
         config: &RedshiftConfig,
-    ) -> Result<crate::snapshot::Snapshot, crate::connectors::ConnectorError> {
+    ) -> Result<crate::domain::snapshot::Snapshot, crate::connectors::ConnectorError> {
         discover::discover(session, &config.0).await
     }
 

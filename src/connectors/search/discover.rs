@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::config::SearchConfig;
 use super::session::SearchSession;
 use crate::connectors::ConnectorError;
-use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
+use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
 pub async fn discover(
     s: &SearchSession,

@@ -33,8 +33,8 @@ impl crate::connectors::Connector for Search {
     }
 
     /// An index is a table; a cluster has no databases to split tenants by.
-    fn tenancy_levels(&self) -> &'static [crate::connectors::tenancy::Level] {
-        &[crate::connectors::tenancy::Level::Table]
+    fn tenancy_levels(&self) -> &'static [crate::domain::tenancy::Level] {
+        &[crate::domain::tenancy::Level::Table]
     }
 
     fn check(&self, config: &SearchConfig) -> Result<(), Vec<crate::connectors::FieldProblem>> {
@@ -53,7 +53,7 @@ impl crate::connectors::Connector for Search {
         &self,
         session: &mut SearchSession,
         config: &SearchConfig,
-    ) -> Result<crate::snapshot::Snapshot, ConnectorError> {
+    ) -> Result<crate::domain::snapshot::Snapshot, ConnectorError> {
         discover(session, config, self.name).await
     }
 }

@@ -10,7 +10,7 @@ use super::session::SnowflakeSession;
 use crate::connectors::ConnectorError;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::snowflake::literal;
-use crate::snapshot::{Snapshot, TypeFamily};
+use crate::domain::snapshot::{Snapshot, TypeFamily};
 
 pub async fn discover(
     s: &mut SnowflakeSession,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::snapshot::{Column, TypeFamily};
+use crate::domain::snapshot::{Column, TypeFamily};
 
 /// A problem with the file itself, with its line number when it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]

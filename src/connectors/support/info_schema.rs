@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use std::time::Instant;
 
-use crate::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
+use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
 pub struct Layout {
     /// What the first ordinal_position is: Databricks counts from 0, the standard from 1.

@@ -8,7 +8,7 @@ use super::session::TrinoSession;
 use crate::connectors::ConnectorError;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::trino::{ident, literal};
-use crate::snapshot::{Snapshot, TypeFamily};
+use crate::domain::snapshot::{Snapshot, TypeFamily};
 
 pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();

@@ -133,8 +133,8 @@ pub fn common_error(e: &ApiError) -> Option<ConnectorError> {
 }
 
 /// Maps a Hive / Glue column type name onto a type family.
-pub fn hive_family(native: &str) -> crate::snapshot::TypeFamily {
-    use crate::snapshot::TypeFamily;
+pub fn hive_family(native: &str) -> crate::domain::snapshot::TypeFamily {
+    use crate::domain::snapshot::TypeFamily;
     let base = native
         .split(['(', '<'])
         .next()

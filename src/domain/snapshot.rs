@@ -157,7 +157,7 @@ const NOTE_MAX_BYTES: usize = 4096;
 
 fn bound(text: &mut String, max: usize) {
     if text.len() > max {
-        *text = crate::connectors::error::cut_target_text(text, max);
+        *text = super::text::cut_target_text(text, max);
     }
 }
 
