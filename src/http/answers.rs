@@ -51,6 +51,29 @@ impl Accepted {
     }
 }
 
+/// Every answer of a create or an update, at once or after `?wait`.
+#[derive(utoipa::IntoResponses)]
+pub enum WriteAnswers {
+    /// accepted: the job is recorded and queued
+    #[response(status = 202)]
+    Accepted(Accepted),
+    /// with ?wait: the job succeeded
+    #[response(status = 200)]
+    Succeeded(Waited),
+    /// an invalid request or name, or (with ?wait) the job failed on the target
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// the body is over body_limit_bytes (a file over upload_limit_bytes)
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// with ?wait: the organisation holds its limit of open streams
+    #[response(status = 429)]
+    TooManyStreams(ErrorBody),
+    /// internal error, or (with ?wait) discovery failed
+    #[response(status = 500)]
+    Internal(ErrorBody),
+}
+
 /// 200 after `?wait`: the job succeeded; its schema summary.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

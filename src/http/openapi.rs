@@ -32,6 +32,8 @@ use crate::schemas;
         health::metrics,
         serve,
     ),
+    // Answers named only through an IntoResponses type are not collected by themselves.
+    components(schemas(super::answers::Waited)),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -170,6 +172,31 @@ mod tests {
                     "{method} {path} lacks 401"
                 );
             }
+        }
+    }
+
+    /// Every `$ref` in the document names a schema it holds.
+    #[test]
+    fn every_reference_in_the_document_resolves() {
+        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(r)) = o.get("$ref") {
+                        out.push(r);
+                    }
+                    o.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 20, "{}", found.len());
+        for r in found {
+            let pointer = r.strip_prefix('#').expect("a local reference");
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
         }
     }
 

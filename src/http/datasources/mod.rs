@@ -20,7 +20,7 @@ use self::multipart::{check_upload, read_create_body};
 use self::wait::{WaitQuery, accepted_response, finish_or_wait, hold, wait_seconds};
 use super::AppState;
 use super::answers::{
-    Accepted, DatasourceList, DatasourceView, Deleted, ErrorBody, Pagination, Waited,
+    Accepted, DatasourceList, DatasourceView, Deleted, ErrorBody, Pagination, WriteAnswers,
 };
 use super::auth::Org;
 use super::error::ApiError;
@@ -44,14 +44,7 @@ fn trace_parent(headers: &HeaderMap) -> TraceParent {
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
          description = "a replay with the same key and body answers as the first time"),
     ),
-    responses(
-        (status = 202, description = "accepted: the job is recorded and queued", body = Accepted),
-        (status = 200, description = "with ?wait: the job succeeded", body = Waited),
-        (status = 400, description = "an invalid request or name, or (with ?wait) the job failed on the target", body = ErrorBody),
-        (status = 413, description = "the body is over body_limit_bytes (a file over upload_limit_bytes)", body = ErrorBody),
-        (status = 429, description = "with ?wait: the organisation holds its limit of open streams", body = ErrorBody),
-        (status = 500, description = "internal error, or (with ?wait) discovery failed", body = ErrorBody),
-    )
+    responses(WriteAnswers)
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -135,17 +128,12 @@ pub async fn create(
 }
 
 #[utoipa::path(
-    put, path = "/api/v2/datasource", operation_id = "updateDatasource",
+    put,
+    path = "/api/v2/datasource",
+    operation_id = "updateDatasource",
     summary = "replace a datasource's settings; re-tests and re-caches",
     params(WaitQuery),
-    responses(
-        (status = 202, description = "accepted: the job is recorded and queued", body = Accepted),
-        (status = 200, description = "with ?wait: the job succeeded", body = Waited),
-        (status = 400, description = "an invalid request or name, or (with ?wait) the job failed on the target", body = ErrorBody),
-        (status = 413, description = "the body is over body_limit_bytes (a file over upload_limit_bytes)", body = ErrorBody),
-        (status = 429, description = "with ?wait: the organisation holds its limit of open streams", body = ErrorBody),
-        (status = 500, description = "internal error, or (with ?wait) discovery failed", body = ErrorBody),
-    )
+    responses(WriteAnswers)
 )]
 pub async fn update(
     State(state): State<AppState>,
