@@ -10,7 +10,6 @@ pub mod clickhouse;
 pub mod cockroachdb;
 pub mod csvfile;
 pub mod databricks;
-pub mod error;
 pub mod fields;
 pub mod firebolt;
 pub mod mongodb;
@@ -30,7 +29,7 @@ pub mod trino;
 
 use serde_json::{Map, Value};
 
-pub use error::{ConnectorError, Fault};
+pub use crate::domain::{ConnectorError, Fault};
 pub use fields::{FieldProblem, FieldSpec};
 pub use net::Net;
 pub use registry::{

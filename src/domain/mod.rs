@@ -7,6 +7,7 @@ pub mod field_problem;
 pub mod ids;
 pub mod job;
 pub mod snapshot;
+pub mod target_error;
 pub mod tenancy;
 pub mod text;
 
@@ -18,3 +19,4 @@ pub use job::{
     DatasourceStatus, JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step,
     StepName, StepStatus,
 };
+pub use target_error::{ConnectorError, Fault};

@@ -11,7 +11,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{RequestBuilder, Response, Url};
 
 use super::{Egress, denied};
-use crate::connectors::{ConnectorError, Fault};
+use crate::domain::{ConnectorError, Fault};
 
 const MAX_REDIRECTS: usize = 5;
 
@@ -205,8 +205,8 @@ impl GuardedClient {
                 }
                 source = s.source();
             }
-            if let Some(tls) = crate::connectors::support::tls::find_rustls_error(&e) {
-                return crate::connectors::support::tls::tls_error(&host, tls);
+            if let Some(tls) = super::tls::find_rustls_error(&e) {
+                return super::tls::tls_error(&host, tls);
             }
             if e.is_timeout() {
                 ConnectorError::new(
@@ -226,9 +226,9 @@ impl GuardedClient {
         // own, which the connect step tries again within its time.
         if response.status().as_u16() == 429 {
             return Err(ConnectorError::new(
-                crate::connectors::Fault::Busy,
+                Fault::Busy,
                 format!("{host} answered 429 too many requests"),
-                crate::connectors::ConnectorError::BUSY_HINT,
+                ConnectorError::BUSY_HINT,
             ));
         }
         Ok(response)

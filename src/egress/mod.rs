@@ -8,6 +8,7 @@ pub mod budget;
 pub mod host;
 pub mod http;
 pub mod policy;
+pub mod tls;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use tokio::net::TcpStream;
 
 pub use policy::{EgressPolicy, Refusal};
 
-use crate::connectors::{ConnectorError, Fault};
+use crate::domain::{ConnectorError, Fault};
 
 /// Turns a host name into addresses. Tests substitute their own.
 pub trait Resolver: Send + Sync {

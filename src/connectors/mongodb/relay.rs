@@ -64,8 +64,7 @@ impl Relay {
         let listener = UnixListener::bind(&path).map_err(local)?;
         let failure: Arc<Mutex<Option<ConnectorError>>> = Arc::default();
         let failed = Arc::new(tokio::sync::Notify::new());
-        let tls_config =
-            tls.then(|| Arc::new(crate::connectors::support::tls::client_config(true)));
+        let tls_config = tls.then(|| Arc::new(crate::egress::tls::client_config(true)));
         let server_name = ServerName::try_from(host.to_string()).ok();
         let (net, host, record) = (net.clone(), host.to_string(), failure.clone());
         let told = failed.clone();
@@ -96,16 +95,26 @@ impl Relay {
                     let up = match tokio::time::timeout(handshake, net.tcp_to(&host, addr)).await {
                         Ok(Ok(up)) => up,
                         Ok(Err(e)) => return note(e),
-                        Err(_) => return note(ConnectorError::timeout("connecting to the server", handshake)),
+                        Err(_) => {
+                            return note(ConnectorError::timeout(
+                                "connecting to the server",
+                                handshake,
+                            ));
+                        }
                     };
                     match (tls_config, server_name) {
                         (Some(config), Some(name)) => {
                             let connector = tokio_rustls::TlsConnector::from(config);
-                            let mut up = match tokio::time::timeout(handshake, connector.connect(name, up)).await {
+                            let mut up = match tokio::time::timeout(
+                                handshake,
+                                connector.connect(name, up),
+                            )
+                            .await
+                            {
                                 Ok(Ok(up)) => up,
                                 Ok(Err(e)) => {
-                                    return note(match crate::connectors::support::tls::find_rustls_error(&e) {
-                                        Some(tls) => crate::connectors::support::tls::tls_error(&host, tls),
+                                    return note(match crate::egress::tls::find_rustls_error(&e) {
+                                        Some(tls) => crate::egress::tls::tls_error(&host, tls),
                                         None => ConnectorError::new(
                                             Fault::Tls,
                                             format!("tls with {host} failed: {e}"),
@@ -113,7 +122,12 @@ impl Relay {
                                         ),
                                     });
                                 }
-                                Err(_) => return note(ConnectorError::timeout("the tls handshake", handshake)),
+                                Err(_) => {
+                                    return note(ConnectorError::timeout(
+                                        "the tls handshake",
+                                        handshake,
+                                    ));
+                                }
                             };
                             if let Err(e) = carry(&mut down, &mut up, max_message).await {
                                 note(e);

@@ -10,8 +10,8 @@ use tokio_postgres::tls::MakeTlsConnect;
 
 use super::config::{PostgresConfig, SslMode};
 use crate::connectors::Net;
-use crate::connectors::support::tls;
 use crate::connectors::{ConnectorError, Fault};
+use crate::egress::tls;
 
 /// A logged-in client; the connection task ends when the client is dropped.
 pub struct PgSession {

@@ -7,4 +7,3 @@ pub mod limits;
 pub mod oauth;
 pub mod quote;
 pub mod rsa_jwt;
-pub mod tls;

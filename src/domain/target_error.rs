@@ -1,6 +1,7 @@
-//! The typed errors a connector returns; the worker turns them into job errors.
+//! What went wrong at a target, in the words a user needs to fix it: the typed
+//! error connectors and the egress guard return, and the worker turns into job errors.
 
-use crate::domain::text::cut_target_text;
+use super::text::cut_target_text;
 use serde::Serialize;
 
 /// What went wrong at the target, as far as a user needs to know to fix it.

@@ -6,7 +6,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::connectors::{ConnectorError, Fault};
+use crate::domain::{ConnectorError, Fault};
 
 /// A rustls client config: `verify` checks the certificate chain and host name
 /// against the web PKI roots; without it the link is encrypted but the peer is
