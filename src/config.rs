@@ -66,11 +66,22 @@ impl<const MS: u64> Whole<MS> {
     }
 }
 
+/// A bad address names the setting (serde's own message would not).
+fn listen_address<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "http_addr {text:?} is not an IP address and port (such as 127.0.0.1:8080)"
+        ))
+    })
+}
+
 /// Every setting has a default: a file or the environment gives only what differs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Where the HTTP API listens.
+    /// Where the HTTP API listens: an IP address and a port.
+    #[serde(deserialize_with = "listen_address")]
     pub http_addr: SocketAddr,
     pub database_url: Secret,
     pub amqp_url: Secret,
@@ -235,9 +246,18 @@ impl Settings {
                 path: path.into(),
                 source,
             })?;
+            // Not the parser's whole text: it quotes the offending line, which may be
+            // a URL with its password.
             let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
                 path: path.into(),
-                message: e.to_string(),
+                message: match e.span() {
+                    Some(at) => format!(
+                        "line {}: {}",
+                        text[..at.start.min(text.len())].lines().count().max(1),
+                        e.message()
+                    ),
+                    None => e.message().to_string(),
+                },
             })?;
             for (key, value) in table {
                 let value = serde_json::to_value(value).map_err(|e| ConfigError::File {
@@ -290,6 +310,16 @@ impl Settings {
             return invalid("log_format must be json or text");
         }
         self.egress_policy().map_err(ConfigError::Invalid)?;
+        // Checked here, once, with a message of our own: the AMQP client's would quote
+        // the whole URL, password and all, in every reconnect's log line.
+        if self
+            .amqp_url
+            .expose()
+            .parse::<lapin::uri::AMQPUri>()
+            .is_err()
+        {
+            return invalid("amqp_url is not an AMQP URL (amqp://user:password@host:port/vhost)");
+        }
         Ok(())
     }
 
@@ -413,7 +443,32 @@ mod tests {
         assert_eq!(s.stream_max, Duration::from_secs(7));
         assert_eq!(s.http_addr, "[::1]:9000".parse::<SocketAddr>().unwrap());
         let e = Settings::load_from(None, &env(&[("ONRAMP_HTTP_ADDR", "localhost")])).unwrap_err();
-        assert!(e.to_string().contains("socket address"), "{e}");
+        assert!(e.to_string().contains("not an IP address and port"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_file_or_url_is_refused_without_quoting_a_password() {
+        let dir = std::env::temp_dir().join(format!("onramp-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(
+            &file,
+            "prefix = \"x\"\ndatabase_url = \"postgres://u:file-pass@db/x\n",
+        )
+        .unwrap();
+        let e = Settings::load_from(Some(&file), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("file-pass"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = Settings::load_from(None, &env(&[("ONRAMP_AMQP_URL", "amqp:u:mq-pass@host")]))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("mq-pass") && e.contains("amqp_url"), "{e}");
+        let e = Settings::load_from(None, &env(&[("ONRAMP_HTTP_ADDR", "api:8080")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http_addr \"api:8080\""), "{e}");
     }
 
     #[test]

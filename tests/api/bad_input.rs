@@ -160,6 +160,10 @@ async fn a_duplicate_name_is_refused_and_records_nothing_more() {
     assert_eq!(second.status(), 400);
     let answer: Value = second.json().await.unwrap();
     assert_eq!(answer["error"]["code"], "DATASOURCE_NAME_ERROR");
+    assert_eq!(
+        answer["error"]["message"],
+        "a datasource named \"twice\" already exists"
+    );
     assert_eq!(app.count("datasources").await, 1);
     assert_eq!(app.count("jobs").await, 1);
     app.stop().await;

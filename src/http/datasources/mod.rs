@@ -121,7 +121,10 @@ pub async fn create(
         .with_hint("use a new key for a new request")),
         CreateOutcome::NameTaken => Err(ApiError::new(
             ErrorCode::DatasourceNameError,
-            format!("a datasource named {:?} already exists", request.name),
+            format!(
+                "a datasource named {:?} already exists",
+                request.name.as_str()
+            ),
         )
         .with_hint("choose another name, or update the existing datasource with PUT")),
     }
