@@ -46,7 +46,8 @@ pub struct FieldSpec {
 }
 
 /// The longest datasource name accepted.
-pub const NAME_MAX: usize = 128;
+/// The name rule is the domain's (`DatasourceName`); the field table states it too.
+pub const NAME_MAX: usize = crate::domain::DatasourceName::MAX_CHARS;
 
 /// Fields every type shares.
 pub const NAME: FieldSpec = FieldSpec {

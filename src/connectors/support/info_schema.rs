@@ -53,6 +53,12 @@ pub fn snapshot(
 }
 
 /// Which schemas are read: the one configured, or all but information_schema.
+/// The query that proves a connection can read `catalog`'s information_schema (the
+/// catalog already quoted): the connect step's last check for catalog-based types.
+pub fn schemata_probe(catalog: &str) -> String {
+    format!("SELECT schema_name FROM {catalog}.information_schema.schemata LIMIT 1")
+}
+
 pub fn schema_filter(schema: Option<&str>, literal: fn(&str) -> String) -> String {
     match schema {
         Some(schema) => format!("table_schema = {}", literal(schema)),

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::config::TrinoConfig;
 use crate::connectors::Net;
+use crate::connectors::support::info_schema;
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 
@@ -148,10 +149,7 @@ pub async fn connect(cfg: &TrinoConfig, net: &Net) -> Result<TrinoSession, Conne
     };
     // Proves the address, the user and the catalog.
     session
-        .query(&format!(
-            "SELECT schema_name FROM {}.information_schema.schemata LIMIT 1",
-            ident(&cfg.catalog)
-        ))
+        .query(&info_schema::schemata_probe(&ident(&cfg.catalog)))
         .await?;
     Ok(session)
 }

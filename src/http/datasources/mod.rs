@@ -188,7 +188,7 @@ fn could_exist(name: &str) -> Option<DatasourceName> {
 
 /// A name as echoed in an answer: no longer than any real name.
 fn shown(name: &str) -> String {
-    name.chars().take(128).collect()
+    name.chars().take(DatasourceName::MAX_CHARS).collect()
 }
 
 fn name_unknown(name: &str) -> ApiError {
