@@ -91,7 +91,63 @@ if ! up 17017; then
     -p 17017 --log-file /var/lib/onramp-nx/server.log --pid-file /var/lib/onramp-nx/server.pid
 fi
 
-for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017; do
+# OpenSSH from Debian's packages, as the bastion for tunnel tests: its own config,
+# host keys and users on 127.0.0.1:2222 (tests start more instances of it on their
+# own ports). Client keys of every kind the tunnel reads, made by ssh-keygen.
+sshd_dir=/var/lib/onramp-sshd
+if [ ! -x /usr/sbin/sshd ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null
+fi
+mkdir -p "$sshd_dir/keys" /run/sshd
+for k in ssh_host_ed25519_key ssh_host_alt_key; do
+  [ -e "$sshd_dir/$k" ] || ssh-keygen -q -t ed25519 -N '' -C onramp-bastion -f "$sshd_dir/$k"
+done
+[ -e "$sshd_dir/id_rsa" ] || ssh-keygen -q -t rsa -b 3072 -m PEM -N '' -C onramp-rsa -f "$sshd_dir/id_rsa"
+[ -e "$sshd_dir/id_ecdsa" ] || ssh-keygen -q -t ecdsa -b 256 -N '' -C onramp-ecdsa -f "$sshd_dir/id_ecdsa"
+[ -e "$sshd_dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C onramp-ed25519 -f "$sshd_dir/id_ed25519"
+[ -e "$sshd_dir/id_ed25519_enc" ] || ssh-keygen -q -t ed25519 -N 'onramp-passphrase' -C onramp-enc -f "$sshd_dir/id_ed25519_enc"
+[ -e "$sshd_dir/id_stranger" ] || ssh-keygen -q -t ed25519 -N '' -C onramp-stranger -f "$sshd_dir/id_stranger"
+for u in onramp_tpw onramp_tkey onramp_tboth; do
+  id "$u" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /usr/sbin/nologin "$u"
+done
+# A key-only user's password is "*" (none), not "!" (locked: sshd refuses it).
+usermod -p '*' onramp_tkey
+echo 'onramp_tpw:onramp-pw' | chpasswd
+echo 'onramp_tboth:onramp-both' | chpasswd
+cat "$sshd_dir"/id_rsa.pub "$sshd_dir"/id_ecdsa.pub "$sshd_dir"/id_ed25519.pub "$sshd_dir"/id_ed25519_enc.pub > "$sshd_dir/keys/onramp_tkey"
+cp "$sshd_dir/id_ed25519.pub" "$sshd_dir/keys/onramp_tboth"
+cat > "$sshd_dir/sshd_config" <<CONF
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $sshd_dir/ssh_host_ed25519_key
+PidFile $sshd_dir/sshd.pid
+AuthorizedKeysFile $sshd_dir/keys/%u
+StrictModes no
+UsePAM no
+PermitRootLogin no
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AllowUsers onramp_tpw onramp_tkey onramp_tboth
+AllowTcpForwarding yes
+ClientAliveInterval 0
+MaxStartups 100:30:200
+MaxSessions 100
+Match User onramp_tpw
+  AuthenticationMethods password
+  PermitOpen 127.0.0.1:5432 127.0.0.1:5433 127.0.0.1:3306 127.0.0.1:18123 localhost:5432
+Match User onramp_tkey
+  AuthenticationMethods publickey
+Match User onramp_tboth
+  AuthenticationMethods publickey,password
+CONF
+if ! up 2222; then
+  /usr/sbin/sshd -t -f "$sshd_dir/sshd_config"
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/sshd -- -D -f "$sshd_dir/sshd_config"
+fi
+
+for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017 2222; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done

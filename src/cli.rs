@@ -237,15 +237,30 @@ async fn discover(
     })?;
     let report =
         |step: &str, e: ConnectorError| anyhow::anyhow!("{step}: {}\nhint: {}", e.message, e.hint);
-    let net = crate::connectors::Net::new(crate::egress::Egress::new(
+    let mut net = crate::connectors::Net::new(crate::egress::Egress::new(
         settings.egress_policy().map_err(anyhow::Error::msg)?,
     ));
+    // Nothing is pinned outside a datasource: the fingerprint given, or the one
+    // presented, which is printed so that it can be given next time.
+    if let Some(t) = config.tunnel() {
+        let tunnel = pipeline::tunnel(t, &net, None, settings.tunnel_timeout)
+            .await
+            .map_err(|e| report("tunnel", e))?;
+        eprintln!(
+            "tunnel open through {}; host key {}",
+            tunnel.bastion(),
+            tunnel.fingerprint()
+        );
+        net = net.through(tunnel);
+    }
     let (conn, _) = pipeline::connect(&config, &net, settings.connect_timeout)
         .await
         .map_err(|e| report("connect", e))?;
     let snapshot = match pipeline::discover(conn, None, settings.discover_timeout).await {
         Ok(found) => found.snapshot,
-        Err(Undiscovered::Target(e)) => return Err(report("discover", e)),
+        Err(Undiscovered::Target(e)) => {
+            return Err(report("discover", pipeline::explained(&net, e).await));
+        }
         Err(Undiscovered::Tenancy(why)) => bail!("discover: {why}"),
     };
     let mut out: Box<dyn Write> = match &output {

@@ -96,6 +96,9 @@ pub struct Settings {
     pub worker_concurrency: usize,
     pub database_pool_size: u32,
     pub body_limit_bytes: usize,
+    /// Opening an SSH tunnel: the bastion's handshake, host key and login.
+    #[serde(rename = "tunnel_timeout_ms", with = "Whole::<1>")]
+    pub tunnel_timeout: Duration,
     #[serde(rename = "connect_timeout_ms", with = "Whole::<1>")]
     pub connect_timeout: Duration,
     #[serde(rename = "discover_timeout_ms", with = "Whole::<1>")]
@@ -177,6 +180,7 @@ impl Default for Settings {
             worker_concurrency: 16,
             database_pool_size: 20,
             body_limit_bytes: 64 * 1024,
+            tunnel_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             discover_timeout: Duration::from_secs(120),
             cache_timeout: Duration::from_secs(10),

@@ -31,6 +31,9 @@ pub enum FieldKind {
     Bool,
     /// One of a closed set of strings.
     OneOf(&'static [&'static str]),
+    /// An object with fields of its own (`credentials.tunnel`), checked, defaulted,
+    /// redacted and described like the credentials around it.
+    Object(&'static [FieldSpec]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -230,11 +233,19 @@ pub fn validate(
                     problems.push(FieldProblem::new(path, "is required"));
                 }
             }
-            Some(value) => match check(spec.kind, value) {
-                Ok(v) => {
-                    out.insert(spec.name.into(), v);
-                }
-                Err(problem) => problems.push(FieldProblem::new(path, problem)),
+            Some(value) => match spec.kind {
+                FieldKind::Object(nested) => match validate(nested, &path, value) {
+                    Ok(v) => {
+                        out.insert(spec.name.into(), Value::Object(v));
+                    }
+                    Err(more) => problems.extend(more),
+                },
+                kind => match check(kind, value) {
+                    Ok(v) => {
+                        out.insert(spec.name.into(), v);
+                    }
+                    Err(problem) => problems.push(FieldProblem::new(path, problem)),
+                },
             },
         }
     }
@@ -333,6 +344,11 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
                 Err(format!("must be one of: {}", options.join(", ")))
             }
         }
+        FieldKind::Object(nested) => validate(nested, "", value).map(Value::Object).map_err(|p| {
+            p.first()
+                .map(|p| format!("{}: {}", p.field.trim_start_matches('.'), p.problem))
+                .unwrap_or_default()
+        }),
     }
 }
 
@@ -348,7 +364,10 @@ pub fn lenient(specs: &[FieldSpec], credentials: &Value) -> Map<String, Value> {
         let checked = object
             .get(spec.name)
             .filter(|v| !v.is_null())
-            .and_then(|v| check(spec.kind, v).ok());
+            .and_then(|v| match spec.kind {
+                FieldKind::Object(nested) => Some(Value::Object(lenient(nested, v))),
+                kind => check(kind, v).ok(),
+            });
         let value = checked.or_else(|| {
             spec.default
                 .map(|d| serde_json::from_str(d).expect("valid default"))
@@ -364,20 +383,36 @@ pub fn lenient(specs: &[FieldSpec], credentials: &Value) -> Map<String, Value> {
 pub fn redact(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Map<String, Value> {
     credentials
         .iter()
-        .filter(|(k, _)| !specs.iter().any(|s| s.secret && s.name == k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|(k, v)| {
+            let spec = specs.iter().find(|s| s.name == k.as_str());
+            match (spec, v) {
+                (Some(s), _) if s.secret => None,
+                (
+                    Some(FieldSpec {
+                        kind: FieldKind::Object(nested),
+                        ..
+                    }),
+                    Value::Object(inner),
+                ) => Some((k.clone(), Value::Object(redact(nested, inner)))),
+                _ => Some((k.clone(), v.clone())),
+            }
+        })
         .collect()
 }
 
 /// The secret values of a credentials object, so logs and results can be scanned for them.
 pub fn secret_values(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Vec<String> {
-    specs
-        .iter()
-        .filter(|s| s.secret)
-        .filter_map(|s| credentials.get(s.name).and_then(Value::as_str))
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    let mut found = Vec::new();
+    for spec in specs {
+        match (spec.kind, credentials.get(spec.name)) {
+            (FieldKind::Object(nested), Some(Value::Object(inner))) => {
+                found.extend(secret_values(nested, inner))
+            }
+            (_, Some(Value::String(s))) if spec.secret && !s.is_empty() => found.push(s.clone()),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The JSON Schema of one type's credentials object.
@@ -399,6 +434,7 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
             FieldKind::Port => json!({"type": "integer", "minimum": 1, "maximum": 65535}),
             FieldKind::Bool => json!({"type": "boolean"}),
             FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),
+            FieldKind::Object(nested) => json_schema(nested),
         };
         let p = p.as_object_mut().expect("object");
         // An optional field may be sent as null: it means the same as leaving it out.

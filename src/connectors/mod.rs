@@ -26,6 +26,7 @@ pub mod snowflake;
 pub mod support;
 use crate::domain::tenancy;
 pub mod trino;
+pub mod tunnel;
 
 use serde_json::{Map, Value};
 

@@ -2,30 +2,62 @@
 //! socket, checked addresses, SRV answers and a guarded HTTP client. A feature that
 //! changes how every type reaches its server (a tunnel, a TLS policy) changes this
 //! one type, not eighteen connectors.
+//!
+//! Through an SSH tunnel the same calls lead through the bastion: a socket is a
+//! direct-tcpip channel, an address is a one-connection loopback forward, and the
+//! HTTP client goes through the tunnel's SOCKS front. Connectors do not know.
 
 use std::net::SocketAddr;
-
-use tokio::net::TcpStream;
+use std::sync::Arc;
 
 use super::ConnectorError;
 use crate::egress::Egress;
 use crate::egress::budget::Budgeted;
 use crate::egress::http::GuardedClient;
+use crate::egress::link::Link;
+use crate::egress::ssh::Tunnel;
+
+/// A connection to a target, as a connector's driver reads and writes it.
+pub type TargetStream = Budgeted<Link>;
 
 /// The capabilities a connector's `connect` receives.
 #[derive(Clone)]
 pub struct Net {
     egress: Egress,
+    via: Option<Arc<Tunnel>>,
 }
 
 impl Net {
     pub fn new(egress: Egress) -> Net {
-        Net { egress }
+        Net { egress, via: None }
+    }
+
+    /// The same capabilities, leading through `tunnel`.
+    pub fn through(&self, tunnel: Arc<Tunnel>) -> Net {
+        Net {
+            egress: self.egress.clone(),
+            via: Some(tunnel),
+        }
+    }
+
+    /// The tunnel this leads through, if any.
+    pub fn tunnel(&self) -> Option<&Arc<Tunnel>> {
+        self.via.as_ref()
+    }
+
+    pub fn egress(&self) -> &Egress {
+        &self.egress
     }
 
     /// A socket to the first checked address of `host` that accepts.
-    pub async fn tcp(&self, host: &str, port: u16) -> Result<Budgeted<TcpStream>, ConnectorError> {
-        self.egress.connect(host, port).await
+    pub async fn tcp(&self, host: &str, port: u16) -> Result<TargetStream, ConnectorError> {
+        match &self.via {
+            Some(t) => Ok(Budgeted::new(
+                Link::Ssh(t.channel(host, port).await?),
+                self.egress.read_budget(),
+            )),
+            None => Ok(self.egress.connect(host, port).await?.map(Link::Tcp)),
+        }
     }
 
     /// A socket to one address that [`Net::addresses`] returned, checked again.
@@ -33,18 +65,30 @@ impl Net {
         &self,
         host: &str,
         addr: SocketAddr,
-    ) -> Result<Budgeted<TcpStream>, ConnectorError> {
-        self.egress.connect_addr(host, addr).await
+    ) -> Result<TargetStream, ConnectorError> {
+        match &self.via {
+            Some(t) => {
+                let (host, port) = t
+                    .forwarded(addr)
+                    .unwrap_or_else(|| (host.to_string(), addr.port()));
+                self.tcp(&host, port).await
+            }
+            None => Ok(self.egress.connect_addr(host, addr).await?.map(Link::Tcp)),
+        }
     }
 
     /// Every address of `host`, each allowed by the policy, for a driver that dials
-    /// by itself (it is handed these and nothing else).
+    /// by itself (it is handed these and nothing else). Through a tunnel, one
+    /// loopback forward to `host:port` on the bastion's side.
     pub async fn addresses(
         &self,
         host: &str,
         port: u16,
     ) -> Result<Vec<SocketAddr>, ConnectorError> {
-        self.egress.resolve_checked(host, port).await
+        match &self.via {
+            Some(t) => Ok(vec![t.forward(host, port)?]),
+            None => self.egress.resolve_checked(host, port).await,
+        }
     }
 
     /// An SRV record's targets; each must still go through `addresses`.
@@ -54,7 +98,14 @@ impl Net {
 
     /// An HTTP client whose every connection, redirect and read goes through the guard.
     pub fn http(&self) -> Result<GuardedClient, ConnectorError> {
-        GuardedClient::new(self.egress.clone(), reqwest::Client::builder())
+        match &self.via {
+            Some(t) => GuardedClient::through(
+                self.egress.clone(),
+                reqwest::Client::builder(),
+                &t.socks_url()?,
+            ),
+            None => GuardedClient::new(self.egress.clone(), reqwest::Client::builder()),
+        }
     }
 
     /// The most a connector reads of one answer from its target.

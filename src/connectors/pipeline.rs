@@ -4,6 +4,7 @@
 //! step, and where, is the caller's.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,6 +15,7 @@ use super::{
 };
 use crate::domain::snapshot::Snapshot;
 use crate::domain::tenancy::{self, TenancySettings};
+use crate::egress::ssh::{self, Tunnel, TunnelSettings};
 
 /// Stored or sent credentials of a type named by its text, into the typed config.
 pub fn configure(ty: &str, credentials: &Value) -> Result<ConnectorConfig, Vec<FieldProblem>> {
@@ -38,6 +40,28 @@ pub async fn within<T>(
         out.unwrap_or_else(|_| Err(ConnectorError::timeout(what, limit))),
         waits,
     )
+}
+
+/// Opens the SSH tunnel within `limit`. The bastion's host key must be the one the
+/// credentials give, else the one `pinned` by an earlier job; with neither, the
+/// key presented is trusted and reported for pinning.
+pub async fn tunnel(
+    settings: &TunnelSettings,
+    net: &Net,
+    pinned: Option<&str>,
+    limit: Duration,
+) -> Result<Arc<Tunnel>, ConnectorError> {
+    let expected = settings.host_key_fingerprint.as_deref().or(pinned);
+    let (opened, _) = within(limit, "tunnel", ssh::open(net.egress(), settings, expected)).await;
+    opened.map(Arc::new)
+}
+
+/// A failure behind a tunnel, in the tunnel's words when the tunnel was the cause.
+pub async fn explained(net: &Net, e: ConnectorError) -> ConnectorError {
+    match net.tunnel() {
+        Some(t) => t.explain(e).await,
+        None => e,
+    }
 }
 
 /// Connects, trying again while the target says it is busy (at its connection limit,
@@ -80,9 +104,9 @@ pub async fn connect<'a>(
             }
             Err(e) if e.message.starts_with("connect timed out") => {
                 // The whole step's time: say so with its limit, not what was left.
-                return Err(ConnectorError::timeout("connect", limit));
+                return Err(explained(net, ConnectorError::timeout("connect", limit)).await);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(explained(net, e).await),
         }
     }
 }

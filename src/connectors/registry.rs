@@ -14,10 +14,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::fields::{self, FieldProblem, FieldSpec};
-use super::{ConnectorError, Net};
+use super::{ConnectorError, Net, tunnel};
 use crate::domain::DatasourceType;
 use crate::domain::snapshot::Snapshot;
 use crate::domain::tenancy::Level;
+use crate::egress::ssh::TunnelSettings;
 
 /// A file sent with the create request instead of a location to read it from.
 pub struct Upload {
@@ -327,11 +328,17 @@ impl<C: Connector> AnySession for Live<'_, C> {
 pub struct ConnectorConfig {
     ty: DatasourceType,
     inner: Box<dyn AnyConfig>,
+    /// The SSH bastion the target is reached through, for types that take one.
+    tunnel: Option<TunnelSettings>,
 }
 
 impl ConnectorConfig {
     pub fn datasource_type(&self) -> DatasourceType {
         self.ty
+    }
+
+    pub fn tunnel(&self) -> Option<&TunnelSettings> {
+        self.tunnel.as_ref()
     }
 
     /// Whether the job must load the file uploaded with the datasource.
@@ -382,14 +389,21 @@ pub fn validate(
     match fields::validate(c.fields(), "credentials", credentials) {
         Ok(normalised) => {
             // Parsing into the typed config proves the object complete and runs
-            // the type's own checks.
-            let inner = c.configure(&normalised)?;
-            Ok((normalised, ConnectorConfig { ty, inner }))
+            // the type's own checks; the tunnel's are the same for every type.
+            match (c.configure(&normalised), tunnel::settings(&normalised)) {
+                (Ok(inner), Ok(tunnel)) => Ok((normalised, ConnectorConfig { ty, inner, tunnel })),
+                (inner, tunnel) => Err([inner.err(), tunnel.err()]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .collect()),
+            }
         }
         Err(mut problems) => {
             // The type's own checks still run on the fields that passed.
             let passed = fields::lenient(c.fields(), credentials);
-            if let Err(more) = c.configure(&passed) {
+            let more = [c.configure(&passed).err(), tunnel::settings(&passed).err()];
+            for more in more.into_iter().flatten() {
                 for p in more {
                     if p.field != "credentials" && !problems.iter().any(|q| q.field == p.field) {
                         problems.push(p);
@@ -417,6 +431,13 @@ mod tests {
             FieldKind::Port => Value::from(5432),
             FieldKind::Bool => Value::Bool(true),
             FieldKind::OneOf(choices) => Value::String(choices[0].into()),
+            FieldKind::Object(nested) => Value::Object(
+                nested
+                    .iter()
+                    .filter(|f| f.required)
+                    .map(|f| (f.name.to_string(), sample(f.kind)))
+                    .collect(),
+            ),
         }
     }
 
@@ -443,7 +464,11 @@ mod tests {
                 let unread = c.unread_fields(&normalised).unwrap_or_else(|e| {
                     panic!("{ty}: the config needs a field the table lacks: {e}")
                 });
-                let unread: Vec<&String> = unread.iter().filter(|f| *f != "name").collect();
+                // The name is the record's, the tunnel the job's `tunnel` step's.
+                let unread: Vec<&String> = unread
+                    .iter()
+                    .filter(|f| *f != "name" && !f.starts_with("tunnel"))
+                    .collect();
                 assert!(unread.is_empty(), "{ty}: the config never reads {unread:?}");
             }
         }

@@ -50,6 +50,8 @@ impl JobStatus {
 #[serde(rename_all = "lowercase")]
 pub enum StepName {
     Validate,
+    /// Only in jobs of a datasource reached through an SSH bastion.
+    Tunnel,
     Connect,
     Discover,
     Cache,
@@ -66,7 +68,9 @@ impl StepName {
     /// The code a failure in this step is reported with.
     pub fn failure_code(self) -> ErrorCode {
         match self {
-            StepName::Validate | StepName::Connect => ErrorCode::CredentialTestFailed,
+            StepName::Validate | StepName::Tunnel | StepName::Connect => {
+                ErrorCode::CredentialTestFailed
+            }
             StepName::Discover | StepName::Cache => ErrorCode::SchemaCacheFailed,
         }
     }
@@ -74,6 +78,7 @@ impl StepName {
     pub fn as_str(self) -> &'static str {
         match self {
             StepName::Validate => "validate",
+            StepName::Tunnel => "tunnel",
             StepName::Connect => "connect",
             StepName::Discover => "discover",
             StepName::Cache => "cache",
@@ -101,16 +106,32 @@ pub struct Step {
 }
 
 impl Step {
+    /// The steps of a job without a tunnel.
     pub fn pending_all() -> Vec<Step> {
-        StepName::ALL
-            .iter()
-            .map(|&name| Step {
+        Step::pending_for(false)
+    }
+
+    /// The steps of a job, with the `tunnel` step when the datasource has one.
+    pub fn pending_for(tunnel: bool) -> Vec<Step> {
+        let names = StepName::ALL.iter().copied();
+        let tunnel = tunnel.then_some(StepName::Tunnel);
+        names
+            .take(1)
+            .chain(tunnel)
+            .chain(StepName::ALL.iter().copied().skip(1))
+            .map(|name| Step {
                 name,
                 status: StepStatus::Pending,
                 duration_ms: None,
                 message: None,
             })
             .collect()
+    }
+
+    /// Where `name` is in `steps`, the first when it is not there (it always is:
+    /// a job's steps are made by `pending_for`).
+    pub fn index(steps: &[Step], name: StepName) -> usize {
+        steps.iter().position(|s| s.name == name).unwrap_or(0)
     }
 }
 

@@ -31,6 +31,15 @@ impl<S> Budgeted<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    /// The same budget over a wrapper of the stream.
+    pub fn map<T>(self, wrap: impl FnOnce(S) -> T) -> Budgeted<T> {
+        Budgeted {
+            inner: wrap(self.inner),
+            left: self.left,
+            limit: self.limit,
+        }
+    }
 }
 
 /// The error a driver reports when a budget runs out.

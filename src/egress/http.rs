@@ -30,6 +30,10 @@ tokio::task_local! {
 pub struct GuardedClient {
     pub client: reqwest::Client,
     egress: Egress,
+    /// Through an SSH tunnel: every connection goes to the bastion (which the guard
+    /// checked when the tunnel opened), and target addresses are the customer's
+    /// network's, so URLs are held only to their shape.
+    tunneled: bool,
     /// Bytes this client may still read from targets, all answers together.
     budget: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -69,6 +73,21 @@ fn boxed(e: ConnectorError) -> Box<dyn std::error::Error + Send + Sync> {
 /// Refuses URLs that are not plain http(s), that carry credentials, or whose
 /// literal address the policy forbids. Names are checked when they resolve.
 pub fn check_url(egress: &Egress, url: &Url) -> Result<(), ConnectorError> {
+    check_shape(url)?;
+    let port = url.port_or_known_default().unwrap_or(0);
+    let literal = |ip: std::net::IpAddr| {
+        egress.check_addr(&ip.to_string(), std::net::SocketAddr::new(ip, port))
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => literal(ip.into()),
+        Some(url::Host::Ipv6(ip)) => literal(ip.into()),
+        _ => Ok(()),
+    }
+}
+
+/// What every URL must be, whichever way it is reached: plain http(s), a host, no
+/// user information.
+fn check_shape(url: &Url) -> Result<(), ConnectorError> {
     let bad = |why: &str| {
         ConnectorError::new(
             Fault::Egress,
@@ -82,16 +101,10 @@ pub fn check_url(egress: &Egress, url: &Url) -> Result<(), ConnectorError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("user information in a URL is not allowed"));
     }
-    let port = url.port_or_known_default().unwrap_or(0);
-    let literal = |ip: std::net::IpAddr| {
-        egress.check_addr(&ip.to_string(), std::net::SocketAddr::new(ip, port))
-    };
-    match url.host() {
-        None => Err(bad("it has no host")),
-        Some(url::Host::Ipv4(ip)) => literal(ip.into()),
-        Some(url::Host::Ipv6(ip)) => literal(ip.into()),
-        Some(url::Host::Domain(_)) => Ok(()),
+    if url.host().is_none() {
+        return Err(bad("it has no host"));
     }
+    Ok(())
 }
 
 impl GuardedClient {
@@ -99,12 +112,45 @@ impl GuardedClient {
         egress: Egress,
         builder: reqwest::ClientBuilder,
     ) -> Result<GuardedClient, ConnectorError> {
+        // A proxy from the environment (HTTP(S)_PROXY, ALL_PROXY) would make the
+        // connection to an address the guard never saw: the guard is the only route.
+        GuardedClient::build(egress, builder.no_proxy(), false)
+    }
+
+    /// A client whose every connection goes through an SSH tunnel's SOCKS front.
+    pub fn through(
+        egress: Egress,
+        builder: reqwest::ClientBuilder,
+        socks_url: &str,
+    ) -> Result<GuardedClient, ConnectorError> {
+        // The error would quote the proxy's URL, with its one-job password.
+        let proxy = reqwest::Proxy::all(socks_url).map_err(|_| {
+            ConnectorError::new(
+                Fault::Protocol,
+                "http client: the tunnel's proxy address was not accepted",
+                "this is a bug",
+            )
+        })?;
+        // Setting a proxy turns the environment's off.
+        GuardedClient::build(egress, builder.proxy(proxy), true)
+    }
+
+    fn build(
+        egress: Egress,
+        builder: reqwest::ClientBuilder,
+        tunneled: bool,
+    ) -> Result<GuardedClient, ConnectorError> {
         let for_redirects = egress.clone();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
-            match check_url(&for_redirects, attempt.url()) {
+            let checked = if tunneled {
+                check_shape(attempt.url())
+            } else {
+                check_url(&for_redirects, attempt.url())
+            };
+            match checked {
                 Ok(()) => {
                     let port = attempt.url().port_or_known_default().unwrap_or(0);
                     let _ = TARGET_PORT.try_with(|p| p.store(port, Ordering::SeqCst));
@@ -113,10 +159,7 @@ impl GuardedClient {
                 Err(e) => attempt.error(e),
             }
         });
-        // A proxy from the environment (HTTP(S)_PROXY, ALL_PROXY) would make the
-        // connection to an address the guard never saw: the guard is the only route.
         let client = builder
-            .no_proxy()
             .dns_resolver(Arc::new(GuardResolver {
                 egress: egress.clone(),
             }))
@@ -133,6 +176,7 @@ impl GuardedClient {
         Ok(GuardedClient {
             client,
             egress,
+            tunneled,
             budget,
         })
     }
@@ -151,7 +195,7 @@ impl GuardedClient {
                 "give an absolute http or https URL",
             )
         })?;
-        check_url(&self.egress, &parsed)?;
+        self.check(&parsed)?;
         Ok(self.client.request(method, parsed))
     }
 
@@ -165,7 +209,7 @@ impl GuardedClient {
                 "this is a bug",
             )
         })?;
-        check_url(&self.egress, request.url())?;
+        self.check(request.url())?;
         let port = Arc::new(AtomicU16::new(
             request.url().port_or_known_default().unwrap_or(0),
         ));
@@ -232,6 +276,14 @@ impl GuardedClient {
             ));
         }
         Ok(response)
+    }
+
+    fn check(&self, url: &Url) -> Result<(), ConnectorError> {
+        if self.tunneled {
+            check_shape(url)
+        } else {
+            check_url(&self.egress, url)
+        }
     }
 
     /// The most this client reads of one answer.

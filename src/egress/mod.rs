@@ -7,7 +7,9 @@
 pub mod budget;
 pub mod host;
 pub mod http;
+pub mod link;
 pub mod policy;
+pub mod ssh;
 pub mod tls;
 
 use std::io;

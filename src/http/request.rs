@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::connectors::fields::FieldKind;
-use crate::connectors::{DatasourceType, FieldProblem, Registered};
+use crate::connectors::{DatasourceType, FieldProblem, FieldSpec, Registered};
 use crate::domain::tenancy;
 use crate::domain::{DatasourceName, ErrorCode};
 use crate::egress::EgressPolicy;
@@ -171,22 +171,13 @@ pub fn parse_datasource(
         (Some(_), None) => None,
     };
     // A literal address the policy refuses is refused here, before anything is recorded:
-    // in every field the type's table calls a host.
-    let hosts = ty
-        .map(|t| t.fields())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|f| {
-            matches!(f.kind, FieldKind::Host)
-                .then(|| {
-                    credentials
-                        .as_ref()?
-                        .get(f.name)?
-                        .as_str()
-                        .map(|h| (f.name, h))
-                })
-                .flatten()
-        });
+    // in every field the type's table calls a host. Through a tunnel, only the
+    // bastion's: the target's address is reached from the bastion, in the
+    // customer's network, and is no business of onramp's policy.
+    let hosts = match (ty, credentials.as_ref()) {
+        (Some(ty), Some(c)) => host_fields(ty.fields(), c),
+        _ => Vec::new(),
+    };
     for (field, host) in hosts {
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<std::net::IpAddr>()
@@ -236,6 +227,31 @@ pub fn parse_datasource(
         defaults_used,
         canonical: serde_json::to_vec(&body).expect("json serialises"),
     })
+}
+
+/// The host fields of validated credentials, as (path below `credentials`, value):
+/// the tunnel's when there is one, the type's own otherwise.
+fn host_fields(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Vec<(String, String)> {
+    let nested = specs
+        .iter()
+        .find_map(|f| match (f.kind, credentials.get(f.name)) {
+            (FieldKind::Object(inner), Some(Value::Object(c))) => Some((f.name, inner, c)),
+            _ => None,
+        });
+    if let Some((name, inner, c)) = nested {
+        return host_fields(inner, c)
+            .into_iter()
+            .map(|(field, host)| (format!("{name}.{field}"), host))
+            .collect();
+    }
+    specs
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Host))
+        .filter_map(|f| {
+            let host = credentials.get(f.name)?.as_str()?;
+            Some((f.name.to_string(), host.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -201,7 +201,10 @@ async fn create_in_one_statement(
     let created: i64 = bind_datasource(sqlx::query(sqlx::AssertSqlSafe(sql)), sub, sealed)
         .bind(JobKind::Create)
         .bind(JobStatus::Queued)
-        .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
+        .bind(
+            serde_json::to_value(Step::pending_for(sub.credentials.contains_key("tunnel")))
+                .expect("steps serialise"),
+        )
         .bind(sub.trace_parent)
         .bind(settings.jobs_exchange())
         .bind(crate::domain::JOB_ROUTING_KEY)
@@ -448,9 +451,11 @@ async fn insert_job(
     kind: JobKind,
     trace_parent: Option<&str>,
 ) -> Result<(), StoreError> {
+    // A datasource reached through a bastion has a `tunnel` step.
     sqlx::query(
         "INSERT INTO jobs (id, org_id, datasource_id, datasource_name, kind, status, steps, trace_parent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         SELECT $1, $2, $3, $4, $5, $6, CASE WHEN d.public_config ? 'tunnel' THEN $9 ELSE $7 END, $8
+         FROM datasources d WHERE d.id = $3",
     )
     .bind(job_id)
     .bind(org_id)
@@ -460,6 +465,7 @@ async fn insert_job(
     .bind(JobStatus::Queued)
     .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
     .bind(trace_parent)
+    .bind(serde_json::to_value(Step::pending_for(true)).expect("steps serialise"))
     .execute(&mut *conn)
     .await?;
     let message = JobMessage {
@@ -483,4 +489,42 @@ pub async fn load_upload(
             .fetch_optional(pool)
             .await?,
     )
+}
+
+/// The bastion host key a datasource's first tunnel trusted, if the bastion is
+/// still the one it was pinned for.
+pub async fn tunnel_pin(
+    pool: &PgPool,
+    datasource_id: DatasourceId,
+    bastion: &str,
+) -> Result<Option<String>, StoreError> {
+    let pin: Option<(Option<Value>,)> =
+        sqlx::query_as("SELECT tunnel_host_key FROM datasources WHERE id = $1")
+            .bind(datasource_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(pin
+        .and_then(|(v,)| v)
+        .filter(|v| v["bastion"].as_str() == Some(bastion))
+        .and_then(|v| v["fingerprint"].as_str().map(str::to_string)))
+}
+
+/// Pins the host key a tunnel to `bastion` was first trusted with (trust on first
+/// use); a pin for the same bastion is never replaced here.
+pub async fn pin_tunnel(
+    pool: &PgPool,
+    datasource_id: DatasourceId,
+    bastion: &str,
+    fingerprint: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE datasources SET tunnel_host_key = $2 WHERE id = $1
+         AND (tunnel_host_key IS NULL OR tunnel_host_key->>'bastion' IS DISTINCT FROM $3)",
+    )
+    .bind(datasource_id)
+    .bind(serde_json::json!({"bastion": bastion, "fingerprint": fingerprint}))
+    .bind(bastion)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

@@ -102,7 +102,7 @@ pub async fn claim(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1,
            takeovers = takeovers + CASE WHEN status = 'running' THEN 1 ELSE 0 END, lease_owner = $2,
            lease_until = now() + make_interval(secs => $3), started_at = coalesce(started_at, now()),
-           steps = $4, error = NULL, updated_at = now()
+           steps = CASE WHEN steps @> '[{{\"name\": \"tunnel\"}}]' THEN $5 ELSE $4 END, error = NULL, updated_at = now()
          WHERE id = $1 AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())
          RETURNING {COLUMNS}"
     );
@@ -111,6 +111,7 @@ pub async fn claim(
         .bind(worker)
         .bind(lease.as_secs_f64())
         .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
+        .bind(serde_json::to_value(Step::pending_for(true)).expect("steps serialise"))
         .fetch_optional(pool)
         .await?;
     if let Some(row) = claimed {

@@ -355,7 +355,7 @@ async fn process(
             let error_id = Uuid::now_v7();
             tracing::warn!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, retry_in_ms = delay.as_millis() as u64, "infrastructure fault; retrying job later");
             let mut steps = fault.steps.clone();
-            let i = fault.step as usize;
+            let i = crate::domain::Step::index(&steps, fault.step);
             steps[i].status = StepStatus::Failed;
             steps[i].message = Some(format!(
                 "{}: {INFRA_FAULT} (error id {error_id}; attempt {attempt}, retrying in {} ms)",
@@ -369,7 +369,7 @@ async fn process(
             let error_id = Uuid::now_v7();
             tracing::error!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, "infrastructure fault on the last attempt; failing job");
             let mut steps = fault.steps.clone();
-            let i = fault.step as usize;
+            let i = crate::domain::Step::index(&steps, fault.step);
             steps[i].status = StepStatus::Failed;
             steps[i].message = Some(format!(
                 "{}: {INFRA_FAULT} (error id {error_id})",

@@ -2,6 +2,7 @@
 //! A target's fault ends the job; a fault of onramp's own infrastructure is returned
 //! as `Fault::Infrastructure` for the caller to retry.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -10,12 +11,13 @@ use uuid::Uuid;
 use super::WorkerDeps;
 use crate::connectors::pipeline::{self, Discovered, Undiscovered};
 use crate::connectors::{
-    Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Upload,
+    Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Net, Upload,
 };
 use crate::domain::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
 use crate::domain::snapshot::Snapshot;
 use crate::domain::tenancy;
 use crate::domain::{DatasourceStatus, ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
+use crate::egress::ssh::{Tunnel, TunnelSettings};
 use crate::storage::jobs::{self, JobRow, Outcome};
 use crate::storage::snapshots::Put;
 use crate::storage::{StoreError, datasources};
@@ -66,7 +68,7 @@ impl Progress<'_> {
         status: StepStatus,
         message: Option<String>,
     ) -> Result<(), Stop> {
-        let index = step as usize;
+        let index = Step::index(&self.steps, step);
         if status == StepStatus::Running {
             self.started = Some(Instant::now());
         } else if let Some(started) = self.started.take() {
@@ -218,15 +220,96 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
 async fn steps(p: &mut Progress<'_>) -> Result<(), Ended> {
     let (deps, job) = (p.deps, p.job);
     let (config, tenancy_settings) = step(p, StepName::Validate, validate(deps, job)).await?;
-    let conn = step(p, StepName::Connect, connect(deps, &config)).await?;
+    let has_step = p.steps.iter().any(|s| s.name == StepName::Tunnel);
+    let net = match config.tunnel() {
+        Some(settings) => {
+            if !has_step {
+                p.steps.insert(1, Step::pending_for(true).remove(1));
+            }
+            let tunnel = step(p, StepName::Tunnel, open_tunnel(deps, job, settings)).await?;
+            deps.net.through(tunnel)
+        }
+        None => {
+            if has_step {
+                let i = Step::index(&p.steps, StepName::Tunnel);
+                p.steps[i].status = StepStatus::Skipped;
+            }
+            deps.net.clone()
+        }
+    };
+    let ended = through_tunnel(p, &config, &net, &tenancy_settings).await;
+    // A tunnel serves one job: closed here, whatever happened, never reused.
+    if let Some(t) = net.tunnel() {
+        t.close().await;
+    }
+    ended
+}
+
+/// The steps after the tunnel (if any): connect, discover, cache, and the outcome.
+async fn through_tunnel(
+    p: &mut Progress<'_>,
+    config: &ConnectorConfig,
+    net: &Net,
+    tenancy_settings: &Option<tenancy::TenancySettings>,
+) -> Result<(), Ended> {
+    let (deps, job) = (p.deps, p.job);
+    let conn = step(p, StepName::Connect, connect(deps, config, net)).await?;
     let found = step(
         p,
         StepName::Discover,
-        discover(deps, conn, &tenancy_settings),
+        discover(deps, net, conn, tenancy_settings),
     )
     .await?;
     step(p, StepName::Cache, cache(deps, job, &found.snapshot)).await?;
     finish(p, config.datasource_type(), found).await
+}
+
+/// Opens the tunnel; with no fingerprint in the credentials, the bastion's key must
+/// be the one this datasource's first tunnel pinned, or is pinned now.
+async fn open_tunnel(
+    deps: &WorkerDeps,
+    job: &JobRow,
+    settings: &TunnelSettings,
+) -> StepResult<Arc<Tunnel>> {
+    let bastion = settings.bastion();
+    let infra = |e: StoreError| Halt::Infra(e.to_string());
+    let given = settings.host_key_fingerprint.is_some();
+    let pinned = if given {
+        None
+    } else {
+        datasources::tunnel_pin(&deps.pool, job.datasource_id, &bastion)
+            .await
+            .map_err(infra)?
+    };
+    let tunnel = pipeline::tunnel(
+        settings,
+        &deps.net,
+        pinned.as_deref(),
+        deps.settings.tunnel_timeout,
+    )
+    .await
+    .map_err(|e| Halt::Failed(job_error(StepName::Tunnel, &e)))?;
+    let trust = if given {
+        "the one the credentials give"
+    } else if pinned.is_some() {
+        "the one pinned by this datasource's first tunnel"
+    } else {
+        datasources::pin_tunnel(
+            &deps.pool,
+            job.datasource_id,
+            &bastion,
+            tunnel.fingerprint(),
+        )
+        .await
+        .map_err(infra)?;
+        "trusted on first use and pinned: later jobs require it"
+    };
+    let message = format!(
+        "tunnel open through {bastion} as {}; host key {} ({trust})",
+        settings.username,
+        tunnel.fingerprint()
+    );
+    Ok((tunnel, message))
 }
 
 /// Loads the stored credentials and checks them again into the typed config, with
@@ -309,11 +392,12 @@ async fn validate(
 }
 
 async fn connect<'a>(
-    deps: &'a WorkerDeps,
+    deps: &WorkerDeps,
     config: &'a ConnectorConfig,
+    net: &'a Net,
 ) -> StepResult<Connection<'a>> {
     let limit = deps.settings.connect_timeout;
-    let (conn, retries) = pipeline::connect(config, &deps.net, limit)
+    let (conn, retries) = pipeline::connect(config, net, limit)
         .await
         .map_err(|e| Halt::Failed(job_error(StepName::Connect, &e)))?;
     let message = match retries {
@@ -327,13 +411,18 @@ async fn connect<'a>(
 
 async fn discover(
     deps: &WorkerDeps,
+    net: &Net,
     conn: Connection<'_>,
     tenancy_settings: &Option<tenancy::TenancySettings>,
 ) -> StepResult<Discovered> {
     let limit = deps.settings.discover_timeout;
-    let found = pipeline::discover(conn, tenancy_settings.as_ref(), limit)
-        .await
-        .map_err(|e| match e {
+    let found = match pipeline::discover(conn, tenancy_settings.as_ref(), limit).await {
+        Err(Undiscovered::Target(e)) => {
+            Err(Undiscovered::Target(pipeline::explained(net, e).await))
+        }
+        other => other,
+    };
+    let found = found.map_err(|e| match e {
             Undiscovered::Target(e) => Halt::Failed(job_error(StepName::Discover, &e)),
             Undiscovered::Tenancy(missing) => Halt::failed(
                 ErrorCode::SchemaCacheFailed,

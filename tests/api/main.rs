@@ -31,6 +31,8 @@ mod target_busy;
 mod target_faults;
 mod trace_propagation;
 mod trino;
+mod tunnel_failures;
+mod tunnels;
 mod wire_types;
 
 #[path = "../common/egress.rs"]

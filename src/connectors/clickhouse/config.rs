@@ -27,6 +27,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "HTTPS with certificate verification (ClickHouse serves it on 8443 by default)",
     },
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]

@@ -15,4 +15,5 @@ pub const FIELDS: &[FieldSpec] = &[
     ),
     SCHEMA,
     SSL_MODE,
+    crate::connectors::tunnel::TUNNEL,
 ];

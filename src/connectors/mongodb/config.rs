@@ -53,6 +53,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "documents sampled per collection to infer its fields",
     },
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 /// Databases that hold the server's own state, not the user's data.

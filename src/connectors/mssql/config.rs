@@ -39,6 +39,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "accept the server's certificate without verifying it",
     },
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]

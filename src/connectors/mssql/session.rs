@@ -4,16 +4,14 @@
 
 use secrecy::ExposeSecret;
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
-use tokio::net::TcpStream;
-
-use crate::egress::budget::Budgeted;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use super::config::MssqlConfig;
 use crate::connectors::Net;
+use crate::connectors::net::TargetStream;
 use crate::connectors::{ConnectorError, Fault};
 
-pub type MssqlSession = Client<Compat<Budgeted<TcpStream>>>;
+pub type MssqlSession = Client<Compat<TargetStream>>;
 
 impl MssqlConfig {
     pub fn tiberius(&self, host: &str, port: u16) -> Config {
@@ -96,7 +94,6 @@ async fn open(
     port: u16,
 ) -> Result<Result<MssqlSession, tiberius::error::Error>, ConnectorError> {
     let tcp = net.tcp(host, port).await?;
-    let _ = tcp.get_ref().set_nodelay(true);
     Ok(Client::connect(cfg.tiberius(host, port), tcp.compat_write()).await)
 }
 

@@ -28,6 +28,7 @@ pub const FIELDS: &[FieldSpec] = &[
     database(64, "database to connect to and discover"),
     SCHEMA,
     SSL,
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]

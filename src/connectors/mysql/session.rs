@@ -25,17 +25,15 @@ pub async fn connect(
     net: &Net,
     read_only: bool,
 ) -> Result<MySession, ConnectorError> {
-    // The driver connects only to the addresses the guard checked; the host name
-    // stays for TLS verification.
-    let ips: Vec<std::net::IpAddr> = net
-        .addresses(&cfg.host, cfg.port)
-        .await?
-        .into_iter()
-        .map(|a| a.ip())
-        .collect();
+    // The driver connects only to the addresses the guard checked (through a
+    // tunnel, to its loopback forward, on the forward's port); the host name stays
+    // for TLS verification.
+    let addrs = net.addresses(&cfg.host, cfg.port).await?;
+    let port = addrs.first().map_or(cfg.port, |a| a.port());
+    let ips: Vec<std::net::IpAddr> = addrs.into_iter().map(|a| a.ip()).collect();
     let mut opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(cfg.host.clone())
-        .tcp_port(cfg.port)
+        .tcp_port(port)
         .resolved_ips(Some(ips))
         .user(Some(cfg.username.clone()))
         .pass(Some(cfg.password.expose_secret().to_string()))

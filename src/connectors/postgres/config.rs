@@ -33,6 +33,7 @@ pub const FIELDS: &[FieldSpec] = &[
     database(128, "database to connect to"),
     SCHEMA,
     SSL_MODE,
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]

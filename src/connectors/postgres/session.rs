@@ -2,14 +2,12 @@
 //! TLS), and the mapping of driver errors into connector errors.
 
 use secrecy::ExposeSecret;
-use tokio::net::TcpStream;
-
-use crate::egress::budget::Budgeted;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 
 use super::config::{PostgresConfig, SslMode};
 use crate::connectors::Net;
+use crate::connectors::net::TargetStream;
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::tls;
 
@@ -40,7 +38,7 @@ pub async fn connect(cfg: &PostgresConfig, net: &Net) -> Result<PgSession, Conne
             let config = tls::client_config(mode == SslMode::VerifyFull);
             let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(config);
             let connector =
-                <_ as MakeTlsConnect<Budgeted<TcpStream>>>::make_tls_connect(&mut make, &cfg.host)
+                <_ as MakeTlsConnect<TargetStream>>::make_tls_connect(&mut make, &cfg.host)
                     .map_err(|e| {
                         ConnectorError::new(
                             Fault::Tls,

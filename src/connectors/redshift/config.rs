@@ -24,6 +24,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "enable: the connection is encrypted (the certificate is not checked, as libpq's require); disable: plain",
     },
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Deserialize)]

@@ -36,6 +36,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "which indices to discover, e.g. logs-*; hidden indices (.name) are skipped",
     },
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]

@@ -26,6 +26,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "HTTPS with certificate verification; a password needs it",
     },
+    crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]

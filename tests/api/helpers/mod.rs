@@ -7,6 +7,7 @@ pub mod hostile;
 pub mod process;
 pub mod proxy;
 pub mod s3;
+pub mod ssh;
 pub mod targets;
 
 use std::time::Duration;
@@ -194,6 +195,22 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Syncs a datasource by name and returns its finished job.
+    pub async fn sync_and_wait(&self, name: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v2/datasource/sync"))
+            .bearer_auth(&self.token)
+            .json(&json!({"datasourceName": name}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 202, "sync was not accepted");
+        let accepted: Value = response.json().await.unwrap();
+        self.wait_for_job(accepted["jobId"].as_str().unwrap(), Duration::from_secs(30))
+            .await
     }
 
     /// Creates a datasource and returns its finished job.
