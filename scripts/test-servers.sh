@@ -144,10 +144,77 @@ Match User onramp_tboth
 CONF
 if ! up 2222; then
   /usr/sbin/sshd -t -f "$sshd_dir/sshd_config"
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/sshd -- -D -f "$sshd_dir/sshd_config"
+  start-stop-daemon --start --oknodo --background --pidfile "$sshd_dir/sshd.pid" --exec /usr/sbin/sshd -- -D -f "$sshd_dir/sshd_config"
 fi
 
-for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017 2222; do
+# TLS: certificates made by tests/servers/tls/make_certs.py (a CA, another CA, a
+# server certificate for "localhost" only, an expired one, client certificates), then
+# PostgreSQL clusters with SSL on (5434; 5435 presenting the expired certificate;
+# 5436 with SSL off) and a MariaDB with SSL on (3307), each with a user that must
+# present a client certificate.
+tls_dir=/var/lib/onramp-tls
+if [ ! -e "$tls_dir/ca.pem" ]; then
+  "$venv/bin/python3" tests/servers/tls/make_certs.py "$tls_dir"
+fi
+chmod 0644 "$tls_dir"/*.pem "$tls_dir"/*.key
+install -d -o postgres -g postgres -m 0700 "$tls_dir/pg"
+install -d -o mysql -g mysql -m 0700 "$tls_dir/mariadb"
+for f in ca.pem server.pem server.key expired.pem expired.key; do
+  install -o postgres -g postgres -m 0600 "$tls_dir/$f" "$tls_dir/pg/$f"
+  install -o mysql -g mysql -m 0600 "$tls_dir/$f" "$tls_dir/mariadb/$f"
+done
+pg_tls_cluster() { # NAME PORT CERT-STEM SSL
+  local name=$1 port=$2 cert=$3 ssl=$4 conf="/etc/postgresql/$pg_version/$1"
+  if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$name"; then
+    pg_createcluster "$pg_version" "$name" --port "$port" -- --auth-host=trust --auth-local=trust >/dev/null
+  fi
+  cat > "$conf/conf.d/onramp-tls.conf" <<CONF
+listen_addresses = '127.0.0.1'
+ssl = $ssl
+ssl_cert_file = '$tls_dir/pg/$cert.pem'
+ssl_key_file = '$tls_dir/pg/$cert.key'
+ssl_ca_file = '$tls_dir/pg/ca.pem'
+CONF
+  cat > "$conf/pg_hba.conf" <<CONF
+local all all trust
+hostssl all onramp_cert 127.0.0.1/32 cert
+host all all 127.0.0.1/32 trust
+CONF
+  if pg_lsclusters -h | awk -v n="$name" '$2==n {print $4}' | grep -qx online; then
+    pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$name" reload
+  else
+    pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$name" start
+  fi
+  psql -h /var/run/postgresql -p "$port" -U postgres -d postgres -qc \
+    "DO \$\$ BEGIN CREATE ROLE onramp_cert LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
+}
+pg_tls_cluster onramp_tls 5434 server on
+pg_tls_cluster onramp_tls_expired 5435 expired on
+pg_tls_cluster onramp_notls 5436 server off
+mariadb_tls=/var/lib/onramp-mariadb-tls
+if [ ! -d "$mariadb_tls/data/mysql" ]; then
+  install -d -o mysql -g mysql "$mariadb_tls"
+  mariadb-install-db --user=mysql --datadir="$mariadb_tls/data" --auth-root-authentication-method=normal >/dev/null
+fi
+if ! up 3307; then
+  start-stop-daemon --start --oknodo --background --pidfile "$mariadb_tls/mysqld.pid" --exec /usr/sbin/mariadbd -- --no-defaults --user=mysql \
+    --datadir="$mariadb_tls/data" --port=3307 --bind-address=127.0.0.1 --socket="$mariadb_tls/mysqld.sock" \
+    --pid-file="$mariadb_tls/mysqld.pid" --innodb-buffer-pool-size=32M \
+    --ssl-ca="$tls_dir/mariadb/ca.pem" --ssl-cert="$tls_dir/mariadb/server.pem" --ssl-key="$tls_dir/mariadb/server.key"
+  for _ in $(seq 1 60); do up 3307 && break; sleep 1; done
+fi
+# mariadb-install-db makes anonymous users, which would take 'onramp'@'%' logins.
+mariadb --socket="$mariadb_tls/mysqld.sock" -uroot -e "
+  DELETE FROM mysql.global_priv WHERE User = '';
+  FLUSH PRIVILEGES;
+  CREATE USER IF NOT EXISTS 'onramp'@'%' IDENTIFIED BY 'onramp-tls';
+  GRANT ALL ON *.* TO 'onramp'@'%';
+  CREATE USER IF NOT EXISTS 'onramp_x509'@'%' IDENTIFIED BY 'onramp-tls' REQUIRE X509;
+  GRANT ALL ON *.* TO 'onramp_x509'@'%';
+  CREATE DATABASE IF NOT EXISTS tls_test;
+  CREATE TABLE IF NOT EXISTS tls_test.secrets (id int PRIMARY KEY);"
+
+for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017 2222 5434 5435 5436 3307; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done

@@ -24,6 +24,7 @@ pub mod search;
 pub mod singlestore;
 pub mod snowflake;
 pub mod support;
+pub mod tls;
 use crate::domain::tenancy;
 pub mod trino;
 pub mod tunnel;

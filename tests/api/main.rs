@@ -29,6 +29,7 @@ mod search;
 mod snowflake;
 mod target_busy;
 mod target_faults;
+mod tls;
 mod trace_propagation;
 mod trino;
 mod tunnel_failures;

@@ -2,6 +2,7 @@
 
 use crate::connectors::fields::{FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port};
 use crate::connectors::postgres::config::{SCHEMA, SSL_MODE};
+use crate::connectors::tls::{CA_CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -15,5 +16,8 @@ pub const FIELDS: &[FieldSpec] = &[
     ),
     SCHEMA,
     SSL_MODE,
+    CA_CERTIFICATE,
+    CLIENT_CERTIFICATE,
+    CLIENT_KEY,
     crate::connectors::tunnel::TUNNEL,
 ];

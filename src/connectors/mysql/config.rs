@@ -6,6 +6,8 @@ use serde::Deserialize;
 use crate::connectors::fields::{
     FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, flag, port, text,
 };
+use crate::connectors::tls::{CA_CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY, TlsFields, ssl_mode};
+use crate::egress::tls::SslMode;
 
 pub const SCHEMA: FieldSpec = text(
     "schema",
@@ -16,8 +18,15 @@ pub const SCHEMA: FieldSpec = text(
 pub const SSL: FieldSpec = flag(
     "ssl",
     false,
-    "require TLS and verify the server's certificate",
+    "the older switch: true is sslMode verify-full, false is disable; sslMode wins when both are given",
 );
+
+/// No default: absent, `ssl` decides (and its default sends the password in clear,
+/// which the connect step says when the server is not on loopback).
+pub const SSL_MODE: FieldSpec = FieldSpec {
+    default: None,
+    ..ssl_mode("null")
+};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -28,10 +37,15 @@ pub const FIELDS: &[FieldSpec] = &[
     database(64, "database to connect to and discover"),
     SCHEMA,
     SSL,
+    SSL_MODE,
+    CA_CERTIFICATE,
+    CLIENT_CERTIFICATE,
+    CLIENT_KEY,
     crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MysqlConfig {
     pub host: String,
     pub port: u16,
@@ -40,9 +54,25 @@ pub struct MysqlConfig {
     pub database: String,
     pub schema: Option<String>,
     pub ssl: bool,
+    pub ssl_mode: Option<SslMode>,
+    #[serde(flatten)]
+    pub tls: TlsFields,
 }
 
 impl MysqlConfig {
+    /// `sslMode` when given, else what the older `ssl` switch means.
+    pub fn mode(&self) -> SslMode {
+        self.ssl_mode.unwrap_or(if self.ssl {
+            SslMode::VerifyFull
+        } else {
+            SslMode::Disable
+        })
+    }
+
+    pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        self.tls.check(self.mode(), "sslMode")
+    }
+
     pub fn discovered_schema(&self) -> &str {
         self.schema.as_deref().unwrap_or(&self.database)
     }

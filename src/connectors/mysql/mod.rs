@@ -3,6 +3,7 @@
 pub mod config;
 pub mod discover;
 pub mod session;
+pub mod tls;
 
 use self::config::MysqlConfig;
 pub use self::session::{MySession, connect};
@@ -30,6 +31,10 @@ impl crate::connectors::Connector for Mysql {
 
     fn fields(&self) -> &'static [crate::connectors::FieldSpec] {
         self.fields
+    }
+
+    fn check(&self, config: &MysqlConfig) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        config.check()
     }
 
     async fn connect(&self, config: &MysqlConfig, net: &Net) -> Result<MySession, ConnectorError> {

@@ -7,6 +7,7 @@ use secrecy::ExposeSecret;
 use super::config::MysqlConfig;
 use crate::connectors::Net;
 use crate::connectors::{ConnectorError, Fault};
+use crate::egress::tls::{self, SslMode};
 
 pub struct MySession {
     pub conn: mysql_async::Conn,
@@ -25,13 +26,60 @@ pub async fn connect(
     net: &Net,
     read_only: bool,
 ) -> Result<MySession, ConnectorError> {
+    let mode = cfg.mode();
+    let mut tls = (mode != SslMode::Disable).then(|| super::tls::ssl_opts(cfg, mode));
+    if mode == SslMode::VerifyCa
+        && let Some(name) = super::tls::certificate_name(cfg, net).await
+    {
+        // The driver cannot check a chain without a name: it checks the name the
+        // certificate itself holds, so that what is left is the chain (verify-ca).
+        tls = tls.map(|t| t.with_danger_tls_hostname_override(Some(name)));
+    }
+    let mut opened = open(cfg, net, tls).await?;
+    // prefer: TLS when the server offers it, plain when it does not (libpq's and
+    // MySQL's PREFERRED).
+    if mode == SslMode::Prefer
+        && matches!(
+            opened,
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer
+            ))
+        )
+    {
+        opened = open(cfg, net, None).await?;
+    }
+    let mut conn = match opened {
+        Ok(conn) => conn,
+        Err(e) => match tls::find_rustls_error(&e) {
+            Some(tls_error) => {
+                let presented = super::tls::presented_certificate(cfg, net).await;
+                return Err(tls::tls_failure(&cfg.host, tls_error, presented.as_deref()));
+            }
+            None => return Err(map_error(&e, cfg)),
+        },
+    };
+    // Discovery never writes: make that a property of the session, not a promise.
+    if read_only {
+        conn.query_drop("SET SESSION TRANSACTION READ ONLY")
+            .await
+            .map_err(|e| map_error(&e, cfg))?;
+    }
+    Ok(MySession { conn })
+}
+
+/// One login attempt; the outer error is the guard's.
+async fn open(
+    cfg: &MysqlConfig,
+    net: &Net,
+    tls: Option<mysql_async::SslOpts>,
+) -> Result<Result<mysql_async::Conn, mysql_async::Error>, ConnectorError> {
     // The driver connects only to the addresses the guard checked (through a
     // tunnel, to its loopback forward, on the forward's port); the host name stays
     // for TLS verification.
     let addrs = net.addresses(&cfg.host, cfg.port).await?;
     let port = addrs.first().map_or(cfg.port, |a| a.port());
     let ips: Vec<std::net::IpAddr> = addrs.into_iter().map(|a| a.ip()).collect();
-    let mut opts = mysql_async::OptsBuilder::default()
+    let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(cfg.host.clone())
         .tcp_port(port)
         .resolved_ips(Some(ips))
@@ -42,20 +90,9 @@ pub async fn connect(
         // The largest packet the driver accepts is ours to set, not the server's to
         // announce: catalog rows are small.
         .max_allowed_packet(Some(16 * 1024 * 1024))
-        .conn_ttl(None);
-    if cfg.ssl {
-        opts = opts.ssl_opts(Some(mysql_async::SslOpts::default()));
-    }
-    let mut conn = mysql_async::Conn::new(opts)
-        .await
-        .map_err(|e| map_error(&e, cfg))?;
-    // Discovery never writes: make that a property of the session, not a promise.
-    if read_only {
-        conn.query_drop("SET SESSION TRANSACTION READ ONLY")
-            .await
-            .map_err(|e| map_error(&e, cfg))?;
-    }
-    Ok(MySession { conn })
+        .conn_ttl(None)
+        .ssl_opts(tls);
+    Ok(mysql_async::Conn::new(opts).await)
 }
 
 /// Turns a driver error into a precise, secret-free message and a hint.
@@ -96,7 +133,7 @@ pub fn map_error(e: &mysql_async::Error, cfg: &MysqlConfig) -> ConnectorError {
                 "tls negotiation with {} failed: the server does not support TLS",
                 cfg.host
             ),
-            "set ssl to false, or enable TLS on the server",
+            "set sslMode to prefer or disable, or enable TLS on the server",
         ),
         Error::Io(IoError::Tls(t)) => ConnectorError::new(
             Fault::Tls,

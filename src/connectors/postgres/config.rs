@@ -4,10 +4,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::connectors::fields::{
-    FieldKind, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port, text,
+    FieldProblem, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port, text,
 };
-
-pub const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-full"];
+use crate::connectors::tls::{CA_CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY, TlsFields, ssl_mode};
+pub use crate::egress::tls::SslMode;
 
 pub const SCHEMA: FieldSpec = text(
     "schema",
@@ -15,14 +15,9 @@ pub const SCHEMA: FieldSpec = text(
     "limit discovery to this schema; all user schemas when absent",
 );
 
-pub const SSL_MODE: FieldSpec = FieldSpec {
-    name: "sslMode",
-    kind: FieldKind::OneOf(SSL_MODES),
-    required: false,
-    default: Some("\"prefer\""),
-    secret: false,
-    description: "disable; prefer or require (encrypt, as libpq: no certificate check); verify-full (encrypt and verify the certificate and host name)",
-};
+/// libpq's default: TLS when offered, nothing checked (say so: it is no protection
+/// against an attacker on the path).
+pub const SSL_MODE: FieldSpec = ssl_mode("\"prefer\"");
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -33,6 +28,9 @@ pub const FIELDS: &[FieldSpec] = &[
     database(128, "database to connect to"),
     SCHEMA,
     SSL_MODE,
+    CA_CERTIFICATE,
+    CLIENT_CERTIFICATE,
+    CLIENT_KEY,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -46,13 +44,12 @@ pub struct PostgresConfig {
     pub database: String,
     pub schema: Option<String>,
     pub ssl_mode: SslMode,
+    #[serde(flatten)]
+    pub tls: TlsFields,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SslMode {
-    Disable,
-    Prefer,
-    Require,
-    VerifyFull,
+impl PostgresConfig {
+    pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
+        self.tls.check(self.ssl_mode, "sslMode")
+    }
 }

@@ -29,6 +29,10 @@ impl crate::connectors::Connector for Postgres {
         self.fields
     }
 
+    fn check(&self, config: &PostgresConfig) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        config.check()
+    }
+
     async fn connect(
         &self,
         config: &PostgresConfig,

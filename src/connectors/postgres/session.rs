@@ -28,14 +28,21 @@ pub async fn connect(cfg: &PostgresConfig, net: &Net) -> Result<PgSession, Conne
         .ssl_mode(match cfg.ssl_mode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+            // The driver asks for TLS; what is checked is our verifier's.
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
         });
     // Our own checked socket: the driver never resolves or connects by itself.
     let stream = net.tcp(&cfg.host, cfg.port).await?;
     let client = match cfg.ssl_mode {
-        SslMode::Disable => finish(pg.connect_raw(stream, tokio_postgres::NoTls).await, cfg)?,
+        SslMode::Disable => finish(
+            pg.connect_raw(stream, tokio_postgres::NoTls).await,
+            cfg,
+            None,
+        )?,
         mode => {
-            let config = tls::client_config(mode == SslMode::VerifyFull);
+            let (config, presented) = cfg.tls.policy(mode).client_config()?;
             let mut make = tokio_postgres_rustls::MakeRustlsConnect::new(config);
             let connector =
                 <_ as MakeTlsConnect<TargetStream>>::make_tls_connect(&mut make, &cfg.host)
@@ -43,10 +50,14 @@ pub async fn connect(cfg: &PostgresConfig, net: &Net) -> Result<PgSession, Conne
                         ConnectorError::new(
                             Fault::Tls,
                             format!("tls setup for {} failed: {e}", cfg.host),
-                            "use a host name (not an IP address) with sslMode verify-full",
+                            "give a host name or an IP address the certificate can name",
                         )
                     })?;
-            finish(pg.connect_raw(stream, connector).await, cfg)?
+            finish(
+                pg.connect_raw(stream, connector).await,
+                cfg,
+                Some(&presented),
+            )?
         }
     };
     Ok(PgSession {
@@ -61,12 +72,16 @@ fn finish<S, T>(
         tokio_postgres::Error,
     >,
     cfg: &PostgresConfig,
+    presented: Option<&tls::Presented>,
 ) -> Result<tokio_postgres::Client, ConnectorError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (client, connection) = result.map_err(|e| map_error(&e, cfg))?;
+    let (client, connection) = result.map_err(|e| {
+        let shown = presented.and_then(tls::Presented::get);
+        map_error(&e, cfg, shown.as_deref())
+    })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres target connection closed");
@@ -76,7 +91,11 @@ where
 }
 
 /// Turns a driver error into a precise, secret-free message and a hint.
-pub fn map_error(e: &tokio_postgres::Error, cfg: &PostgresConfig) -> ConnectorError {
+pub fn map_error(
+    e: &tokio_postgres::Error,
+    cfg: &PostgresConfig,
+    presented: Option<&[u8]>,
+) -> ConnectorError {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         let (fault, hint) = if *code == SqlState::INVALID_PASSWORD
@@ -109,17 +128,46 @@ pub fn map_error(e: &tokio_postgres::Error, cfg: &PostgresConfig) -> ConnectorEr
             Fault::UnknownDatabase => format!("database {} does not exist", cfg.database),
             _ => "the server refused the request".to_string(),
         };
+        // pg_hba's `cert` method refuses a login without (or with the wrong) client
+        // certificate with an authorization error of its own words.
+        if db.message().contains("client certificate") {
+            return ConnectorError::new(
+                Fault::Tls,
+                format!(
+                    "the server refused the client certificate: {}",
+                    db.message()
+                ),
+                "give a clientCertificate and clientKey the server's CA issued, for this user (its CN)",
+            );
+        }
         return ConnectorError::new(fault, format!("{what}: {}", db.message()), hint);
     }
     if let Some(tls) = tls::find_rustls_error(e) {
-        return tls::tls_error(&cfg.host, tls);
+        return tls::tls_failure(&cfg.host, tls, presented);
     }
-    let text = e.to_string();
+    // The driver's top line says only "error performing TLS handshake"; why is in
+    // its sources.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    if text.contains("does not support TLS") {
+        return ConnectorError::new(
+            Fault::Tls,
+            format!(
+                "tls negotiation with {} failed: the server does not support TLS",
+                cfg.host
+            ),
+            "the server offers no TLS: set sslMode to prefer or disable, or enable ssl on the server",
+        );
+    }
     if text.contains("TLS") {
         return ConnectorError::new(
             Fault::Tls,
             format!("tls negotiation with {} failed: {text}", cfg.host),
-            "the server does not offer TLS: set sslMode to disable or prefer, or enable ssl on the server",
+            "check that the server speaks TLS on this port, or set sslMode to disable",
         );
     }
     ConnectorError::new(

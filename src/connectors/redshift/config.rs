@@ -3,10 +3,9 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::connectors::fields::{
-    FieldKind, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port,
-};
+use crate::connectors::fields::{FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port};
 use crate::connectors::postgres::config::{PostgresConfig, SCHEMA, SslMode};
+use crate::connectors::tls::{CA_CERTIFICATE, TlsFields, ssl_mode};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -16,18 +15,19 @@ pub const FIELDS: &[FieldSpec] = &[
     PASSWORD,
     database(127, "database to connect to (Redshift's default is dev)"),
     SCHEMA,
+    // Redshift's users (and DataBrain) call it `ssl`, with enable/disable; the
+    // verifying modes are libpq's.
     FieldSpec {
         name: "ssl",
-        kind: FieldKind::OneOf(&["enable", "disable"]),
-        required: false,
-        default: Some("\"enable\""),
-        secret: false,
-        description: "enable: the connection is encrypted (the certificate is not checked, as libpq's require); disable: plain",
+        description: "enable or require: encrypted, the certificate NOT checked (as libpq's require); verify-ca or verify-full: checked against caCertificate (Amazon's public CA when absent); disable: plain",
+        ..ssl_mode("\"enable\"")
     },
+    CA_CERTIFICATE,
     crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RedshiftCredentials {
     host: String,
     port: u16,
@@ -35,7 +35,8 @@ struct RedshiftCredentials {
     password: SecretString,
     database: String,
     schema: Option<String>,
-    ssl: String,
+    ssl: SslMode,
+    ca_certificate: Option<String>,
 }
 
 /// Redshift's credentials as PostgreSQL wire settings.
@@ -52,10 +53,11 @@ impl From<RedshiftCredentials> for RedshiftConfig {
             password: c.password,
             database: c.database,
             schema: c.schema,
-            ssl_mode: if c.ssl == "disable" {
-                SslMode::Disable
-            } else {
-                SslMode::Require
+            ssl_mode: c.ssl,
+            tls: TlsFields {
+                ca_certificate: c.ca_certificate,
+                client_certificate: None,
+                client_key: None,
             },
         })
     }

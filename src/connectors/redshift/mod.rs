@@ -18,6 +18,10 @@ impl crate::connectors::Connector for Redshift {
         FIELDS
     }
 
+    fn check(&self, config: &RedshiftConfig) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        config.0.tls.check(config.0.ssl_mode, "ssl")
+    }
+
     async fn connect(
         &self,
         config: &RedshiftConfig,

@@ -1,0 +1,118 @@
+//! The TLS policy's fields, the same for every type that takes them: `sslMode`
+//! (libpq's spelling, each type keeping its old field as an alias where it had one),
+//! `caCertificate`, and `clientCertificate` with `clientKey` for mutual TLS.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::fields::{FieldKind, FieldProblem, FieldSpec, text};
+use crate::egress::tls::{SslMode, TlsPolicy, pem_problem};
+
+/// `enable` is DataBrain's word for `require`.
+pub const SSL_MODES: &[&str] = &[
+    "disable",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+    "enable",
+];
+
+pub const fn ssl_mode(default: &'static str) -> FieldSpec {
+    FieldSpec {
+        name: "sslMode",
+        kind: FieldKind::OneOf(SSL_MODES),
+        required: false,
+        default: Some(default),
+        secret: false,
+        description: "disable; prefer (TLS when the server offers it) or require (TLS or nothing): encrypted, the certificate NOT checked; verify-ca (the certificate must chain to caCertificate, or to a public authority); verify-full (and name the host)",
+    }
+}
+
+const PEM_MAX: usize = 64 * 1024;
+
+pub const CA_CERTIFICATE: FieldSpec = text(
+    "caCertificate",
+    PEM_MAX,
+    "PEM, one or more certificates: with verify-ca or verify-full, the only authorities trusted (public ones when absent)",
+)
+.multiline();
+
+pub const CLIENT_CERTIFICATE: FieldSpec = text(
+    "clientCertificate",
+    PEM_MAX,
+    "PEM certificate (and chain) for mutual TLS, with clientKey",
+)
+.multiline();
+
+pub const CLIENT_KEY: FieldSpec =
+    text("clientKey", PEM_MAX, "PEM private key of clientCertificate")
+        .multiline()
+        .secret();
+
+/// The fields a type's config reads beside its mode.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsFields {
+    pub ca_certificate: Option<String>,
+    pub client_certificate: Option<String>,
+    pub client_key: Option<SecretString>,
+}
+
+impl TlsFields {
+    pub fn policy(&self, mode: SslMode) -> TlsPolicy {
+        TlsPolicy {
+            mode,
+            ca_certificate: self.ca_certificate.clone(),
+            client_certificate: self.client_certificate.clone(),
+            client_key: self.client_key.clone(),
+        }
+    }
+
+    /// The checks across the fields: PEM that reads, a pair for mutual TLS, and a
+    /// CA only where it is used (prefer and require check nothing: a CA given with
+    /// them would look like protection it is not).
+    pub fn check(&self, mode: SslMode, mode_field: &str) -> Result<(), Vec<FieldProblem>> {
+        use secrecy::ExposeSecret;
+        let mut problems = Vec::new();
+        let mut pem = |field: &str, text: Option<&str>| {
+            if let Some(problem) = text.and_then(|t| pem_problem(field, t)) {
+                problems.push(FieldProblem::new(format!("credentials.{field}"), problem));
+            }
+        };
+        pem("caCertificate", self.ca_certificate.as_deref());
+        pem("clientCertificate", self.client_certificate.as_deref());
+        pem(
+            "clientKey",
+            self.client_key.as_ref().map(|k| k.expose_secret()),
+        );
+        match (&self.client_certificate, &self.client_key) {
+            (Some(_), None) => problems.push(FieldProblem::new(
+                "credentials.clientKey",
+                "is required with clientCertificate",
+            )),
+            (None, Some(_)) => problems.push(FieldProblem::new(
+                "credentials.clientCertificate",
+                "is required with clientKey",
+            )),
+            _ => {}
+        }
+        if self.ca_certificate.is_some() && !mode.verifies() {
+            problems.push(FieldProblem::new(
+                "credentials.caCertificate",
+                format!("is used only when {mode_field} is verify-ca or verify-full"),
+            ));
+        }
+        if self.client_certificate.is_some() && mode == SslMode::Disable {
+            problems.push(FieldProblem::new(
+                "credentials.clientCertificate",
+                format!("needs TLS: set {mode_field} to require or stronger"),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
