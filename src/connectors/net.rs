@@ -77,10 +77,24 @@ impl Net {
         }
     }
 
-    /// Every address of `host`, each allowed by the policy, for a driver that dials
-    /// by itself (it is handed these and nothing else). Through a tunnel, one
-    /// loopback forward to `host:port` on the bastion's side.
+    /// Every address of `host`, each allowed by the policy, to be connected with
+    /// [`Net::tcp_to`]. Through a tunnel, the target is resolved by the bastion: one
+    /// stand-in address, which `tcp_to` turns into a channel to `host:port`.
     pub async fn addresses(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, ConnectorError> {
+        match &self.via {
+            Some(_) => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+            None => self.egress.resolve_checked(host, port).await,
+        }
+    }
+
+    /// The addresses a driver that dials by itself is handed, and nothing else: the
+    /// checked addresses of `host`, or, through a tunnel, one loopback forward to
+    /// `host:port` that takes exactly one connection.
+    pub async fn dial_addresses(
         &self,
         host: &str,
         port: u16,

@@ -402,7 +402,7 @@ pub fn validate(
         Err(mut problems) => {
             // The type's own checks still run on the fields that passed.
             let passed = fields::lenient(c.fields(), credentials);
-            let more = [c.configure(&passed).err(), tunnel::settings(&passed).err()];
+            let more = [c.configure(&passed).err(), Some(tunnel::problems(&passed))];
             for more in more.into_iter().flatten() {
                 for p in more {
                     if p.field != "credentials" && !problems.iter().any(|q| q.field == p.field) {

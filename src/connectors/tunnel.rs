@@ -65,6 +65,21 @@ pub fn settings(
     let Some(tunnel) = normalised.get("tunnel").filter(|v| v.is_object()) else {
         return Ok(None);
     };
+    let problems = problems(normalised);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    serde_json::from_value(tunnel.clone())
+        .map(Some)
+        .map_err(|e| vec![FieldProblem::new("credentials.tunnel", e.to_string())])
+}
+
+/// The checks across the tunnel's fields alone, for credentials whose other fields
+/// may be wrong (so that one answer names every problem, and none twice).
+pub fn problems(normalised: &Map<String, Value>) -> Vec<FieldProblem> {
+    let Some(tunnel) = normalised.get("tunnel").filter(|v| v.is_object()) else {
+        return Vec::new();
+    };
     let mut problems = Vec::new();
     let has = |f: &str| {
         tunnel
@@ -91,13 +106,13 @@ pub fn settings(
         ));
     }
     if let Some(key) = tunnel.get("privateKey").and_then(Value::as_str)
-        && !key.contains("-----BEGIN ")
+        && key.matches("-----BEGIN ").count() != 1
     {
         // Decrypting the key is the worker's (it costs CPU the key itself names);
         // here only its armour is checked.
         problems.push(FieldProblem::new(
             "credentials.tunnel.privateKey",
-            "must be a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)",
+            "must be one PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)",
         ));
     }
     if let Some(fp) = tunnel.get("hostKeyFingerprint").and_then(Value::as_str)
@@ -108,12 +123,7 @@ pub fn settings(
             "must be a SHA256 fingerprint as ssh-keygen -lf prints it (SHA256: and 43 base64 characters)",
         ));
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    serde_json::from_value(tunnel.clone())
-        .map(Some)
-        .map_err(|e| vec![FieldProblem::new("credentials.tunnel", e.to_string())])
+    problems
 }
 
 fn is_fingerprint(fp: &str) -> bool {

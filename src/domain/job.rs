@@ -128,10 +128,9 @@ impl Step {
             .collect()
     }
 
-    /// Where `name` is in `steps`, the first when it is not there (it always is:
-    /// a job's steps are made by `pending_for`).
-    pub fn index(steps: &[Step], name: StepName) -> usize {
-        steps.iter().position(|s| s.name == name).unwrap_or(0)
+    /// Where `name` is in `steps`.
+    pub fn index(steps: &[Step], name: StepName) -> Option<usize> {
+        steps.iter().position(|s| s.name == name)
     }
 }
 

@@ -32,6 +32,10 @@ impl<S> Budgeted<S> {
         &self.inner
     }
 
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
     /// The same budget over a wrapper of the stream.
     pub fn map<T>(self, wrap: impl FnOnce(S) -> T) -> Budgeted<T> {
         Budgeted {

@@ -510,21 +510,29 @@ pub async fn tunnel_pin(
 }
 
 /// Pins the host key a tunnel to `bastion` was first trusted with (trust on first
-/// use); a pin for the same bastion is never replaced here.
+/// use), and returns the key pinned now: this one, or the one a concurrent first
+/// job pinned before it (which the caller must then compare). `replace` pins it
+/// whatever was there (a fingerprint the credentials give, once checked).
 pub async fn pin_tunnel(
     pool: &PgPool,
     datasource_id: DatasourceId,
     bastion: &str,
     fingerprint: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE datasources SET tunnel_host_key = $2 WHERE id = $1
-         AND (tunnel_host_key IS NULL OR tunnel_host_key->>'bastion' IS DISTINCT FROM $3)",
+    replace: bool,
+) -> Result<Option<String>, StoreError> {
+    let pin = serde_json::json!({"bastion": bastion, "fingerprint": fingerprint});
+    // One statement: the row is locked while the pin is compared and written.
+    let stored: Option<(Value,)> = sqlx::query_as(
+        "UPDATE datasources SET tunnel_host_key = CASE
+           WHEN $4 OR tunnel_host_key IS NULL OR tunnel_host_key->>'bastion' IS DISTINCT FROM $3 THEN $2
+           ELSE tunnel_host_key END
+         WHERE id = $1 RETURNING tunnel_host_key",
     )
     .bind(datasource_id)
-    .bind(serde_json::json!({"bastion": bastion, "fingerprint": fingerprint}))
+    .bind(&pin)
     .bind(bastion)
-    .execute(pool)
+    .bind(replace)
+    .fetch_optional(pool)
     .await?;
-    Ok(())
+    Ok(stored.and_then(|(v,)| v["fingerprint"].as_str().map(str::to_string)))
 }

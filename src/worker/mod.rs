@@ -355,13 +355,14 @@ async fn process(
             let error_id = Uuid::now_v7();
             tracing::warn!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, retry_in_ms = delay.as_millis() as u64, "infrastructure fault; retrying job later");
             let mut steps = fault.steps.clone();
-            let i = crate::domain::Step::index(&steps, fault.step);
-            steps[i].status = StepStatus::Failed;
-            steps[i].message = Some(format!(
-                "{}: {INFRA_FAULT} (error id {error_id}; attempt {attempt}, retrying in {} ms)",
-                fault.step.as_str(),
-                delay.as_millis()
-            ));
+            if let Some(i) = crate::domain::Step::index(&steps, fault.step) {
+                steps[i].status = StepStatus::Failed;
+                steps[i].message = Some(format!(
+                    "{}: {INFRA_FAULT} (error id {error_id}; attempt {attempt}, retrying in {} ms)",
+                    fault.step.as_str(),
+                    delay.as_millis()
+                ));
+            }
             let _ = jobs::release_for_retry(&deps.pool, job.id, deps.id, &steps).await;
             retry(attempt)
         }
@@ -369,12 +370,13 @@ async fn process(
             let error_id = Uuid::now_v7();
             tracing::error!(error_id = %error_id, step = fault.step.as_str(), cause = %fault.cause, attempt, "infrastructure fault on the last attempt; failing job");
             let mut steps = fault.steps.clone();
-            let i = crate::domain::Step::index(&steps, fault.step);
-            steps[i].status = StepStatus::Failed;
-            steps[i].message = Some(format!(
-                "{}: {INFRA_FAULT} (error id {error_id})",
-                fault.step.as_str()
-            ));
+            if let Some(i) = crate::domain::Step::index(&steps, fault.step) {
+                steps[i].status = StepStatus::Failed;
+                steps[i].message = Some(format!(
+                    "{}: {INFRA_FAULT} (error id {error_id})",
+                    fault.step.as_str()
+                ));
+            }
             for st in &mut steps {
                 if st.status == StepStatus::Pending || st.status == StepStatus::Running {
                     st.status = StepStatus::Skipped;

@@ -68,7 +68,9 @@ impl Progress<'_> {
         status: StepStatus,
         message: Option<String>,
     ) -> Result<(), Stop> {
-        let index = Step::index(&self.steps, step);
+        let Some(index) = Step::index(&self.steps, step) else {
+            return Ok(());
+        };
         if status == StepStatus::Running {
             self.started = Some(Instant::now());
         } else if let Some(started) = self.started.take() {
@@ -94,8 +96,11 @@ impl Progress<'_> {
         // Written at once: the start of the steps that wait on the target (so that a
         // poller sees what the job waits for), a failure, and the last step's end.
         // The instant steps' transitions ride along with the next write.
-        let slow_start =
-            status == StepStatus::Running && matches!(step, StepName::Connect | StepName::Discover);
+        let slow_start = status == StepStatus::Running
+            && matches!(
+                step,
+                StepName::Tunnel | StepName::Connect | StepName::Discover
+            );
         let last = step == StepName::Cache && status != StepStatus::Running;
         if !(slow_start || last || status == StepStatus::Failed) {
             return Ok(());
@@ -202,10 +207,13 @@ async fn step<T>(
 
 /// Runs a claimed job to its stored outcome, or returns the infrastructure fault.
 pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
+    // The steps the job was created (or claimed) with: with a `tunnel` step when
+    // the datasource has one.
+    let claimed = serde_json::from_value(job.steps.clone()).unwrap_or_else(|_| Step::pending_all());
     let mut p = Progress {
         deps,
         job,
-        steps: Step::pending_all(),
+        steps: claimed,
         started: None,
         deferred: Vec::new(),
     };
@@ -230,8 +238,7 @@ async fn steps(p: &mut Progress<'_>) -> Result<(), Ended> {
             deps.net.through(tunnel)
         }
         None => {
-            if has_step {
-                let i = Step::index(&p.steps, StepName::Tunnel);
+            if let Some(i) = Step::index(&p.steps, StepName::Tunnel) {
                 p.steps[i].status = StepStatus::Skipped;
             }
             deps.net.clone()
@@ -289,20 +296,38 @@ async fn open_tunnel(
     )
     .await
     .map_err(|e| Halt::Failed(job_error(StepName::Tunnel, &e)))?;
-    let trust = if given {
-        "the one the credentials give"
-    } else if pinned.is_some() {
+    let trust = if pinned.is_some() {
         "the one pinned by this datasource's first tunnel"
     } else {
-        datasources::pin_tunnel(
+        // A given fingerprint, once checked, becomes the pin (so that removing it
+        // later keeps the key it named); otherwise this is the first use.
+        let stored = datasources::pin_tunnel(
             &deps.pool,
             job.datasource_id,
             &bastion,
             tunnel.fingerprint(),
+            given,
         )
         .await
         .map_err(infra)?;
-        "trusted on first use and pinned: later jobs require it"
+        // Two first jobs at once: the other pinned first, and its key is the one.
+        if let Some(other) = stored.filter(|s| s != tunnel.fingerprint()) {
+            return Err(Halt::failed(
+                ErrorCode::CredentialTestFailed,
+                format!(
+                    "tunnel: the bastion {bastion} presented host key {}, not the expected {other}",
+                    tunnel.fingerprint()
+                ),
+                Some(
+                    "another job of this datasource pinned a different host key at the same time: if the bastion's key was changed on purpose, update the datasource with tunnel.hostKeyFingerprint",
+                ),
+            ));
+        }
+        if given {
+            "the one the credentials give"
+        } else {
+            "trusted on first use and pinned: later jobs require it"
+        }
     };
     let message = format!(
         "tunnel open through {bastion} as {}; host key {} ({trust})",

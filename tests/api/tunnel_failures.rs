@@ -212,6 +212,10 @@ async fn a_tunnel_that_drops_mid_discovery_fails_the_job_and_the_next_job_opens_
     assert_eq!(step(&job, "connect")["status"], "passed", "{job}");
     assert_eq!(step(&job, "discover")["status"], "failed", "{job}");
     let message = job["error"]["message"].as_str().unwrap();
+    // Noticed when the connection went, not at the discover step's timeout.
+    assert!(!message.contains("timed out"), "{job}");
+    let took = step(&job, "discover")["durationMs"].as_u64().unwrap();
+    assert!(took < 10_000, "the drop was noticed after {took} ms: {job}");
     assert!(
         message.starts_with(&format!(
             "discover: the ssh tunnel through 127.0.0.1:{} closed",

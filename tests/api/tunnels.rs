@@ -115,6 +115,17 @@ async fn a_bastion_that_asks_for_key_and_password_gets_both() {
     credentials["tunnel"]["auth"] = json!("key+password");
     let job = app.create_and_wait(&body("postgres", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
+    // No secret of the tunnel in the job, its steps or the datasource's record.
+    let shown = app
+        .get("/api/v2/datasource/both")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for text in [job.to_string(), shown] {
+        assert!(!text.contains("onramp-both"), "{text}");
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+    }
     // With the key alone the bastion says what more it wants.
     let mut credentials = pg_credentials("key-only", &schema);
     credentials["tunnel"] = both;

@@ -76,7 +76,7 @@ async fn open(
     // The driver connects only to the addresses the guard checked (through a
     // tunnel, to its loopback forward, on the forward's port); the host name stays
     // for TLS verification.
-    let addrs = net.addresses(&cfg.host, cfg.port).await?;
+    let addrs = net.dial_addresses(&cfg.host, cfg.port).await?;
     let port = addrs.first().map_or(cfg.port, |a| a.port());
     let ips: Vec<std::net::IpAddr> = addrs.into_iter().map(|a| a.ip()).collect();
     let opts = mysql_async::OptsBuilder::default()

@@ -6,9 +6,9 @@
 use base64::Engine;
 use russh::keys::PrivateKey;
 
-/// ssh-keygen uses 16 bcrypt rounds unless told otherwise (`-a`); 1,000 is far
-/// above any real key and still a bounded wait.
-pub const MAX_BCRYPT_ROUNDS: u32 = 1_000;
+/// ssh-keygen uses 16 bcrypt rounds unless told otherwise (`-a`); guides that ask
+/// for more say 64 or 100. 128 is about a second of one core.
+pub const MAX_BCRYPT_ROUNDS: u32 = 128;
 /// OpenSSL's default is 2,048 PBKDF2 iterations; NIST asks for 600,000 at most.
 pub const MAX_PBKDF2_ITERATIONS: u64 = 1_000_000;
 
@@ -46,21 +46,32 @@ pub fn read(pem: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyProble
     }
 }
 
-/// Whether the key is encrypted, after checking that decrypting it is cheap.
+/// Whether the key is encrypted, after checking that decrypting it is cheap. The
+/// text must hold exactly one armoured block: russh reads the last BEGIN line
+/// before the first END, and a second one could hide a costly key behind a cheap
+/// first line.
 fn check_cost(pem: &str) -> Result<bool, KeyProblem> {
-    let first = pem
+    if pem.trim_start().starts_with("PuTTY-User-Key-File-") {
+        return Err(KeyProblem::Unreadable);
+    }
+    let mut armour = pem
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with("-----BEGIN "))
-        .ok_or(KeyProblem::Unreadable)?;
-    if first.contains("PUTTY") || pem.trim_start().starts_with("PuTTY-User-Key-File-") {
+        .filter(|l| l.starts_with("-----"));
+    let (Some(first), Some(end), None) = (armour.next(), armour.next(), armour.next()) else {
+        return Err(KeyProblem::Unreadable);
+    };
+    if !first.starts_with("-----BEGIN ") || !end.starts_with("-----END ") {
         return Err(KeyProblem::Unreadable);
     }
     match first {
         "-----BEGIN OPENSSH PRIVATE KEY-----" => openssh_rounds(&body(pem)?),
         "-----BEGIN ENCRYPTED PRIVATE KEY-----" => pkcs8_iterations(&body(pem)?).map(|_| true),
         // Legacy PEM encryption (Proc-Type: 4,ENCRYPTED) derives its key with one MD5.
-        _ => Ok(pem.contains("Proc-Type: 4,ENCRYPTED")),
+        "-----BEGIN RSA PRIVATE KEY-----"
+        | "-----BEGIN EC PRIVATE KEY-----"
+        | "-----BEGIN PRIVATE KEY-----" => Ok(pem.contains("Proc-Type: 4,ENCRYPTED")),
+        _ => Err(KeyProblem::Unreadable),
     }
 }
 
@@ -115,31 +126,36 @@ fn ssh_string(data: &[u8]) -> Result<(&[u8], &[u8]), KeyProblem> {
     Ok((value, &data[4 + len..]))
 }
 
-/// DER of the PBKDF2 algorithm identifier (1.2.840.113549.1.5.12).
-const PBKDF2_OID: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c,
-];
+/// DER contents of the PBES2 and PBKDF2 object identifiers (1.2.840.113549.1.5.13
+/// and .12).
+const PBES2_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+const PBKDF2_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
 
-/// An encrypted PKCS#8 key's PBKDF2 iteration count (RFC 8018: the OID, then
-/// SEQUENCE { OCTET STRING salt, INTEGER iterationCount, ... }). Any other key
-/// derivation (scrypt) is refused rather than run at a cost onramp cannot see.
+/// An encrypted PKCS#8 key's PBKDF2 iteration count, read by its structure
+/// (RFC 5958 and RFC 8018): EncryptedPrivateKeyInfo { AlgorithmIdentifier { PBES2,
+/// { keyDerivationFunc { PBKDF2, { salt, iterationCount, ... } }, ... } }, data }.
+/// Any other scheme or derivation (scrypt, whose memory the key names) is refused
+/// rather than run at a cost onramp cannot see.
 fn pkcs8_iterations(der: &[u8]) -> Result<u64, KeyProblem> {
-    let at = der
-        .windows(PBKDF2_OID.len())
-        .position(|w| w == PBKDF2_OID)
-        .ok_or_else(|| {
-            KeyProblem::TooCostly(
-                "is encrypted with a key derivation other than PBKDF2: re-encrypt it with openssl pkcs8 -topk8 -v2 aes-256-cbc".into(),
-            )
-        })?;
-    let params = der
-        .get(at + PBKDF2_OID.len()..)
-        .ok_or(KeyProblem::Unreadable)?;
-    let (tag, seq, _) = der_item(params)?;
-    if tag != 0x30 {
-        return Err(KeyProblem::Unreadable);
+    let other = || {
+        KeyProblem::TooCostly(
+            "is encrypted with a scheme other than PBES2 with PBKDF2: re-encrypt it with openssl pkcs8 -topk8 -v2 aes-256-cbc".into(),
+        )
+    };
+    let (info, _) = sequence(der)?;
+    let (algorithm, _) = sequence(info)?;
+    let (scheme, params) = oid(algorithm)?;
+    if scheme != PBES2_OID {
+        return Err(other());
     }
-    let (salt_tag, _salt, rest) = der_item(seq)?;
+    let (pbes2, _) = sequence(params)?;
+    let (kdf, _) = sequence(pbes2)?;
+    let (kdf_oid, kdf_params) = oid(kdf)?;
+    if kdf_oid != PBKDF2_OID {
+        return Err(other());
+    }
+    let (pbkdf2, _) = sequence(kdf_params)?;
+    let (salt_tag, _salt, rest) = der_item(pbkdf2)?;
     let (int_tag, count, _) = der_item(rest)?;
     if salt_tag != 0x04 || int_tag != 0x02 || count.is_empty() || count.len() > 8 {
         return Err(KeyProblem::Unreadable);
@@ -151,6 +167,22 @@ fn pkcs8_iterations(der: &[u8]) -> Result<u64, KeyProblem> {
         )));
     }
     Ok(iterations)
+}
+
+/// The contents of the SEQUENCE `data` starts with, and what follows it.
+fn sequence(data: &[u8]) -> Result<(&[u8], &[u8]), KeyProblem> {
+    match der_item(data)? {
+        (0x30, content, rest) => Ok((content, rest)),
+        _ => Err(KeyProblem::Unreadable),
+    }
+}
+
+/// The OBJECT IDENTIFIER `data` starts with, and what follows it.
+fn oid(data: &[u8]) -> Result<(&[u8], &[u8]), KeyProblem> {
+    match der_item(data)? {
+        (0x06, content, rest) => Ok((content, rest)),
+        _ => Err(KeyProblem::Unreadable),
+    }
 }
 
 /// One DER item: its tag, its content and what follows it.
@@ -209,17 +241,79 @@ mod tests {
         assert_eq!(read(&pem, None).unwrap_err(), KeyProblem::NeedsPassphrase);
     }
 
+    /// EncryptedPrivateKeyInfo with PBES2 and the given key derivation.
+    fn pkcs8(kdf_oid: &[u8], kdf_params: &[u8]) -> Vec<u8> {
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            if content.len() < 0x80 {
+                out.push(content.len() as u8);
+            } else {
+                out.extend([0x82, (content.len() >> 8) as u8, content.len() as u8]);
+            }
+            out.extend(content);
+            out
+        }
+        let kdf = tlv(0x30, &[tlv(0x06, kdf_oid), kdf_params.to_vec()].concat());
+        let cipher = tlv(
+            0x30,
+            &tlv(
+                0x06,
+                &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a],
+            ),
+        );
+        let algorithm = tlv(
+            0x30,
+            &[tlv(0x06, PBES2_OID), tlv(0x30, &[kdf, cipher].concat())].concat(),
+        );
+        tlv(0x30, &[algorithm, tlv(0x04, &[0u8; 32])].concat())
+    }
+
     #[test]
     fn a_pkcs8_key_with_a_huge_iteration_count_is_refused() {
-        // SEQUENCE { OID pbkdf2, SEQUENCE { OCTET STRING(8), INTEGER 0x7fffffff } }
-        let mut der = PBKDF2_OID.to_vec();
-        der.extend([0x30, 0x10, 0x04, 0x08]);
-        der.extend([1u8; 8]);
-        der.extend([0x02, 0x04, 0x7f, 0xff, 0xff, 0xff]);
+        let params = [
+            vec![0x30, 0x10, 0x04, 0x08],
+            vec![1u8; 8],
+            vec![0x02, 0x04, 0x7f, 0xff, 0xff, 0xff],
+        ]
+        .concat();
         assert!(matches!(
-            pkcs8_iterations(&der),
+            pkcs8_iterations(&pkcs8(PBKDF2_OID, &params)),
+            Err(KeyProblem::TooCostly(why)) if why.contains("2147483647 PBKDF2 iterations")
+        ));
+        let cheap = [
+            vec![0x30, 0x0e, 0x04, 0x08],
+            vec![1u8; 8],
+            vec![0x02, 0x02, 0x08, 0x00],
+        ]
+        .concat();
+        assert_eq!(pkcs8_iterations(&pkcs8(PBKDF2_OID, &cheap)), Ok(2048));
+    }
+
+    #[test]
+    fn scrypt_is_refused_even_with_the_pbkdf2_identifier_hidden_in_its_salt() {
+        let scrypt = [0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+        let mut salt = vec![0x06, 0x09];
+        salt.extend(PBKDF2_OID);
+        let params = [
+            vec![0x30, 0x11, 0x04, 0x0b],
+            salt,
+            vec![0x02, 0x02, 0x40, 0x00],
+        ]
+        .concat();
+        assert!(matches!(
+            pkcs8_iterations(&pkcs8(&scrypt, &params)),
             Err(KeyProblem::TooCostly(_))
         ));
+    }
+
+    #[test]
+    fn a_second_armoured_block_cannot_hide_a_costly_key() {
+        let costly = openssh_blob("aes256-ctr", "bcrypt", u32::MAX);
+        let smuggled = format!("-----BEGIN RSA PRIVATE KEY-----\n{costly}");
+        assert_eq!(
+            read(&smuggled, Some("x")).unwrap_err(),
+            KeyProblem::Unreadable
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::Egress;
+use super::budget::Budgeted;
 use crate::domain::{ConnectorError, Fault};
 
 /// How often an idle tunnel proves it is alive, and how many unanswered proofs end it.
@@ -61,6 +62,8 @@ pub struct Tunnel {
     handle: Arc<Handle<HostKeyCheck>>,
     bastion: String,
     fingerprint: String,
+    /// The most one channel reads from the target.
+    read_budget: usize,
     /// Loopback forwards for drivers that dial by themselves: where each listens,
     /// and the target it leads to.
     forwards: Mutex<Vec<(SocketAddr, String, u16)>>,
@@ -68,7 +71,7 @@ pub struct Tunnel {
     /// The last channel the bastion refused: a driver behind a forward or the SOCKS
     /// front sees only a closed socket, the job's message says why.
     refused: Arc<Mutex<Option<ConnectorError>>>,
-    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl Drop for Tunnel {
@@ -121,7 +124,10 @@ pub async fn open(
         AuthMethod::Key | AuthMethod::KeyAndPassword => Some(read_key(s).await?),
     };
     let bastion = s.bastion();
-    let stream = egress.connect(&s.host, s.port).await.map_err(|e| {
+    // Each channel is held to the read budget (`Net`, the forwards, the SOCKS
+    // front), so that an overrun names the limit; the transport carrying them is not.
+    let connected = egress.connect(&s.host, s.port).await;
+    let stream = connected.map(Budgeted::into_inner).map_err(|e| {
         if e.fault == Fault::Egress {
             return e;
         }
@@ -165,12 +171,17 @@ pub async fn open(
         handle: Arc::new(handle),
         bastion,
         fingerprint,
+        read_budget: egress.read_budget(),
         forwards: Mutex::new(Vec::new()),
         socks: Mutex::new(None),
         refused: Arc::new(Mutex::new(None)),
-        tasks: Mutex::new(Vec::new()),
+        tasks: Arc::new(Mutex::new(Vec::new())),
     })
 }
+
+/// Key decryptions running at once in this process: each is up to a second of a
+/// core, and a burst of jobs must not take every core from the rest.
+static DECRYPTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Reads the private key on a blocking thread: decrypting it is CPU work.
 async fn read_key(s: &TunnelSettings) -> Result<russh::keys::PrivateKey, ConnectorError> {
@@ -180,6 +191,9 @@ async fn read_key(s: &TunnelSettings) -> Result<russh::keys::PrivateKey, Connect
         .map(|k| k.expose_secret().to_string())
         .unwrap_or_default();
     let passphrase = s.passphrase.as_ref().map(|p| p.expose_secret().to_string());
+    let _turn = DECRYPTING.acquire().await.map_err(|_| {
+        ConnectorError::new(Fault::Protocol, "the key reader is closed", "this is a bug")
+    })?;
     let read = tokio::task::spawn_blocking(move || keys::read(&pem, passphrase.as_deref()));
     match read.await {
         Ok(Ok(key)) => Ok(key),
@@ -188,10 +202,13 @@ async fn read_key(s: &TunnelSettings) -> Result<russh::keys::PrivateKey, Connect
             format!("tunnel.privateKey {}", problem.text()),
             "give the private key in PEM or OpenSSH format, with tunnel.passphrase when it is encrypted",
         )),
-        Err(e) => Err(ConnectorError::new(
+        // A panic is the job's to report (as an internal error, its text in the log
+        // only), not this step's message.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(ConnectorError::new(
             Fault::Protocol,
-            format!("reading tunnel.privateKey failed: {e}"),
-            "this is a bug",
+            "reading tunnel.privateKey was cancelled",
+            "try again",
         )),
     }
 }
@@ -216,8 +233,18 @@ async fn authenticate(
     };
     let mut result = match key {
         Some(key) => {
-            let hash = handle.best_supported_rsa_hash().await.map_err(failed)?;
-            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash.flatten());
+            // RSA signs with SHA-2 unless the server says it knows only ssh-rsa
+            // (SHA-1, which OpenSSH 8.8 and later refuse); a server that says
+            // nothing gets SHA-256.
+            let hash = if key.algorithm().is_rsa() {
+                match handle.best_supported_rsa_hash().await.map_err(failed)? {
+                    Some(hash) => hash,
+                    None => Some(HashAlg::Sha256),
+                }
+            } else {
+                None
+            };
+            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
             handle
                 .authenticate_publickey(&s.username, key)
                 .await
@@ -315,22 +342,18 @@ impl Tunnel {
             .map(|(_, h, p)| (h.clone(), *p))
     }
 
-    /// Why the bastion last refused a channel, if it did.
-    pub fn refusal(&self) -> Option<ConnectorError> {
-        self.refused.lock().ok()?.clone()
-    }
-
     /// What to say when a step failed behind this tunnel: the bastion's refusal of
     /// the channel, or the tunnel's end, rather than the driver's closed socket.
     pub async fn explain(&self, e: ConnectorError) -> ConnectorError {
-        if let Some(refused) = self.refusal() {
-            return refused;
-        }
         if !matches!(
             e.fault,
             Fault::Protocol | Fault::Unreachable | Fault::Timeout
         ) {
             return e;
+        }
+        // The refusal explains this failure once; a later one is its own.
+        if let Some(refused) = self.refused.lock().ok().and_then(|mut r| r.take()) {
+            return refused;
         }
         // A driver may see its channel end a moment before the session notices the
         // connection is gone.
@@ -350,12 +373,18 @@ impl Tunnel {
         e
     }
 
-    /// Closes the connection to the bastion politely.
+    /// Closes the connection to the bastion politely. A bastion that stops reading
+    /// cannot hold the job: the goodbye waits 2 s at most, and dropping the tunnel
+    /// ends the session either way.
     pub async fn close(&self) {
-        let _ = self
+        let bye = self
             .handle
-            .disconnect(russh::Disconnect::ByApplication, "job finished", "en")
-            .await;
+            .disconnect(russh::Disconnect::ByApplication, "job finished", "en");
+        let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
+    }
+
+    pub fn read_budget(&self) -> usize {
+        self.read_budget
     }
 
     fn keep(&self, task: tokio::task::AbortHandle) {
