@@ -23,17 +23,6 @@ if ! pg_lsclusters -h | awk '$2=="onramp_scram" {print $4}' | grep -qx online; t
   pg_ctlcluster --skip-systemctl-redirect "$pg_version" onramp_scram start
 fi
 
-# ClickHouse from Debian's packages, on its own loopback ports with the config kept in the repo.
-if ! command -v clickhouse-server >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null
-fi
-if ! up 18123; then
-  mkdir -p /var/lib/onramp-clickhouse/log
-  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-clickhouse/server.pid \
-    --exec "$(command -v clickhouse-server)" -- --config-file="$PWD/tests/servers/clickhouse/config.xml"
-fi
-
 # moto's S3 (and Glue, Athena) server, from PyPI in the project's virtualenv.
 venv=/var/lib/onramp-venv
 if [ ! -x "$venv/bin/moto_server" ]; then
@@ -214,7 +203,21 @@ mariadb --socket="$mariadb_tls/mysqld.sock" -uroot -e "
   CREATE DATABASE IF NOT EXISTS tls_test;
   CREATE TABLE IF NOT EXISTS tls_test.secrets (id int PRIMARY KEY);"
 
-for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017 2222 5434 5435 5436 3307; do
+# ClickHouse from Debian's packages, on its own loopback ports with the config kept in the
+# repo: HTTP on 18123, HTTPS on 18443 with the TLS servers' certificate.
+if ! command -v clickhouse-server >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null
+fi
+install -d -m 0755 "$tls_dir/clickhouse"
+for f in server.pem server.key; do install -m 0644 "$tls_dir/$f" "$tls_dir/clickhouse/$f"; done
+if ! up 18123; then
+  mkdir -p /var/lib/onramp-clickhouse/log
+  start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /var/lib/onramp-clickhouse/server.pid \
+    --exec "$(command -v clickhouse-server)" -- --config-file="$PWD/tests/servers/clickhouse/config.xml"
+fi
+
+for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017 2222 5434 5435 5436 3307 18443; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
 done

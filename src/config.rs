@@ -96,6 +96,9 @@ pub struct Settings {
     pub worker_concurrency: usize,
     pub database_pool_size: u32,
     pub body_limit_bytes: usize,
+    /// The weakest TLS a datasource may ask for, for the types that let it choose
+    /// (hosted deployments set `require` or stronger).
+    pub minimum_ssl_mode: crate::egress::tls::SslMode,
     /// Opening an SSH tunnel: the bastion's handshake, host key and login.
     #[serde(rename = "tunnel_timeout_ms", with = "Whole::<1>")]
     pub tunnel_timeout: Duration,
@@ -180,6 +183,7 @@ impl Default for Settings {
             worker_concurrency: 16,
             database_pool_size: 20,
             body_limit_bytes: 64 * 1024,
+            minimum_ssl_mode: crate::egress::tls::SslMode::Disable,
             tunnel_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             discover_timeout: Duration::from_secs(120),
@@ -424,10 +428,12 @@ mod tests {
             &env(&[
                 ("ONRAMP_WORKER_CONCURRENCY", "8"),
                 ("ONRAMP_SECRET_KEY", "k"),
+                ("ONRAMP_MINIMUM_SSL_MODE", "verify-ca"),
             ]),
         )
         .unwrap();
         assert_eq!(s.worker_concurrency, 8);
+        assert_eq!(s.minimum_ssl_mode, crate::egress::tls::SslMode::VerifyCa);
         assert_eq!(s.secret_key.as_ref().map(Secret::expose), Some("k"));
         assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
     }

@@ -144,4 +144,22 @@ fn shipped_deployments_are_hosted_style_refusing_private_ranges() {
         e["name"].as_str() == Some("ONRAMP_EGRESS_ALLOW_PRIVATE")
             && e["value"].as_str() == Some("false")
     }));
+    // The API refuses datasources that ask for less than TLS.
+    let api = docs
+        .iter()
+        .find(|d| d["metadata"]["name"].as_str() == Some("onramp-api"))
+        .expect("an api deployment");
+    let env = api["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_vec()
+        .unwrap();
+    assert!(env.iter().any(|e| {
+        e["name"].as_str() == Some("ONRAMP_MINIMUM_SSL_MODE")
+            && e["value"].as_str() == Some("require")
+    }));
+    assert!(
+        shared
+            .iter()
+            .any(|(k, v)| k == "ONRAMP_MINIMUM_SSL_MODE" && v == "require"),
+        "docker-compose.yml must set ONRAMP_MINIMUM_SSL_MODE=require: {shared:?}"
+    );
 }

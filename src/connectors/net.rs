@@ -16,6 +16,7 @@ use crate::egress::budget::Budgeted;
 use crate::egress::http::GuardedClient;
 use crate::egress::link::Link;
 use crate::egress::ssh::Tunnel;
+use crate::egress::tls::TlsPolicy;
 
 /// A connection to a target, as a connector's driver reads and writes it.
 pub type TargetStream = Budgeted<Link>;
@@ -120,6 +121,19 @@ impl Net {
             ),
             None => GuardedClient::new(self.egress.clone(), reqwest::Client::builder()),
         }
+    }
+
+    /// An HTTP client like [`Net::http`] whose TLS follows `policy` (its CA, its
+    /// client certificate, how much it checks), and whose handshake failures name
+    /// the certificate the server presented.
+    pub fn http_tls(&self, policy: &TlsPolicy) -> Result<GuardedClient, ConnectorError> {
+        let (config, presented) = policy.client_config()?;
+        let builder = reqwest::Client::builder().use_preconfigured_tls(config);
+        let client = match &self.via {
+            Some(t) => GuardedClient::through(self.egress.clone(), builder, &t.socks_url()?),
+            None => GuardedClient::new(self.egress.clone(), builder),
+        }?;
+        Ok(client.reporting(presented))
     }
 
     /// The most a connector reads of one answer from its target.

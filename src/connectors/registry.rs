@@ -19,6 +19,7 @@ use crate::domain::DatasourceType;
 use crate::domain::snapshot::Snapshot;
 use crate::domain::tenancy::Level;
 use crate::egress::ssh::TunnelSettings;
+use crate::egress::tls::SslMode;
 
 /// A file sent with the create request instead of a location to read it from.
 pub struct Upload {
@@ -69,6 +70,18 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Adds what the job supplies beside the credentials.
     fn prepare(&self, _config: &mut Self::Config, _inputs: JobInputs) {}
+
+    /// What crosses the network unencrypted with these settings, when the login
+    /// does (a type whose default is plain says so in the connect step).
+    fn cleartext(&self, _config: &Self::Config) -> Option<String> {
+        None
+    }
+
+    /// How much TLS these settings ask for, for types that let the user choose
+    /// (`None`: the type has no such choice).
+    fn ssl_mode(&self, _config: &Self::Config) -> Option<SslMode> {
+        None
+    }
 
     /// Opens a connection and proves the credentials work. Every socket and HTTP
     /// client comes from `net`.
@@ -167,6 +180,16 @@ macro_rules! connector_hook {
             discover::list_databases(session).await
         }
     };
+    (cleartext, $config:ty, $session:ty) => {
+        fn cleartext(&self, config: &$config) -> Option<String> {
+            <$config>::cleartext(config)
+        }
+    };
+    (ssl_mode, $config:ty, $session:ty) => {
+        fn ssl_mode(&self, config: &$config) -> Option<$crate::egress::tls::SslMode> {
+            Some(<$config>::mode(config))
+        }
+    };
     (close, $config:ty, $session:ty) => {
         async fn close(&self, session: $session) {
             <$session>::close(session).await
@@ -259,6 +282,8 @@ impl<C: Connector> AnyConnector for C {
 pub trait AnyConfig: Send + Sync {
     fn needs_upload(&self) -> bool;
     fn prepare(&mut self, inputs: JobInputs);
+    fn cleartext(&self) -> Option<String>;
+    fn ssl_mode(&self) -> Option<SslMode>;
     fn connect<'a>(
         &'a self,
         net: &'a Net,
@@ -277,6 +302,14 @@ impl<C: Connector> AnyConfig for Configured<C> {
 
     fn prepare(&mut self, inputs: JobInputs) {
         self.connector.prepare(&mut self.config, inputs)
+    }
+
+    fn cleartext(&self) -> Option<String> {
+        self.connector.cleartext(&self.config)
+    }
+
+    fn ssl_mode(&self) -> Option<SslMode> {
+        self.connector.ssl_mode(&self.config)
     }
 
     fn connect<'a>(
@@ -339,6 +372,21 @@ impl ConnectorConfig {
 
     pub fn tunnel(&self) -> Option<&TunnelSettings> {
         self.tunnel.as_ref()
+    }
+
+    /// How much TLS the credentials ask for, where the type lets them choose.
+    pub fn ssl_mode(&self) -> Option<SslMode> {
+        self.inner.ssl_mode()
+    }
+
+    /// A warning for the connect step when the login crosses the network in clear.
+    /// Through a tunnel, onramp's side of the link is SSH and the rest is the
+    /// customer's own network: no warning.
+    pub fn cleartext_warning(&self) -> Option<String> {
+        if self.tunnel.is_some() {
+            return None;
+        }
+        self.inner.cleartext()
     }
 
     /// Whether the job must load the file uploaded with the datasource.

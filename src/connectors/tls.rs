@@ -50,6 +50,23 @@ pub const CLIENT_KEY: FieldSpec =
         .multiline()
         .secret();
 
+/// `sslMode` of a type that had only an on/off `ssl` switch (off by default): the
+/// mode when given, else the switch (on verifies, as it always did).
+pub fn mode_or_switch(mode: Option<SslMode>, ssl: bool) -> SslMode {
+    mode.unwrap_or(if ssl {
+        SslMode::VerifyFull
+    } else {
+        SslMode::Disable
+    })
+}
+
+/// `sslMode` for an HTTP type: no default, the `ssl` switch decides when absent.
+pub const HTTP_SSL_MODE: FieldSpec = FieldSpec {
+    default: None,
+    description: "disable (http); require (https, the certificate NOT checked); verify-ca (https, the certificate must chain to caCertificate, or to a public authority); verify-full (and name the host). When absent, ssl decides: true is verify-full",
+    ..ssl_mode("null")
+};
+
 /// The fields a type's config reads beside its mode.
 #[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -115,4 +132,36 @@ impl TlsFields {
             Err(problems)
         }
     }
+}
+
+impl TlsFields {
+    /// The checks of `check`, and what HTTP cannot do: `prefer` (the scheme is
+    /// chosen before anything is sent, so there is no falling back).
+    pub fn check_http(&self, mode: SslMode, mode_field: &str) -> Result<(), Vec<FieldProblem>> {
+        let mut problems = self.check(mode, mode_field).err().unwrap_or_default();
+        if mode == SslMode::Prefer {
+            problems.push(FieldProblem::new(
+                format!("credentials.{mode_field}"),
+                "prefer cannot be had over HTTP (the scheme is chosen before connecting): use require or stronger, or disable",
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// The connect step's warning for a login sent without TLS to `host`, unless
+/// `host` is this machine (nothing crosses a network then).
+pub fn cleartext_login(host: &str, what: &str) -> Option<String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let local = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!local).then(|| {
+        format!("warning: {what} cross the network to {host} without TLS, readable on the way; set sslMode to require or stronger (or use a tunnel)")
+    })
 }

@@ -34,6 +34,8 @@ pub struct GuardedClient {
     /// checked when the tunnel opened), and target addresses are the customer's
     /// network's, so URLs are held only to their shape.
     tunneled: bool,
+    /// Where the TLS policy's verifier keeps the certificate a server presented.
+    presented: Option<Arc<super::tls::Presented>>,
     /// Bytes this client may still read from targets, all answers together.
     budget: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -177,6 +179,7 @@ impl GuardedClient {
             client,
             egress,
             tunneled,
+            presented: None,
             budget,
         })
     }
@@ -250,7 +253,8 @@ impl GuardedClient {
                 source = s.source();
             }
             if let Some(tls) = super::tls::find_rustls_error(&e) {
-                return super::tls::tls_error(&host, tls);
+                let shown = self.presented.as_ref().and_then(|p| p.get());
+                return super::tls::tls_failure(&host, tls, shown.as_deref());
             }
             if e.is_timeout() {
                 ConnectorError::new(
@@ -276,6 +280,12 @@ impl GuardedClient {
             ));
         }
         Ok(response)
+    }
+
+    /// The same client, naming the presented certificate when a handshake fails.
+    pub fn reporting(mut self, presented: Arc<super::tls::Presented>) -> GuardedClient {
+        self.presented = Some(presented);
+        self
     }
 
     fn check(&self, url: &Url) -> Result<(), ConnectorError> {

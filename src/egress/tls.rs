@@ -125,7 +125,10 @@ pub fn describe(der: &[u8]) -> String {
 
 /// How much of TLS a connection asks for (libpq's spelling; `enable` is DataBrain's
 /// for `require`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+/// Ordered weakest first, so that a deployment can name the weakest it accepts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum SslMode {
     Disable,
@@ -141,6 +144,16 @@ pub enum SslMode {
 }
 
 impl SslMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
     pub fn verifies(self) -> bool {
         matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
     }

@@ -11,6 +11,7 @@ use crate::connectors::{DatasourceType, FieldProblem, FieldSpec, Registered};
 use crate::domain::tenancy;
 use crate::domain::{DatasourceName, ErrorCode};
 use crate::egress::EgressPolicy;
+use crate::egress::tls::SslMode;
 
 /// A query string parsed into `T`, or the contract's JSON error naming the problem
 /// (axum's own rejection is plain text, which no client of this API expects).
@@ -227,6 +228,42 @@ pub fn parse_datasource(
         defaults_used,
         canonical: serde_json::to_vec(&body).expect("json serialises"),
     })
+}
+
+impl DatasourceRequest {
+    /// Refuses credentials that ask for less TLS than the deployment's minimum
+    /// (`minimum_ssl_mode`), for the types that let them choose.
+    pub fn meets(self, minimum: SslMode) -> Result<DatasourceRequest, ApiError> {
+        if minimum == SslMode::Disable {
+            return Ok(self);
+        }
+        let asked = self
+            .datasource_type
+            .configure(&Value::Object(self.credentials.clone()))
+            .ok()
+            .and_then(|(_, config)| config.ssl_mode());
+        match asked {
+            Some(mode) if mode < minimum => {
+                let field = if self.datasource_type == DatasourceType::Redshift {
+                    "credentials.ssl"
+                } else {
+                    "credentials.sslMode"
+                };
+                Err(ApiError::invalid(
+                    format!("invalid request: check {field}"),
+                    vec![FieldProblem::new(
+                        field,
+                        format!(
+                            "asks for {}, weaker than this deployment allows: use {} or stronger",
+                            mode.as_str(),
+                            minimum.as_str()
+                        ),
+                    )],
+                ))
+            }
+            _ => Ok(self),
+        }
+    }
 }
 
 /// The host fields of validated credentials, as (path below `credentials`, value):

@@ -425,12 +425,15 @@ async fn connect<'a>(
     let (conn, retries) = pipeline::connect(config, net, limit)
         .await
         .map_err(|e| Halt::Failed(job_error(StepName::Connect, &e)))?;
-    let message = match retries {
+    let mut message = match retries {
         0 => "connected and logged in".to_string(),
         n => format!(
             "connected and logged in after {n} retries: the server was at its connection limit or asked to wait"
         ),
     };
+    if let Some(warning) = config.cleartext_warning() {
+        message = format!("{message}; {warning}");
+    }
     Ok((conn, message))
 }
 

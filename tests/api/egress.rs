@@ -209,3 +209,50 @@ async fn refusing_private_ranges_refuses_loopback_targets_too() {
     assert_eq!(job["error"]["code"], "EGRESS_DENIED", "{job}");
     app.stop().await;
 }
+
+/// The connect step's message of a job, as a client reads it.
+fn connect_message(job: &Value) -> String {
+    job["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "connect"))
+        .and_then(|s| s["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_login_sent_in_clear_to_another_machine_is_warned_about_in_the_connect_step() {
+    // db.test is another machine as far as onramp knows (the test's resolver
+    // answers it with 127.0.0.1); 127.0.0.1 itself is this machine.
+    let guarded = guarded_app().await;
+    let app = &guarded.app;
+    let mysql = |name: &str, host: &str| {
+        body(
+            "mysql",
+            json!({"name": name, "host": host, "username": "root", "database": "test"}),
+        )
+    };
+    let clickhouse = |name: &str, host: &str| {
+        body(
+            "clickhouse",
+            json!({"name": name, "host": host, "port": crate::helpers::targets::CLICKHOUSE_PORT, "database": "default"}),
+        )
+    };
+    for (request, warned) in [
+        (mysql("my-remote", "db.test"), true),
+        (mysql("my-local", "127.0.0.1"), false),
+        (clickhouse("ch-remote", "db.test"), true),
+        (clickhouse("ch-local", "127.0.0.1"), false),
+    ] {
+        let job = app.create_and_wait(&request).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let message = connect_message(&job);
+        assert_eq!(
+            message.contains("without TLS, readable on the way"),
+            warned,
+            "{message}"
+        );
+    }
+    guarded.assert_only_127_0_0_1_was_reached();
+    guarded.app.stop().await;
+}

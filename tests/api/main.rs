@@ -30,6 +30,7 @@ mod snowflake;
 mod target_busy;
 mod target_faults;
 mod tls;
+mod tls_http;
 mod trace_propagation;
 mod trino;
 mod tunnel_failures;

@@ -356,3 +356,52 @@ async fn a_mariadb_user_that_requires_x509_needs_the_client_certificate() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_deployment_minimum_refuses_weaker_tls_at_the_api() {
+    let app =
+        crate::helpers::spawn_with(|s| s.minimum_ssl_mode = onramp::egress::tls::SslMode::Require)
+            .await;
+    for (request, field) in [
+        (
+            pg(
+                "weak",
+                "localhost",
+                PG_TLS,
+                "postgres",
+                json!({"sslMode": "prefer"}),
+            ),
+            "credentials.sslMode",
+        ),
+        // mysql's default (ssl false) is plain.
+        (
+            my("weak-my", "localhost", MARIADB_TLS, "onramp", json!({})),
+            "credentials.sslMode",
+        ),
+    ] {
+        let r = app.post_datasource(&request).await;
+        assert_eq!(r.status(), 400, "{request}");
+        let answer: Value = r.json().await.unwrap();
+        let detail = &answer["error"]["details"][0];
+        assert_eq!(detail["field"], field, "{answer}");
+        assert!(
+            detail["problem"]
+                .as_str()
+                .unwrap()
+                .contains("use require or stronger"),
+            "{answer}"
+        );
+    }
+    succeeds(
+        &app,
+        &pg(
+            "strong",
+            "127.0.0.1",
+            PG_TLS,
+            "postgres",
+            json!({"sslMode": "require"}),
+        ),
+    )
+    .await;
+    app.stop().await;
+}

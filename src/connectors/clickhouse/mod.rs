@@ -6,4 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-crate::connector!(Clickhouse(config::ClickhouseConfig, session::ChSession)[list_databases]);
+crate::connector!(Clickhouse(config::ClickhouseConfig, session::ChSession)[check, list_databases, cleartext, ssl_mode]);

@@ -9,6 +9,7 @@ use super::config::ClickhouseConfig;
 use crate::connectors::Net;
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
+use crate::egress::tls::SslMode;
 
 /// A checked HTTP client and where to send queries.
 pub struct ChSession {
@@ -57,8 +58,11 @@ impl ChSession {
 }
 
 pub async fn connect(cfg: &ClickhouseConfig, net: &Net) -> Result<ChSession, ConnectorError> {
-    let client = net.http()?;
-    let scheme = if cfg.ssl { "https" } else { "http" };
+    let mode = cfg.mode();
+    let (client, scheme) = match mode {
+        SslMode::Disable => (net.http()?, "http"),
+        mode => (net.http_tls(&cfg.tls.policy(mode))?, "https"),
+    };
     let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
         format!("[{}]", cfg.host)
     } else {
@@ -80,9 +84,10 @@ pub async fn connect(cfg: &ClickhouseConfig, net: &Net) -> Result<ChSession, Con
     Ok(session)
 }
 
-/// A TLS failure gets the port hint that usually fixes it.
+/// A TLS failure gets the port hint that usually fixes it, unless the server did
+/// present a certificate (then the port was right, and the certificate is the news).
 fn tls_hint(e: ConnectorError, cfg: &ClickhouseConfig) -> ConnectorError {
-    if e.fault == Fault::Tls {
+    if e.fault == Fault::Tls && !e.message.contains("the server presented") {
         return ConnectorError::new(
             Fault::Tls,
             format!("tls with {}:{} failed: {}", cfg.host, cfg.port, e.message),

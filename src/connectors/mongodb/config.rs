@@ -74,6 +74,27 @@ pub struct MongoConfig {
 }
 
 impl MongoConfig {
+    /// `tls` as a mode: the relay verifies the certificate and the name when on.
+    pub fn mode(&self) -> crate::egress::tls::SslMode {
+        if self.tls {
+            crate::egress::tls::SslMode::VerifyFull
+        } else {
+            crate::egress::tls::SslMode::Disable
+        }
+    }
+
+    /// Host mode only: a connection string's `tls` is its own.
+    pub fn cleartext(&self) -> Option<String> {
+        let host = self
+            .host
+            .as_deref()
+            .filter(|_| !self.tls && self.uri.is_none())?;
+        crate::connectors::tls::cleartext_login(
+            host,
+            "the login (a SCRAM exchange) and every document sampled",
+        )
+    }
+
     pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
         let mut problems = Vec::new();
         match (&self.host, &self.uri) {

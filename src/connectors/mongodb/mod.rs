@@ -19,5 +19,5 @@ pub mod wire;
 
 crate::connector!(
     Mongodb(config::MongoConfig, session::MongoSession)
-    [check, list_databases, close]
+    [check, list_databases, close, cleartext, ssl_mode]
 );

@@ -69,6 +69,15 @@ impl MysqlConfig {
         })
     }
 
+    pub fn cleartext(&self) -> Option<String> {
+        (self.mode() == SslMode::Disable).then(|| {
+            crate::connectors::tls::cleartext_login(
+                &self.host,
+                "the login (a hash of the password an eavesdropper can attack offline) and every answer",
+            )
+        })?
+    }
+
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
         self.tls.check(self.mode(), "sslMode")
     }

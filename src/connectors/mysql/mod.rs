@@ -37,6 +37,14 @@ impl crate::connectors::Connector for Mysql {
         config.check()
     }
 
+    fn cleartext(&self, config: &MysqlConfig) -> Option<String> {
+        config.cleartext()
+    }
+
+    fn ssl_mode(&self, config: &MysqlConfig) -> Option<crate::egress::tls::SslMode> {
+        Some(config.mode())
+    }
+
     async fn connect(&self, config: &MysqlConfig, net: &Net) -> Result<MySession, ConnectorError> {
         connect(config, net, self.read_only).await
     }

@@ -33,6 +33,10 @@ impl crate::connectors::Connector for Postgres {
         config.check()
     }
 
+    fn ssl_mode(&self, config: &PostgresConfig) -> Option<crate::egress::tls::SslMode> {
+        Some(config.ssl_mode)
+    }
+
     async fn connect(
         &self,
         config: &PostgresConfig,

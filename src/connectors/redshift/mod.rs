@@ -22,6 +22,10 @@ impl crate::connectors::Connector for Redshift {
         config.0.tls.check(config.0.ssl_mode, "ssl")
     }
 
+    fn ssl_mode(&self, config: &RedshiftConfig) -> Option<crate::egress::tls::SslMode> {
+        Some(config.0.ssl_mode)
+    }
+
     async fn connect(
         &self,
         config: &RedshiftConfig,

@@ -5,6 +5,10 @@ use serde::Deserialize;
 
 use crate::connectors::FieldProblem;
 use crate::connectors::fields::{FieldKind, FieldSpec, HOST, NAME, port, text};
+use crate::connectors::tls::{
+    CA_CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY, HTTP_SSL_MODE, TlsFields, mode_or_switch,
+};
+use crate::egress::tls::SslMode;
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -24,12 +28,17 @@ pub const FIELDS: &[FieldSpec] = &[
         required: false,
         default: Some("true"),
         secret: false,
-        description: "HTTPS with certificate verification; a password needs it",
+        description: "HTTPS with certificate verification; a password needs it; sslMode says more and wins",
     },
+    HTTP_SSL_MODE,
+    CA_CERTIFICATE,
+    CLIENT_CERTIFICATE,
+    CLIENT_KEY,
     crate::connectors::tunnel::TUNNEL,
 ];
 
 #[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TrinoConfig {
     pub host: String,
     pub port: u16,
@@ -38,16 +47,32 @@ pub struct TrinoConfig {
     pub catalog: String,
     pub schema: Option<String>,
     pub ssl: bool,
+    pub ssl_mode: Option<SslMode>,
+    #[serde(flatten)]
+    pub tls: TlsFields,
 }
 
 impl TrinoConfig {
+    pub fn mode(&self) -> SslMode {
+        mode_or_switch(self.ssl_mode, self.ssl)
+    }
+
     pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
-        if self.password.is_some() && !self.ssl {
-            return Err(vec![FieldProblem::new(
+        let mut problems = self
+            .tls
+            .check_http(self.mode(), "sslMode")
+            .err()
+            .unwrap_or_default();
+        if self.password.is_some() && self.mode() == SslMode::Disable {
+            problems.push(FieldProblem::new(
                 "credentials.password",
-                "is sent only over TLS: set ssl to true",
-            )]);
+                "is sent only over TLS: set ssl to true (or sslMode to require or stronger)",
+            ));
         }
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }

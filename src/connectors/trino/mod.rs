@@ -6,4 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-crate::connector!(Trino(config::TrinoConfig, session::TrinoSession) [check, list_databases]);
+crate::connector!(Trino(config::TrinoConfig, session::TrinoSession) [check, list_databases, ssl_mode]);

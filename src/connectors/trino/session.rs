@@ -136,14 +136,17 @@ fn query_error(error: &Value, cfg: &TrinoConfig) -> ConnectorError {
 }
 
 pub async fn connect(cfg: &TrinoConfig, net: &Net) -> Result<TrinoSession, ConnectorError> {
-    let scheme = if cfg.ssl { "https" } else { "http" };
+    let (client, scheme) = match cfg.mode() {
+        crate::egress::tls::SslMode::Disable => (net.http()?, "http"),
+        mode => (net.http_tls(&cfg.tls.policy(mode))?, "https"),
+    };
     let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
         format!("[{}]", cfg.host)
     } else {
         cfg.host.clone()
     };
     let session = TrinoSession {
-        client: net.http()?,
+        client,
         base: format!("{scheme}://{host}:{}/", cfg.port),
         cfg: cfg.clone(),
     };

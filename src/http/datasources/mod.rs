@@ -57,7 +57,8 @@ pub async fn create(
     // A wait is a stream: refused before anything is recorded, not after.
     let waiting = hold(&state, org, &headers, wait)?;
     let (json, upload) = read_create_body(&state, http_request).await?;
-    let request = parse_datasource(&json, &state.egress.policy)?;
+    let request =
+        parse_datasource(&json, &state.egress.policy)?.meets(state.settings.minimum_ssl_mode)?;
     check_upload(&request, upload.as_ref())?;
     let idempotency_key = idempotency::key(&headers)?;
     let request_hash = idempotency::fingerprint(&state.key, &request.canonical, upload.as_ref());
@@ -149,7 +150,8 @@ pub async fn update(
     let request = parse_datasource(
         &body_bytes(body, state.settings.body_limit_bytes)?,
         &state.egress.policy,
-    )?;
+    )?
+    .meets(state.settings.minimum_ssl_mode)?;
     let job_id = JobId::generate();
     let trace = trace_parent(&headers);
     let sub = Submission {
