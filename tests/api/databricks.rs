@@ -159,8 +159,33 @@ async fn chunk(
     .into_response()
 }
 
+/// The workspace's OAuth endpoint (machine-to-machine, as Databricks documents it):
+/// the client id and secret as HTTP Basic credentials, `grant_type=client_credentials`
+/// and `scope=all-apis`; the token it gives is the one the statements API takes.
+async fn oidc_token(headers: HeaderMap, form: String) -> axum::response::Response {
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("sp-id:sp-secret")
+    );
+    let fields: Vec<&str> = form.split('&').collect();
+    let grant =
+        fields.contains(&"grant_type=client_credentials") && fields.contains(&"scope=all-apis");
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(basic.as_str()) || !grant
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client", "error_description": "Client authentication failed"})),
+        )
+            .into_response();
+    }
+    axum::Json(json!({"access_token": "dapi-good", "token_type": "Bearer", "expires_in": 3600}))
+        .into_response()
+}
+
 async fn fake_workspace() -> String {
     let app = axum::Router::new()
+        .route("/oidc/v1/token", post(oidc_token))
         .route("/api/2.0/sql/statements/", post(submit))
         .route("/api/2.0/sql/statements/{id}", get(status))
         .route("/api/2.0/sql/statements/{id}/result/chunks/{n}", get(chunk))
@@ -242,5 +267,44 @@ async fn databricks_faults_each_end_the_job_with_their_own_message() {
             .status(),
         400
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_principal_logs_in_with_oauth_machine_to_machine() {
+    let app = spawn_app().await;
+    let endpoint = fake_workspace().await;
+    let mut m2m = credentials("dbx-m2m", &endpoint);
+    m2m.as_object_mut().unwrap().remove("accessToken");
+    m2m["clientId"] = json!("sp-id");
+    m2m["clientSecret"] = json!("sp-secret");
+    let snapshot = app.onboard("databricks", m2m.clone()).await;
+    assert_eq!(table(&snapshot, "orders")["comment"], "what was bought");
+    m2m["name"] = json!("dbx-wrong-secret");
+    m2m["clientSecret"] = json!("not-it");
+    let job = app
+        .fails_with(
+            &body("databricks", m2m.clone()),
+            "connect: the workspace refused the service principal's client id and secret: Client authentication failed",
+        )
+        .await;
+    assert!(!job.to_string().contains("not-it"), "{job}");
+    // Both ways, or half of one: refused at the API.
+    for (change, field) in [
+        (
+            json!({"accessToken": "dapi-good"}),
+            "credentials.accessToken",
+        ),
+        (json!({"clientSecret": null}), "credentials.clientSecret"),
+    ] {
+        let mut bad = m2m.clone();
+        for (k, v) in change.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let r = app.post_datasource(&body("databricks", bad)).await;
+        assert_eq!(r.status(), 400);
+        let answer: Value = r.json().await.unwrap();
+        assert!(answer.to_string().contains(field), "{answer}");
+    }
     app.stop().await;
 }

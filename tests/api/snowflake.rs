@@ -236,6 +236,60 @@ async fn a_key_pair_logs_in_with_a_jwt_the_front_verifies() {
     app.stop().await;
 }
 
+/// `pem` encrypted as `openssl pkcs8 -topk8 -v2 aes-256-cbc` does (PBES2, PBKDF2).
+fn openssl_encrypted(pem: &str, passphrase: &str) -> String {
+    let path = std::env::temp_dir().join(format!("onramp-key-{}.pem", crate::helpers::unique("k")));
+    std::fs::write(&path, pem).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout"])
+        .arg(format!("pass:{passphrase}"))
+        .arg("-in")
+        .arg(&path)
+        .output()
+        .expect("openssl runs");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{text}");
+    text
+}
+
+#[tokio::test]
+async fn an_encrypted_key_pair_and_databrains_auth_methods_log_in() {
+    let app = spawn_app().await;
+    let database = sales_database().await;
+    let (front, private_key) = start_front().await;
+    let encrypted = openssl_encrypted(&private_key, "key-phrase");
+    let mut creds = credentials("sf-encrypted", &front, &database);
+    creds.as_object_mut().unwrap().remove("password");
+    creds["privateKey"] = json!(encrypted);
+    creds["privateKeyPassphrase"] = json!("key-phrase");
+    creds["authMethod"] = json!("Key-pair authentication");
+    let job = app.create_and_wait(&body("snowflake", creds.clone())).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    // The wrong passphrase fails the login step, and is never shown.
+    creds["name"] = json!("sf-wrong-phrase");
+    creds["privateKeyPassphrase"] = json!("not-the-phrase");
+    let job = app
+        .fails_with(
+            &body("snowflake", creds.clone()),
+            "connect: privateKey could not be decrypted with privateKeyPassphrase",
+        )
+        .await;
+    assert!(!job.to_string().contains("not-the-phrase"), "{job}");
+    // Without its passphrase: refused at the API.
+    creds
+        .as_object_mut()
+        .unwrap()
+        .remove("privateKeyPassphrase");
+    let answer = app.post_datasource(&body("snowflake", creds)).await;
+    assert_eq!(answer.status(), 400);
+    let mut password = credentials("sf-databrain-pw", &front, &database);
+    password["authMethod"] = json!("username/password");
+    let job = app.create_and_wait(&body("snowflake", password)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn snowflake_faults_each_end_the_job_with_their_own_message() {
     let app = spawn_app().await;

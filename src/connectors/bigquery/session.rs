@@ -49,6 +49,7 @@ async fn access_token(
         client,
         &token_uri,
         &form,
+        None,
         &oauth::Wording {
             refused: "the service account key was refused",
             refused_hint: "check that the key file is current and the service account is enabled",

@@ -18,9 +18,18 @@ pub const FIELDS: &[FieldSpec] = &[
         "the SQL warehouse's HTTP path, /sql/1.0/warehouses/<id>",
     )
     .required(),
-    text("accessToken", 1024, "personal access token")
-        .required()
-        .secret(),
+    text(
+        "accessToken",
+        1024,
+        "personal access token; or give clientId and clientSecret",
+    )
+    .secret(),
+    text(
+        "clientId",
+        255,
+        "a service principal's OAuth client id (machine-to-machine); with clientSecret",
+    ),
+    text("clientSecret", 1024, "the service principal's OAuth secret").secret(),
     text("catalog", 255, "Unity Catalog catalog to discover").required(),
     text(
         "schema",
@@ -38,7 +47,9 @@ pub const FIELDS: &[FieldSpec] = &[
 pub struct DatabricksConfig {
     pub host: String,
     pub http_path: String,
-    pub access_token: SecretString,
+    pub access_token: Option<SecretString>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
     pub catalog: String,
     pub schema: Option<String>,
     pub endpoint: Option<String>,
@@ -54,12 +65,33 @@ impl DatabricksConfig {
     }
 
     pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
+        let mut problems = Vec::new();
         if self.warehouse_id().is_none() {
-            return Err(vec![FieldProblem::new(
+            problems.push(FieldProblem::new(
                 "credentials.httpPath",
                 "must be /sql/1.0/warehouses/<warehouse id>",
-            )]);
+            ));
         }
-        Ok(())
+        let oauth = (self.client_id.is_some(), self.client_secret.is_some());
+        match (self.access_token.is_some(), oauth) {
+            (true, (false, false)) | (false, (true, true)) => {}
+            (false, (false, false)) => problems.push(FieldProblem::new(
+                "credentials.accessToken",
+                "give an accessToken, or a clientId and clientSecret",
+            )),
+            (true, _) => problems.push(FieldProblem::new(
+                "credentials.accessToken",
+                "give either an accessToken or a clientId and clientSecret, not both",
+            )),
+            (false, (true, false)) => problems.push(FieldProblem::new(
+                "credentials.clientSecret",
+                "is required with clientId",
+            )),
+            (false, (false, true)) => problems.push(FieldProblem::new(
+                "credentials.clientId",
+                "is required with clientSecret",
+            )),
+        }
+        FieldProblem::none_or(problems)
     }
 }

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::config::DatabricksConfig;
 use crate::connectors::Net;
-use crate::connectors::support::info_schema;
+use crate::connectors::support::{info_schema, oauth};
 use crate::connectors::{ConnectorError, Fault};
 use crate::egress::http::GuardedClient;
 
@@ -16,6 +16,9 @@ pub struct DatabricksSession {
     client: GuardedClient,
     base: String,
     cfg: DatabricksConfig,
+    /// The personal access token, or the one the workspace's OAuth endpoint gave
+    /// the service principal.
+    token: SecretString,
 }
 
 /// A backtick-quoted identifier.
@@ -31,7 +34,7 @@ impl DatabricksSession {
         let mut request = self
             .client
             .request(method, &format!("{}{path}", self.base))?
-            .bearer_auth(self.cfg.access_token.expose_secret());
+            .bearer_auth(self.token.expose_secret());
         if let Some(b) = body {
             request = request.json(&b);
         }
@@ -164,10 +167,33 @@ pub async fn connect(
         Some(e) => format!("{}/", e.trim_end_matches('/')),
         None => format!("https://{}/", cfg.host),
     };
+    let client = net.http()?;
+    let token = match (&cfg.access_token, &cfg.client_id, &cfg.client_secret) {
+        (Some(token), _, _) => token.clone(),
+        (None, Some(id), Some(secret)) => {
+            // OAuth machine-to-machine: the workspace's token endpoint, the client's
+            // id and secret as HTTP Basic credentials (Databricks' documented form).
+            oauth::token(
+                &client,
+                &format!("{base}oidc/v1/token"),
+                &[("grant_type", "client_credentials"), ("scope", "all-apis")],
+                Some((id, secret.expose_secret())),
+                &oauth::Wording {
+                    refused: "the workspace refused the service principal's client id and secret",
+                    refused_hint: "check clientId and clientSecret, and that the service principal has an OAuth secret in this workspace",
+                    endpoint: "the workspace's token endpoint (/oidc/v1/token)",
+                    endpoint_hint: "check the host: OAuth needs the workspace's own URL",
+                },
+            )
+            .await?
+        }
+        _ => unreachable!("validation requires a token or a client id and secret"),
+    };
     let session = DatabricksSession {
-        client: net.http()?,
+        client,
         base,
         cfg: cfg.clone(),
+        token,
     };
     // Proves the token, the warehouse and the catalog.
     session

@@ -51,6 +51,7 @@ async fn token(
         client,
         &url,
         &form,
+        None,
         &oauth::Wording {
             refused: "the client ID or secret was refused",
             refused_hint: "check the service account's client ID and secret, and that the account is active",

@@ -5,7 +5,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::connectors::FieldProblem;
-use crate::connectors::fields::{FieldSpec, NAME, text, url};
+use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
+
+/// The login methods, with DataBrain's names for them.
+pub const AUTH_METHODS: &[&str] = &[
+    "password",
+    "key-pair",
+    "username/password",
+    "Key-pair authentication",
+];
 use crate::connectors::support::rsa_jwt;
 
 pub const FIELDS: &[FieldSpec] = &[
@@ -21,10 +29,24 @@ pub const FIELDS: &[FieldSpec] = &[
     text(
         "privateKey",
         16384,
-        "unencrypted PEM private key for key-pair authentication; or give password",
+        "PEM private key for key-pair authentication (PKCS#8, encrypted PKCS#8 with privateKeyPassphrase, or PKCS#1); or give password",
     )
     .multiline()
     .secret(),
+    text(
+        "privateKeyPassphrase",
+        1024,
+        "the passphrase of an encrypted privateKey",
+    )
+    .secret(),
+    FieldSpec {
+        name: "authMethod",
+        kind: FieldKind::OneOf(AUTH_METHODS),
+        required: false,
+        default: None,
+        secret: false,
+        description: "password or key-pair (DataBrain's \"username/password\" and \"Key-pair authentication\" too); when absent, whichever of password and privateKey is given",
+    },
     text("warehouse", 255, "warehouse the discovery queries run on").required(),
     text("database", 255, "database to discover").required(),
     text(
@@ -50,6 +72,8 @@ pub struct SnowflakeConfig {
     pub user: String,
     pub password: Option<SecretString>,
     pub private_key: Option<SecretString>,
+    pub private_key_passphrase: Option<SecretString>,
+    pub auth_method: Option<String>,
     pub warehouse: String,
     pub database: String,
     pub schema: Option<String>,
@@ -93,11 +117,34 @@ impl SnowflakeConfig {
                 "give either a password or a privateKey, not both",
             )),
             (None, Some(key)) => {
-                if let Err(p) = rsa_jwt::parse_key(key.expose_secret()) {
+                // An encrypted key is decrypted by the worker (the CPU it costs is
+                // the key's to name, and bounded there); here its shape and cost.
+                let given = self.private_key_passphrase.is_some();
+                if let Err(p) = rsa_jwt::check_key(key.expose_secret(), given) {
                     problems.push(FieldProblem::new("credentials.privateKey", p.describe()));
                 }
             }
             _ => {}
+        }
+        let key_pair = matches!(
+            self.auth_method.as_deref(),
+            Some("key-pair" | "Key-pair authentication")
+        );
+        let password = matches!(
+            self.auth_method.as_deref(),
+            Some("password" | "username/password")
+        );
+        if key_pair && self.private_key.is_none() {
+            problems.push(FieldProblem::new(
+                "credentials.privateKey",
+                "is required with authMethod key-pair",
+            ));
+        }
+        if password && self.password.is_none() {
+            problems.push(FieldProblem::new(
+                "credentials.password",
+                "is required with authMethod password",
+            ));
         }
         crate::connectors::FieldProblem::none_or(problems)
     }
@@ -120,6 +167,8 @@ mod tests {
             user: "u".into(),
             password: Some(SecretString::from("p")),
             private_key: None,
+            private_key_passphrase: None,
+            auth_method: None,
             warehouse: "w".into(),
             database: "d".into(),
             schema: None,

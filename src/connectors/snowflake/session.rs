@@ -262,13 +262,32 @@ pub async fn connect(cfg: &SnowflakeConfig, net: &Net) -> Result<SnowflakeSessio
     });
     match (&cfg.private_key, &cfg.password) {
         (Some(pem), _) => {
-            let key = rsa_jwt::parse_key(pem.expose_secret()).map_err(|p| {
-                ConnectorError::new(
-                    Fault::Authentication,
-                    format!("privateKey {}", p.describe()),
-                    "give the user's PEM private key",
-                )
-            })?;
+            let pem = pem.expose_secret().to_string();
+            let passphrase = cfg
+                .private_key_passphrase
+                .as_ref()
+                .map(|p| p.expose_secret().to_string());
+            // Decrypting is CPU work: off the async threads.
+            let read = tokio::task::spawn_blocking(move || {
+                rsa_jwt::parse_key_with(&pem, passphrase.as_deref())
+            });
+            let key = match read.await {
+                Ok(read) => read.map_err(|p| {
+                    ConnectorError::new(
+                        Fault::Authentication,
+                        format!("privateKey {}", p.describe()),
+                        "give the user's PEM private key, with privateKeyPassphrase when it is encrypted",
+                    )
+                })?,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {
+                    return Err(ConnectorError::new(
+                        Fault::Protocol,
+                        "reading privateKey was cancelled",
+                        "try again",
+                    ));
+                }
+            };
             data["AUTHENTICATOR"] = json!("SNOWFLAKE_JWT");
             data["TOKEN"] = json!(keypair::token(
                 &key,

@@ -16,15 +16,20 @@ pub struct Wording {
     pub endpoint_hint: &'static str,
 }
 
+/// `client_auth`: the client's id and secret as HTTP Basic credentials (RFC 6749
+/// §2.3.1), for servers that take them there rather than in the form.
 pub async fn token(
     client: &GuardedClient,
     url: &str,
     form: &[(&str, &str)],
+    client_auth: Option<(&str, &str)>,
     wording: &Wording,
 ) -> Result<SecretString, ConnectorError> {
-    let response = client
-        .send(client.request(reqwest::Method::POST, url)?.form(form))
-        .await?;
+    let mut request = client.request(reqwest::Method::POST, url)?.form(form);
+    if let Some((id, secret)) = client_auth {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = client.send(request).await?;
     let status = response.status().as_u16();
     let body: Value = client.read_json(response).await?;
     if let Some(token) = body["access_token"].as_str().filter(|_| status == 200) {

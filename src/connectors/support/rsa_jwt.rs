@@ -11,34 +11,78 @@ use serde_json::{Value, json};
 pub enum KeyProblem {
     NotPem,
     Encrypted,
+    WrongPassphrase,
+    TooCostly(String),
     NotRsa,
 }
 
 impl KeyProblem {
-    pub fn describe(&self) -> &'static str {
+    pub fn describe(&self) -> String {
         match self {
-            KeyProblem::NotPem => "is not a PEM private key (-----BEGIN PRIVATE KEY-----)",
-            KeyProblem::Encrypted => {
-                "is encrypted: give the unencrypted PKCS#8 key (openssl pkcs8 -topk8 -nocrypt)"
+            KeyProblem::NotPem => "is not a PEM private key (-----BEGIN PRIVATE KEY-----)".into(),
+            KeyProblem::Encrypted => "is encrypted, and no passphrase was given".into(),
+            KeyProblem::WrongPassphrase => {
+                "could not be decrypted with privateKeyPassphrase".into()
             }
-            KeyProblem::NotRsa => "is not an RSA private key of 2048 bits or more",
+            KeyProblem::TooCostly(why) => why.clone(),
+            KeyProblem::NotRsa => "is not an RSA private key of 2048 bits or more".into(),
         }
     }
 }
 
-/// Reads a PEM private key: PKCS#8 (`PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`).
-pub fn parse_key(pem: &str) -> Result<KeyPair, KeyProblem> {
-    let pem = pem.trim();
-    if pem.contains("BEGIN ENCRYPTED PRIVATE KEY") {
-        return Err(KeyProblem::Encrypted);
-    }
-    let (label, body) = pem_body(pem).ok_or(KeyProblem::NotPem)?;
-    let der = STANDARD.decode(body).map_err(|_| KeyProblem::NotPem)?;
+/// Reads a PEM private key: PKCS#8 (`PRIVATE KEY`), encrypted PKCS#8 (`ENCRYPTED
+/// PRIVATE KEY`, with `passphrase`) or PKCS#1 (`RSA PRIVATE KEY`). Decrypting is CPU
+/// work the key names the cost of: it is bounded first, and callers on async
+/// threads run this on a blocking one.
+pub fn parse_key_with(pem: &str, passphrase: Option<&str>) -> Result<KeyPair, KeyProblem> {
+    let (label, der) = pem_der(pem)?;
     match label.as_str() {
         "PRIVATE KEY" => KeyPair::from_pkcs8(&der).map_err(|_| KeyProblem::NotRsa),
         "RSA PRIVATE KEY" => KeyPair::from_der(&der).map_err(|_| KeyProblem::NotRsa),
+        "ENCRYPTED PRIVATE KEY" => {
+            let passphrase = passphrase.ok_or(KeyProblem::Encrypted)?;
+            crate::egress::ssh::keys::pkcs8_cost(&der).map_err(|p| match p {
+                crate::egress::ssh::keys::KeyProblem::TooCostly(why) => KeyProblem::TooCostly(why),
+                _ => KeyProblem::NotPem,
+            })?;
+            let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+                .map_err(|_| KeyProblem::NotPem)?;
+            let plain = info
+                .decrypt(passphrase.as_bytes())
+                .map_err(|_| KeyProblem::WrongPassphrase)?;
+            KeyPair::from_pkcs8(plain.as_bytes()).map_err(|_| KeyProblem::NotRsa)
+        }
         _ => Err(KeyProblem::NotPem),
     }
+}
+
+/// An unencrypted key: [`parse_key_with`] without a passphrase.
+pub fn parse_key(pem: &str) -> Result<KeyPair, KeyProblem> {
+    parse_key_with(pem, None)
+}
+
+/// What the API can know of a key without decrypting it: that it reads, and, when
+/// encrypted, that a passphrase is given and decrypting it is bounded.
+pub fn check_key(pem: &str, passphrase_given: bool) -> Result<(), KeyProblem> {
+    let (label, der) = pem_der(pem)?;
+    if label != "ENCRYPTED PRIVATE KEY" {
+        return parse_key(pem).map(|_| ());
+    }
+    if !passphrase_given {
+        return Err(KeyProblem::Encrypted);
+    }
+    crate::egress::ssh::keys::pkcs8_cost(&der)
+        .map(|_| ())
+        .map_err(|p| match p {
+            crate::egress::ssh::keys::KeyProblem::TooCostly(why) => KeyProblem::TooCostly(why),
+            _ => KeyProblem::NotPem,
+        })
+}
+
+fn pem_der(pem: &str) -> Result<(String, Vec<u8>), KeyProblem> {
+    let (label, body) = pem_body(pem.trim()).ok_or(KeyProblem::NotPem)?;
+    let der = STANDARD.decode(body).map_err(|_| KeyProblem::NotPem)?;
+    Ok((label, der))
 }
 
 /// The label and the base64 text between a PEM block's BEGIN and END lines.

@@ -136,6 +136,10 @@ const PBKDF2_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c
 /// { keyDerivationFunc { PBKDF2, { salt, iterationCount, ... } }, ... } }, data }.
 /// Any other scheme or derivation (scrypt, whose memory the key names) is refused
 /// rather than run at a cost onramp cannot see.
+pub fn pkcs8_cost(der: &[u8]) -> Result<u64, KeyProblem> {
+    pkcs8_iterations(der)
+}
+
 fn pkcs8_iterations(der: &[u8]) -> Result<u64, KeyProblem> {
     let other = || {
         KeyProblem::TooCostly(
