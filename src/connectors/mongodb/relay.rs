@@ -64,7 +64,7 @@ impl Relay {
         let listener = UnixListener::bind(&path).map_err(local)?;
         let failure: Arc<Mutex<Option<ConnectorError>>> = Arc::default();
         let failed = Arc::new(tokio::sync::Notify::new());
-        let tls_config = tls.then(|| Arc::new(crate::egress::tls::client_config(true)));
+        let tls_config = tls.then(|| Arc::new(crate::egress::tls::public_roots_config()));
         let server_name = ServerName::try_from(host.to_string()).ok();
         let (net, host, record) = (net.clone(), host.to_string(), failure.clone());
         let told = failed.clone();
