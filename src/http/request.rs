@@ -70,6 +70,8 @@ pub struct DatasourceRequest {
     pub defaults_used: Vec<String>,
     /// The canonical body, for idempotency.
     pub canonical: Vec<u8>,
+    /// How much TLS the credentials ask for, where the type lets them choose.
+    pub ssl_mode: Option<SslMode>,
 }
 
 /// The body as bytes, or the contract's answer for a body over `limit` bytes.
@@ -147,12 +149,16 @@ pub fn parse_datasource(
         }
     };
     let mut credentials = None;
+    let mut ssl_mode = None;
     match (body.get("credentials"), ty) {
         (None | Some(Value::Null), _) => {
             problems.push(FieldProblem::new("credentials", "is required"))
         }
-        (Some(c), Some(ty)) => match ty.validate(c) {
-            Ok(normalised) => credentials = Some(normalised),
+        (Some(c), Some(ty)) => match ty.configure(c) {
+            Ok((normalised, config)) => {
+                ssl_mode = config.ssl_mode();
+                credentials = Some(normalised);
+            }
             Err(p) => problems.extend(p),
         },
         (Some(c), None) if !c.is_object() => {
@@ -227,6 +233,7 @@ pub fn parse_datasource(
         tenancy,
         defaults_used,
         canonical: serde_json::to_vec(&body).expect("json serialises"),
+        ssl_mode,
     })
 }
 
@@ -234,15 +241,7 @@ impl DatasourceRequest {
     /// Refuses credentials that ask for less TLS than the deployment's minimum
     /// (`minimum_ssl_mode`), for the types that let them choose.
     pub fn meets(self, minimum: SslMode) -> Result<DatasourceRequest, ApiError> {
-        if minimum == SslMode::Disable {
-            return Ok(self);
-        }
-        let asked = self
-            .datasource_type
-            .configure(&Value::Object(self.credentials.clone()))
-            .ok()
-            .and_then(|(_, config)| config.ssl_mode());
-        match asked {
+        match self.ssl_mode {
             Some(mode) if mode < minimum => {
                 let field = if self.datasource_type == DatasourceType::Redshift {
                     "credentials.ssl"

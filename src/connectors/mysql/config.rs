@@ -62,11 +62,7 @@ pub struct MysqlConfig {
 impl MysqlConfig {
     /// `sslMode` when given, else what the older `ssl` switch means.
     pub fn mode(&self) -> SslMode {
-        self.ssl_mode.unwrap_or(if self.ssl {
-            SslMode::VerifyFull
-        } else {
-            SslMode::Disable
-        })
+        crate::connectors::tls::mode_or_switch(self.ssl_mode, self.ssl)
     }
 
     pub fn cleartext(&self) -> Option<String> {
