@@ -239,6 +239,9 @@ async fn discover(
         |step: &str, e: ConnectorError| anyhow::anyhow!("{step}: {}\nhint: {}", e.message, e.hint);
     let mut net = crate::connectors::Net::new(crate::egress::Egress::new(
         settings.egress_policy().map_err(anyhow::Error::msg)?,
+    ))
+    .with_aws(crate::connectors::support::aws::Platform::from_chain(
+        settings.aws_sts_endpoint.clone(),
     ));
     // Nothing is pinned outside a datasource: the fingerprint given, or the one
     // presented, which is printed so that it can be given next time.

@@ -99,6 +99,9 @@ pub struct Settings {
     /// The weakest TLS a datasource may ask for, for the types that let it choose
     /// (hosted deployments set `require` or stronger).
     pub minimum_ssl_mode: crate::egress::tls::SslMode,
+    /// Where onramp's own AWS identity assumes customers' roles: a VPC endpoint, or
+    /// an AWS-compatible server; AWS's regional STS when absent.
+    pub aws_sts_endpoint: Option<String>,
     /// Opening an SSH tunnel: the bastion's handshake, host key and login.
     #[serde(rename = "tunnel_timeout_ms", with = "Whole::<1>")]
     pub tunnel_timeout: Duration,
@@ -184,6 +187,7 @@ impl Default for Settings {
             database_pool_size: 20,
             body_limit_bytes: 64 * 1024,
             minimum_ssl_mode: crate::egress::tls::SslMode::Disable,
+            aws_sts_endpoint: None,
             tunnel_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             discover_timeout: Duration::from_secs(120),

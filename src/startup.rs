@@ -29,6 +29,8 @@ pub struct Application {
     state: AppState,
     listener: Option<TcpListener>,
     roles: Roles,
+    /// onramp's own AWS identity, for the workers.
+    aws: crate::connectors::support::aws::Platform,
 }
 
 /// The key from settings, or a development key kept in a local file.
@@ -203,12 +205,23 @@ impl Application {
             stopping: CancellationToken::new(),
             egress,
         };
+        let aws = crate::connectors::support::aws::Platform::from_chain(
+            settings.aws_sts_endpoint.clone(),
+        );
         Ok(Application {
             settings,
             state,
             listener,
             roles,
+            aws,
         })
+    }
+
+    /// The same application, assuming customers' AWS roles as `platform` (a
+    /// deployment that hands its AWS identity over itself, and the tests).
+    pub fn with_aws(mut self, platform: crate::connectors::support::aws::Platform) -> Application {
+        self.aws = platform;
+        self
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -253,7 +266,8 @@ impl Application {
                 store: self.state.store.clone(),
                 key: self.state.key.clone(),
                 broker: self.state.broker.clone(),
-                net: crate::connectors::Net::new(self.state.egress.clone()),
+                net: crate::connectors::Net::new(self.state.egress.clone())
+                    .with_aws(self.aws.clone()),
             });
             tokio::spawn(worker::run(deps, shutdown.clone()))
         });

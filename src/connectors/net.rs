@@ -26,11 +26,27 @@ pub type TargetStream = Budgeted<Link>;
 pub struct Net {
     egress: Egress,
     via: Option<Arc<Tunnel>>,
+    /// onramp's own AWS identity, which assumes customers' roles.
+    aws: crate::connectors::support::aws::Platform,
 }
 
 impl Net {
     pub fn new(egress: Egress) -> Net {
-        Net { egress, via: None }
+        Net {
+            egress,
+            via: None,
+            aws: Default::default(),
+        }
+    }
+
+    /// The same capabilities, with onramp's AWS identity.
+    pub fn with_aws(mut self, platform: crate::connectors::support::aws::Platform) -> Net {
+        self.aws = platform;
+        self
+    }
+
+    pub fn aws(&self) -> &crate::connectors::support::aws::Platform {
+        &self.aws
     }
 
     /// The same capabilities, leading through `tunnel`.
@@ -38,6 +54,7 @@ impl Net {
         Net {
             egress: self.egress.clone(),
             via: Some(tunnel),
+            aws: self.aws.clone(),
         }
     }
 

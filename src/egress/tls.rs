@@ -9,20 +9,6 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::domain::{ConnectorError, Fault};
 
-/// A rustls client config that checks the certificate chain and host name against
-/// the web PKI roots (what a connection without a `TlsPolicy` of its own gets).
-pub fn public_roots_config() -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-}
-
 /// The rustls error in an error's chain. `io::Error`s hide what they wrap from
 /// `source()` (hyper nests them two deep), so each one is opened with `get_ref`.
 pub fn find_rustls_error<'a>(
@@ -46,10 +32,6 @@ pub fn find_rustls_error<'a>(
         source = s.source();
     }
     None
-}
-
-pub fn tls_error(host: &str, e: &rustls::Error) -> ConnectorError {
-    tls_failure(host, e, None)
 }
 
 /// A failed handshake in words a user can act on: what failed, and the certificate

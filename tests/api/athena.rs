@@ -10,7 +10,7 @@ async fn glue_fixture(endpoint: &str, database: &str, workgroup: &str) {
 }
 
 /// Runs the fixture script, signing as `keys` (key id, secret) when given.
-async fn glue_fixture_as(endpoint: &str, database: &str, workgroup: &str, keys: &[&str]) {
+pub async fn glue_fixture_as(endpoint: &str, database: &str, workgroup: &str, keys: &[&str]) {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/servers/moto/glue_fixture.py"

@@ -251,11 +251,8 @@ async fn csv_credentials_without_a_url_or_s3_keys_or_with_tenancy_are_refused_by
         .collect();
     assert_eq!(
         fields,
-        [
-            "credentials.region",
-            "credentials.accessKeyId",
-            "credentials.secretAccessKey"
-        ]
+        ["credentials.region", "credentials.accessKeyId"],
+        "an s3:// URL needs a region, and keys or a role: {answer}"
     );
     let mut tenancy = body(
         "csv",

@@ -2,6 +2,7 @@
 //! PostgreSQL, MariaDB, RabbitMQ and Redis.
 
 mod athena;
+mod aws_roles;
 mod awss3;
 mod bad_input;
 mod bigquery;

@@ -123,3 +123,102 @@ async fn mongodb_faults_each_end_the_job_with_their_own_message() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn tls_to_mongodb_verifies_with_its_own_ca_and_sends_a_client_certificate() {
+    let app = spawn_app().await;
+    let database = fixture().await;
+    let pem = |name: &str| std::fs::read_to_string(format!("/var/lib/onramp-tls/{name}")).unwrap();
+    let (port, _front) = crate::helpers::tls_front::tls_front("127.0.0.1:17017", false).await;
+    let over_tls = |name: &str, host: &str, port: u16, tls: Value| {
+        let mut c = json!({"name": name, "host": host, "port": port, "database": database});
+        for (k, v) in tls.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        body("mongodb", c)
+    };
+    let ca = pem("ca.pem");
+    let snapshot = app
+        .onboard(
+            "mongodb",
+            over_tls(
+                "tls",
+                "localhost",
+                port,
+                json!({"sslMode": "verify-full", "caCertificate": ca}),
+            )["credentials"]
+                .clone(),
+        )
+        .await;
+    check_people(&snapshot);
+    // The old switch verifies against public authorities, which did not issue it.
+    let job = app
+        .fails_with(
+            &over_tls("switch", "localhost", port, json!({"tls": true})),
+            "tls handshake with localhost failed: the certificate is not trusted",
+        )
+        .await;
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CN=localhost, SHA-256 fingerprint"),
+        "{job}"
+    );
+    let job = app
+        .create_and_wait(&over_tls(
+            "require",
+            "127.0.0.1",
+            port,
+            json!({"sslMode": "require"}),
+        ))
+        .await;
+    assert_eq!(
+        job["status"], "succeeded",
+        "require encrypts without checking: {job}"
+    );
+
+    let (mutual, _front) = crate::helpers::tls_front::tls_front("127.0.0.1:17017", true).await;
+    let job = app
+        .create_and_wait(&over_tls(
+            "no-cert",
+            "localhost",
+            mutual,
+            json!({"sslMode": "verify-full", "caCertificate": ca}),
+        ))
+        .await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the server refused the client certificate"),
+        "{job}"
+    );
+    let job = app
+        .create_and_wait(&over_tls(
+            "cert",
+            "localhost",
+            mutual,
+            json!({"sslMode": "verify-full", "caCertificate": ca,
+                   "clientCertificate": pem("client.pem"), "clientKey": pem("client.key")}),
+        ))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+
+    let r = app
+        .post_datasource(&over_tls(
+            "prefer",
+            "localhost",
+            port,
+            json!({"sslMode": "prefer"}),
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["error"]["details"][0]["field"], "credentials.sslMode",
+        "{answer}"
+    );
+    app.stop().await;
+}

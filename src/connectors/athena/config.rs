@@ -1,9 +1,9 @@
 //! Athena's fields, its typed config and the config's checks.
 
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::connectors::fields::{FieldSpec, NAME, text, url};
+use crate::connectors::support::aws::{AwsAuth, auth};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -13,10 +13,10 @@ pub const FIELDS: &[FieldSpec] = &[
         "the region of the workgroup and catalog, e.g. us-east-1",
     )
     .required(),
-    text("accessKeyId", 128, "access key id").required(),
-    text("secretAccessKey", 256, "secret access key")
-        .required()
-        .secret(),
+    auth::ACCESS_KEY_ID,
+    auth::SECRET_ACCESS_KEY,
+    auth::ROLE_ARN,
+    auth::EXTERNAL_ID,
     text("workgroup", 128, "Athena workgroup").or("\"primary\""),
     text(
         "outputLocation",
@@ -40,8 +40,8 @@ pub const FIELDS: &[FieldSpec] = &[
 #[serde(rename_all = "camelCase")]
 pub struct AthenaConfig {
     pub region: String,
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
+    #[serde(flatten)]
+    pub auth: AwsAuth,
     pub workgroup: String,
     pub output_location: Option<String>,
     pub catalog: String,
@@ -52,6 +52,7 @@ pub struct AthenaConfig {
 impl AthenaConfig {
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
         let mut problems = crate::connectors::support::aws::region_problems(&self.region);
+        problems.extend(self.auth.problems());
         if self
             .output_location
             .as_deref()

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use aws_sdk_glue::types::Column as GlueColumn;
 
 use super::config::AthenaConfig;
 use super::session::{AthenaSession, api_error};
-use crate::connectors::support::aws::json_api::{common_error, hive_family};
+use crate::connectors::support::aws::hive::hive_family;
+use crate::connectors::support::aws::sdk::{common_error, failure};
 use crate::connectors::{ConnectorError, Fault};
 use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind};
 
@@ -19,20 +20,18 @@ pub async fn discover(s: &AthenaSession, cfg: &AthenaConfig) -> Result<Snapshot,
     let mut pages = crate::connectors::Pages::new("GetTables");
     loop {
         pages.one_more()?;
-        let mut request = json!({"DatabaseName": cfg.database, "MaxResults": 100});
-        if let Some(t) = &token {
-            request["NextToken"] = json!(t);
-        }
         let page = s
-            .api
-            .call("glue", "AWSGlue.GetTables", &request)
+            .glue
+            .get_tables()
+            .database_name(&cfg.database)
+            .max_results(100)
+            .set_next_token(token.take())
+            .send()
             .await
-            .map_err(|e| api_error(e, "GetTables", cfg))?;
-        for t in page["TableList"].as_array().into_iter().flatten() {
-            tables.push(table(t));
-        }
-        token = page["NextToken"]
-            .as_str()
+            .map_err(|e| api_error(failure(e, &s.glue_host), "GetTables", cfg))?;
+        tables.extend(page.table_list().iter().map(table));
+        token = page
+            .next_token()
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if token.is_none() {
@@ -56,15 +55,13 @@ pub async fn list_databases(s: &AthenaSession) -> Result<Vec<String>, ConnectorE
     let mut pages = crate::connectors::Pages::new("GetDatabases");
     loop {
         pages.one_more()?;
-        let mut request = json!({});
-        if let Some(t) = &token {
-            request["NextToken"] = json!(t);
-        }
         let page = s
-            .api
-            .call("glue", "AWSGlue.GetDatabases", &request)
+            .glue
+            .get_databases()
+            .set_next_token(token.take())
+            .send()
             .await
-            .map_err(|e| match e {
+            .map_err(|e| match failure(e, &s.glue_host) {
                 Ok(api) => common_error(&api).unwrap_or_else(|| {
                     ConnectorError::new(
                         Fault::Protocol,
@@ -74,15 +71,9 @@ pub async fn list_databases(s: &AthenaSession) -> Result<Vec<String>, ConnectorE
                 }),
                 Err(transport) => transport,
             })?;
-        names.extend(
-            page["DatabaseList"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d["Name"].as_str().map(str::to_string)),
-        );
-        token = page["NextToken"]
-            .as_str()
+        names.extend(page.database_list().iter().map(|d| d.name().to_string()));
+        token = page
+            .next_token()
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if token.is_none() {
@@ -92,64 +83,61 @@ pub async fn list_databases(s: &AthenaSession) -> Result<Vec<String>, ConnectorE
 }
 
 /// A Glue table: its storage columns, then its partition keys.
-fn table(t: &Value) -> Table {
-    let kind = match t["TableType"].as_str() {
+fn table(t: &aws_sdk_glue::types::Table) -> Table {
+    let kind = match t.table_type() {
         Some("VIRTUAL_VIEW") => TableKind::View,
         _ => TableKind::External,
     };
+    let storage = t
+        .storage_descriptor()
+        .map(|d| d.columns())
+        .unwrap_or_default();
+    let partitions = t.partition_keys();
     let mut columns = Vec::new();
-    let storage = t["StorageDescriptor"]["Columns"]
-        .as_array()
-        .into_iter()
-        .flatten();
-    let partitions = t["PartitionKeys"].as_array().into_iter().flatten();
     for (c, partition) in storage
+        .iter()
         .map(|c| (c, false))
-        .chain(partitions.map(|c| (c, true)))
+        .chain(partitions.iter().map(|c| (c, true)))
     {
-        let native = c["Type"].as_str().unwrap_or("string").to_string();
-        let comment = c["Comment"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        columns.push(Column {
-            name: c["Name"].as_str().unwrap_or_default().to_string(),
-            ordinal: columns.len() as u32 + 1,
-            family: hive_family(&native),
-            native_type: native,
-            nullable: true,
-            default: None,
-            comment: if partition {
-                Some(comment.map_or("partition key".to_string(), |c| {
-                    format!("partition key: {c}")
-                }))
-            } else {
-                comment
-            },
-        });
+        columns.push(column(c, partition, columns.len() as u32 + 1));
     }
     let mut properties = BTreeMap::new();
-    if let Some(location) = t["StorageDescriptor"]["Location"].as_str() {
+    if let Some(location) = t.storage_descriptor().and_then(|d| d.location()) {
         properties.insert("location".to_string(), location.to_string());
     }
-    let partition_keys: Vec<&str> = t["PartitionKeys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["Name"].as_str())
-        .collect();
+    let partition_keys: Vec<&str> = partitions.iter().map(|c| c.name()).collect();
     if !partition_keys.is_empty() {
         properties.insert("partitionKeys".to_string(), partition_keys.join(", "));
     }
     Table {
-        name: t["Name"].as_str().unwrap_or_default().to_string(),
+        name: t.name().to_string(),
         kind,
-        comment: t["Description"]
-            .as_str()
+        comment: t
+            .description()
             .filter(|s| !s.is_empty())
             .map(str::to_string),
         columns,
         properties,
         ..Default::default()
+    }
+}
+
+fn column(c: &GlueColumn, partition: bool, ordinal: u32) -> Column {
+    let native = c.r#type().unwrap_or("string").to_string();
+    let comment = c.comment().filter(|s| !s.is_empty()).map(str::to_string);
+    Column {
+        name: c.name().to_string(),
+        ordinal,
+        family: hive_family(&native),
+        native_type: native,
+        nullable: true,
+        default: None,
+        comment: if partition {
+            Some(comment.map_or("partition key".to_string(), |c| {
+                format!("partition key: {c}")
+            }))
+        } else {
+            comment
+        },
     }
 }

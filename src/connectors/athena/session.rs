@@ -1,15 +1,15 @@
-//! The session: the Athena and Glue JSON API, the connection test (the workgroup,
-//! the database), and the mapping of API errors into connector errors.
-
-use serde_json::json;
+//! The session: Athena and Glue through the AWS SDK, the connection test (the
+//! workgroup, the database), and the mapping of API errors into connector errors.
 
 use super::config::AthenaConfig;
 use crate::connectors::Net;
-use crate::connectors::support::aws::json_api::{ApiError, AwsJson, common_error};
+use crate::connectors::support::aws::sdk::{ApiError, common_error, config, failure, host_of};
 use crate::connectors::{ConnectorError, Fault};
 
 pub struct AthenaSession {
-    pub(super) api: AwsJson,
+    pub(super) glue: aws_sdk_glue::Client,
+    /// Where Glue's requests go, for messages.
+    pub(super) glue_host: String,
 }
 
 pub(super) fn api_error(
@@ -25,6 +25,11 @@ pub(super) fn api_error(
         return common;
     }
     match e.kind.as_str() {
+        "AccessDeniedException" => ConnectorError::new(
+            Fault::Permission,
+            format!("access was denied: {}", e.message),
+            "grant the keys (or the role) athena:GetWorkGroup, glue:GetDatabase(s) and glue:GetTables",
+        ),
         "EntityNotFoundException" => ConnectorError::new(
             Fault::UnknownDatabase,
             format!(
@@ -50,26 +55,29 @@ pub(super) fn api_error(
 }
 
 pub async fn connect(cfg: &AthenaConfig, net: &Net) -> Result<AthenaSession, ConnectorError> {
-    let api = AwsJson {
-        client: net.http()?,
-        endpoint: cfg
-            .endpoint
-            .as_deref()
-            .map(|e| e.parse().expect("validated url")),
-        region: cfg.region.clone(),
-        access_key_id: cfg.access_key_id.clone(),
-        secret_access_key: cfg.secret_access_key.clone(),
-    };
-    let workgroup = api
-        .call(
-            "athena",
-            "AmazonAthena.GetWorkGroup",
-            &json!({"WorkGroup": cfg.workgroup}),
-        )
+    // One configuration, so Athena and Glue share the client, its budget and the
+    // assumed role's credentials.
+    let sdk = config(net, &cfg.region, cfg.endpoint.as_deref(), &cfg.auth).await?;
+    let athena = aws_sdk_athena::Client::new(&sdk);
+    let glue = aws_sdk_glue::Client::new(&sdk);
+    let glue_host = host_of(cfg.endpoint.as_deref(), "glue", &cfg.region);
+    let workgroup = athena
+        .get_work_group()
+        .work_group(&cfg.workgroup)
+        .send()
         .await
-        .map_err(|e| api_error(e, "GetWorkGroup", cfg))?;
-    let configured =
-        workgroup["WorkGroup"]["Configuration"]["ResultConfiguration"]["OutputLocation"].as_str();
+        .map_err(|e| {
+            api_error(
+                failure(e, &host_of(cfg.endpoint.as_deref(), "athena", &cfg.region)),
+                "GetWorkGroup",
+                cfg,
+            )
+        })?;
+    let configured = workgroup
+        .work_group()
+        .and_then(|w| w.configuration())
+        .and_then(|c| c.result_configuration())
+        .and_then(|r| r.output_location());
     if configured.is_none() && cfg.output_location.is_none() {
         return Err(ConnectorError::new(
             Fault::Protocol,
@@ -77,12 +85,10 @@ pub async fn connect(cfg: &AthenaConfig, net: &Net) -> Result<AthenaSession, Con
             "give outputLocation (an s3:// location), or set one on the workgroup",
         ));
     }
-    api.call(
-        "glue",
-        "AWSGlue.GetDatabase",
-        &json!({"Name": cfg.database}),
-    )
-    .await
-    .map_err(|e| api_error(e, "GetDatabase", cfg))?;
-    Ok(AthenaSession { api })
+    glue.get_database()
+        .name(&cfg.database)
+        .send()
+        .await
+        .map_err(|e| api_error(failure(e, &glue_host), "GetDatabase", cfg))?;
+    Ok(AthenaSession { glue, glue_host })
 }

@@ -1,23 +1,22 @@
-//! A small S3 client over the guarded HTTP client: ListObjectsV2 and ranged
-//! GetObject, signed with SigV4. Path-style against a given endpoint (S3-compatible
-//! stores), virtual-hosted style against AWS.
+//! S3 through the AWS SDK: ListObjectsV2 and ranged GetObject. Path-style against
+//! a given endpoint (S3-compatible stores), virtual-hosted style against AWS.
 
-use reqwest::Url;
-use secrecy::{ExposeSecret, SecretString};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 
-use crate::connectors::support::aws::sigv4;
-use crate::connectors::support::aws::xml::{walk_text, xml_text};
+use crate::connectors::Net;
+use crate::connectors::support::aws::AwsAuth;
+use crate::connectors::support::aws::sdk::{
+    ApiError, common_error, config, failure, host_of, own_error,
+};
 use crate::connectors::{ConnectorError, Fault};
-use crate::egress::http::GuardedClient;
 
 pub struct S3 {
-    pub client: GuardedClient,
-    pub base: Url,
-    pub path_style: bool,
-    pub bucket: String,
-    pub region: String,
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// Where requests go, for messages.
+    host: String,
+    /// The most of one object read at once.
+    body_limit: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,80 +31,38 @@ pub struct Page {
 }
 
 impl S3 {
-    /// The URL and encoded path of `key` (empty for the bucket itself).
-    fn locate(&self, key: &str) -> (Url, String) {
-        let encoded_key = sigv4::uri_encode(key, true);
-        let path = if self.path_style {
-            let base = self.base.path().trim_end_matches('/');
-            format!(
-                "{base}/{}/{encoded_key}",
-                sigv4::uri_encode(&self.bucket, false)
-            )
-        } else {
-            format!("/{encoded_key}")
-        };
-        let mut url = self.base.clone();
-        url.set_path(&path);
-        (url, path)
+    /// A client for `bucket`, signed in as `auth` says (a role is assumed now).
+    pub async fn open(
+        net: &Net,
+        region: &str,
+        bucket: &str,
+        endpoint: Option<&str>,
+        auth: &AwsAuth,
+    ) -> Result<S3, ConnectorError> {
+        let sdk = config(net, region, endpoint, auth).await?;
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(endpoint.is_some())
+            // S3-compatible stores do not all know the newer checksums; GETs need none.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        Ok(S3 {
+            client: aws_sdk_s3::Client::from_conf(conf),
+            bucket: bucket.to_string(),
+            host: host_of(endpoint, "s3", region),
+            body_limit: net.response_max_bytes(),
+        })
     }
 
-    async fn send(
-        &self,
-        key: &str,
-        query: &[(String, String)],
-        range: Option<String>,
-    ) -> Result<reqwest::Response, ConnectorError> {
-        let (mut url, path) = self.locate(key);
-        url.set_query(
-            Some(&sigv4::canonical_query(query))
-                .filter(|q| !q.is_empty())
-                .map(String::as_str),
-        );
-        let mut headers = vec![(
-            "x-amz-content-sha256".to_string(),
-            sigv4::EMPTY_PAYLOAD_SHA256.to_string(),
-        )];
-        if let Some(r) = range {
-            headers.push(("range".to_string(), r));
-        }
-        let signer = sigv4::Signer {
-            access_key_id: &self.access_key_id,
-            secret_access_key: self.secret_access_key.expose_secret(),
-            region: &self.region,
-            service: "s3",
+    fn error(&self, e: Result<ApiError, ConnectorError>) -> ConnectorError {
+        let e = match e {
+            Ok(api) => api,
+            Err(other) => return other,
         };
-        let target = sigv4::Target {
-            method: "GET",
-            url: &url,
-            path: &path,
-            query,
-        };
-        let request = signer.sign(
-            self.client.request(reqwest::Method::GET, url.as_str())?,
-            &target,
-            headers,
-            sigv4::EMPTY_PAYLOAD_SHA256,
-        );
-        let response = self.client.send(request).await?;
-        if response.status().is_success() {
-            return Ok(response);
+        if let Some(common) = common_error(&e) {
+            return common;
         }
-        let status = response.status().as_u16();
-        let body = self.client.read_error_text(response).await;
-        Err(self.error(status, &body))
-    }
-
-    fn error(&self, status: u16, body: &str) -> ConnectorError {
-        let code = xml_text(body, "Code").unwrap_or_default();
-        let message = xml_text(body, "Message").unwrap_or_else(|| format!("http {status}"));
-        match code.as_str() {
-            "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken" => {
-                ConnectorError::new(
-                    Fault::Authentication,
-                    format!("the access key was refused: {code}: {message}"),
-                    "check the access key id and secret access key",
-                )
-            }
+        match e.kind.as_str() {
             "NoSuchBucket" => ConnectorError::new(
                 Fault::UnknownDatabase,
                 format!("bucket {} does not exist", self.bucket),
@@ -113,17 +70,17 @@ impl S3 {
             ),
             "AccessDenied" | "AllAccessDisabled" => ConnectorError::new(
                 Fault::Permission,
-                format!("access to bucket {} was denied: {message}", self.bucket),
-                "grant the keys s3:ListBucket and s3:GetObject on the bucket and prefix",
+                format!("access to bucket {} was denied: {}", self.bucket, e.message),
+                "grant the keys (or the role) s3:ListBucket and s3:GetObject on the bucket and prefix",
             ),
             "PermanentRedirect" | "AuthorizationHeaderMalformed" => ConnectorError::new(
                 Fault::Protocol,
-                format!("bucket {} is in another region: {message}", self.bucket),
+                format!("bucket {} is in another region: {}", self.bucket, e.message),
                 "set region to the bucket's region",
             ),
             _ => ConnectorError::new(
                 Fault::Protocol,
-                format!("s3 answered http {status}: {code} {message}"),
+                format!("s3 answered http {}: {} {}", e.status, e.kind, e.message),
                 "check the endpoint, region and bucket",
             ),
         }
@@ -136,23 +93,31 @@ impl S3 {
         continuation: Option<&str>,
         max_keys: u32,
     ) -> Result<Page, ConnectorError> {
-        let mut query = vec![
-            ("list-type".to_string(), "2".to_string()),
-            ("max-keys".to_string(), max_keys.to_string()),
-            ("prefix".to_string(), prefix.to_string()),
-        ];
-        if let Some(token) = continuation {
-            query.push(("continuation-token".to_string(), token.to_string()));
-        }
-        let response = self.send("", &query, None).await?;
-        let body = self.client.read_text(response).await?;
-        parse_list(&body).map_err(|e| {
-            ConnectorError::new(
-                Fault::Protocol,
-                format!("unexpected listing: {e}"),
-                "check the endpoint",
-            )
-        })
+        let answer = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(max_keys.min(i32::MAX as u32) as i32)
+            .set_continuation_token(continuation.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| self.error(failure(e, &self.host)))?;
+        let objects = answer
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(Object {
+                    key: o.key()?.to_string(),
+                    size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                })
+            })
+            .collect();
+        let next = answer
+            .next_continuation_token()
+            .filter(|_| answer.is_truncated().unwrap_or(false))
+            .map(str::to_string);
+        Ok(Page { objects, next })
     }
 
     /// Bytes `start..=end` of `key` (the whole object when `range` is `None`).
@@ -162,81 +127,43 @@ impl S3 {
         range: Option<(u64, u64)>,
     ) -> Result<Vec<u8>, ConnectorError> {
         let wanted = range.map(|(a, b)| b.saturating_sub(a).saturating_add(1));
-        let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
-        let response = self.send(key, &[], range).await?;
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range.map(|(a, b)| format!("bytes={a}-{b}")))
+            .send()
+            .await
+            .map_err(|e| self.error(failure(e, &self.host)))?;
         // A server may ignore the Range header and send the whole object: read no
-        // more than was asked for (or the limit, for a whole object).
-        let bytes = match wanted {
-            Some(n) if (n as usize) < self.client.body_limit() => {
-                self.client.read_prefix(response, n as usize).await?
-            }
-            _ => self.client.read_bytes(response).await?,
+        // more than was asked for, and never more than the limit for a whole one.
+        let cap = match wanted {
+            Some(n) => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(self.body_limit),
+            None => self.body_limit,
         };
-        Ok(bytes)
-    }
-}
-
-/// Keys and sizes of a ListObjectsV2 answer, and its continuation token.
-pub fn parse_list(xml: &str) -> Result<Page, String> {
-    let (mut objects, mut next, mut truncated) = (Vec::new(), None, false);
-    let (mut key, mut size): (Option<String>, u64) = (None, 0);
-    walk_text(xml, |path, text| {
-        // Only the last two names matter: no copy of the path per element.
-        let last = path.last().map(String::as_str);
-        let parent = path
-            .len()
-            .checked_sub(2)
-            .and_then(|i| path.get(i))
-            .map(String::as_str);
-        match (parent, last) {
-            (Some("Contents"), Some("Key")) => key = Some(text.to_string()),
-            (Some("Contents"), Some("Size")) => size = text.trim().parse().unwrap_or(0),
-            (_, Some("Contents")) => {
-                if let Some(k) = key.take() {
-                    objects.push(Object { key: k, size });
+        let mut body = answer.body;
+        let mut bytes = Vec::new();
+        while bytes.len() < cap {
+            let chunk = match body.next().await {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    return Err(own_error(&e).unwrap_or_else(|| ConnectorError::new(
+                        Fault::Unreachable,
+                        format!("reading s3://{}/{key} failed: {e}", self.bucket),
+                        "the server closed the connection or stopped sending: check that it is not overloaded",
+                    )));
                 }
-                size = 0;
-            }
-            (_, Some("NextContinuationToken")) => next = Some(text.to_string()),
-            (_, Some("IsTruncated")) => truncated = text.trim() == "true",
-            _ => {}
+            };
+            let room = cap - bytes.len();
+            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
         }
-        true
-    })?;
-    Ok(Page {
-        objects,
-        next: next.filter(|_| truncated),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_listing_gives_keys_sizes_and_the_next_token() {
-        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
-<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><IsTruncated>true</IsTruncated>
-<Contents><Key>a/x &amp; y.csv</Key><Size>12</Size></Contents><Contents><Key>a/z.parquet</Key><Size>345</Size></Contents>
-<NextContinuationToken>tok</NextContinuationToken></ListBucketResult>"#;
-        let page = parse_list(xml).unwrap();
-        assert_eq!(
-            page.objects,
-            [
-                Object {
-                    key: "a/x & y.csv".into(),
-                    size: 12
-                },
-                Object {
-                    key: "a/z.parquet".into(),
-                    size: 345
-                }
-            ]
-        );
-        assert_eq!(page.next.as_deref(), Some("tok"));
-        assert_eq!(
-            xml_text("<Error><Code>NoSuchBucket</Code></Error>", "Code").as_deref(),
-            Some("NoSuchBucket")
-        );
+        if wanted.is_none() && bytes.len() >= self.body_limit && body.next().await.is_some() {
+            return Err(crate::egress::http::too_large(self.body_limit));
+        }
+        Ok(bytes)
     }
 }

@@ -1,19 +1,19 @@
 //! S3's fields, its typed config and the config's checks.
 
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
+use crate::connectors::support::aws::{AwsAuth, auth};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
     text("region", 32, "the bucket's region, e.g. us-east-1").required(),
     text("bucket", 63, "bucket name").at_least(3).required(),
     text("prefix", 1024, "discover only keys under this prefix").at_least(0),
-    text("accessKeyId", 128, "access key id").required(),
-    text("secretAccessKey", 256, "secret access key")
-        .required()
-        .secret(),
+    auth::ACCESS_KEY_ID,
+    auth::SECRET_ACCESS_KEY,
+    auth::ROLE_ARN,
+    auth::EXTERNAL_ID,
     url(
         "endpoint",
         "endpoint of an S3-compatible store (path-style requests); AWS when absent",
@@ -34,16 +34,18 @@ pub struct S3Config {
     pub region: String,
     pub bucket: String,
     pub prefix: Option<String>,
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
+    #[serde(flatten)]
+    pub auth: AwsAuth,
     pub endpoint: Option<String>,
     pub mode: String,
 }
 
 impl S3Config {
-    /// Checks what the field table cannot: the region's and bucket's characters.
+    /// Checks what the field table cannot: the region's and bucket's characters, and
+    /// keys or a role.
     pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
         let mut problems = crate::connectors::support::aws::region_problems(&self.region);
+        problems.extend(self.auth.problems());
         let b = &self.bucket;
         if !b
             .bytes()

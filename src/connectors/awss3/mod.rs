@@ -1,7 +1,8 @@
 //! Amazon S3 (and S3-compatible stores): every CSV, JSON-lines and Parquet object
 //! under a prefix — or every folder of them — becomes a table. CSV and JSON columns
 //! are inferred from a sample of the object's first bytes; Parquet columns are read
-//! from the footer. All requests go through the egress guard, signed with SigV4.
+//! from the footer. All requests go through the AWS SDK, whose HTTP client the egress guard holds;
+//! it signs in with access keys or assumes a role with an External ID.
 
 pub mod client;
 pub mod config;

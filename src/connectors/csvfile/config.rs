@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::connectors::support::aws::AwsAuth;
 
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
 use crate::connectors::{FieldProblem, Upload};
@@ -17,8 +18,23 @@ pub const FIELDS: &[FieldSpec] = &[
         "http(s):// or s3://bucket/key of the file; absent when the file is uploaded with the request",
     ),
     text("region", 32, "for s3:// URLs: the bucket's region"),
-    text("accessKeyId", 128, "for s3:// URLs: access key id"),
+    text(
+        "accessKeyId",
+        128,
+        "for s3:// URLs: access key id; or give roleArn and externalId",
+    ),
     text("secretAccessKey", 256, "for s3:// URLs: secret access key").secret(),
+    text(
+        "roleArn",
+        2048,
+        "for s3:// URLs: IAM role to assume instead of keys (arn:aws:iam::ACCOUNT:role/NAME)",
+    ),
+    text(
+        "externalId",
+        1224,
+        "for s3:// URLs: the External ID the role's trust policy requires; required with roleArn",
+    )
+    .at_least(2),
     url(
         "endpoint",
         "for s3:// URLs: endpoint of an S3-compatible store",
@@ -41,8 +57,8 @@ pub const FIELDS: &[FieldSpec] = &[
 pub struct CsvConfig {
     pub url: Option<String>,
     pub region: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<SecretString>,
+    #[serde(flatten)]
+    pub auth: AwsAuth,
     pub endpoint: Option<String>,
     pub sample_rows: usize,
     /// The uploaded file, put here by the worker (never part of the credentials).
@@ -87,18 +103,13 @@ impl CsvConfig {
         match self.source() {
             Err(e) => problems.push(FieldProblem::new("credentials.url", e)),
             Ok(Some(Source::S3 { .. })) => {
-                for (field, present) in [
-                    ("region", self.region.is_some()),
-                    ("accessKeyId", self.access_key_id.is_some()),
-                    ("secretAccessKey", self.secret_access_key.is_some()),
-                ] {
-                    if !present {
-                        problems.push(FieldProblem::new(
-                            format!("credentials.{field}"),
-                            "is required for an s3:// URL",
-                        ));
-                    }
+                if self.region.is_none() {
+                    problems.push(FieldProblem::new(
+                        "credentials.region",
+                        "is required for an s3:// URL",
+                    ));
                 }
+                problems.extend(self.auth.problems());
             }
             Ok(_) => {}
         }

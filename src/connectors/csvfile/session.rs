@@ -1,8 +1,6 @@
 //! Connecting: the file reached (uploaded, over http(s), or in S3 through the S3
 //! client) and its sample read, with the size limit applied.
 
-use secrecy::SecretString;
-
 use super::config::{CsvConfig, Source};
 use crate::connectors::Net;
 use crate::connectors::awss3::client::S3;
@@ -118,33 +116,7 @@ pub async fn connect(cfg: &CsvConfig, net: &Net) -> Result<Sample, ConnectorErro
         }
         Some(Source::S3 { bucket, key }) => {
             let region = cfg.region.clone().unwrap_or_default();
-            let (base, path_style) = match &cfg.endpoint {
-                Some(e) => (e.parse().expect("validated url"), true),
-                None => (
-                    format!("https://{bucket}.s3.{region}.amazonaws.com/")
-                        .parse()
-                        .map_err(|_| {
-                            ConnectorError::new(
-                                Fault::Protocol,
-                                "bad bucket or region",
-                                "check both",
-                            )
-                        })?,
-                    false,
-                ),
-            };
-            let s3 = S3 {
-                client: net.http()?,
-                base,
-                path_style,
-                bucket: bucket.clone(),
-                region,
-                access_key_id: cfg.access_key_id.clone().unwrap_or_default(),
-                secret_access_key: cfg
-                    .secret_access_key
-                    .clone()
-                    .unwrap_or_else(|| SecretString::from(String::new())),
-            };
+            let s3 = S3::open(net, &region, &bucket, cfg.endpoint.as_deref(), &cfg.auth).await?;
             let page = s3.list(&key, None, 1).await?;
             let object = page
                 .objects

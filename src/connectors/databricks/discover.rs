@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::config::DatabricksConfig;
 use super::session::DatabricksSession;
 use crate::connectors::ConnectorError;
-use crate::connectors::support::aws::json_api::hive_family;
+use crate::connectors::support::aws::hive::hive_family;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::domain::snapshot::Snapshot;
 

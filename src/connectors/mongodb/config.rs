@@ -35,8 +35,12 @@ pub const FIELDS: &[FieldSpec] = &[
         required: false,
         default: Some("false"),
         secret: false,
-        description: "TLS with certificate verification (always on for mongodb+srv)",
+        description: "TLS with certificate verification (always on for mongodb+srv); sslMode says more and wins",
     },
+    crate::connectors::tls::HTTP_SSL_MODE,
+    crate::connectors::tls::CA_CERTIFICATE,
+    crate::connectors::tls::CLIENT_CERTIFICATE,
+    crate::connectors::tls::CLIENT_KEY,
     text(
         "database",
         128,
@@ -69,26 +73,35 @@ pub struct MongoConfig {
     pub password: Option<SecretString>,
     pub auth_database: String,
     pub tls: bool,
+    pub ssl_mode: Option<crate::egress::tls::SslMode>,
+    #[serde(flatten)]
+    pub tls_fields: crate::connectors::tls::TlsFields,
     pub database: Option<String>,
     pub sample_size: u32,
 }
 
 impl MongoConfig {
-    /// `tls` as a mode: the relay verifies the certificate and the name when on.
+    /// `sslMode`, or the `tls` switch (on verifies the certificate and the name).
     pub fn mode(&self) -> crate::egress::tls::SslMode {
-        if self.tls {
-            crate::egress::tls::SslMode::VerifyFull
-        } else {
-            crate::egress::tls::SslMode::Disable
-        }
+        crate::connectors::tls::mode_or_switch(self.ssl_mode, self.tls)
+    }
+
+    /// The TLS the relay speaks when TLS is on (by the fields, or by the connection
+    /// string): the mode asked for, verifying fully when only a switch said "on".
+    pub fn policy_when_on(&self) -> crate::egress::tls::TlsPolicy {
+        use crate::egress::tls::SslMode;
+        let mode = match self.mode() {
+            SslMode::Disable | SslMode::Prefer => SslMode::VerifyFull,
+            m => m,
+        };
+        self.tls_fields.policy(mode)
     }
 
     /// Host mode only: a connection string's `tls` is its own.
     pub fn cleartext(&self) -> Option<String> {
-        let host = self
-            .host
-            .as_deref()
-            .filter(|_| !self.tls && self.uri.is_none())?;
+        let host = self.host.as_deref().filter(|_| {
+            self.mode() == crate::egress::tls::SslMode::Disable && self.uri.is_none()
+        })?;
         crate::connectors::tls::cleartext_login(
             host,
             "the login (a SCRAM exchange) and every document sampled",
@@ -118,6 +131,16 @@ impl MongoConfig {
                 "credentials.username",
                 "is required with a password",
             ));
+        }
+        // The relay chooses TLS before the first byte, as an HTTP client does its
+        // scheme: there is no falling back, so no `prefer`.
+        if let Err(tls) = self.tls_fields.check_http(self.mode(), "sslMode") {
+            problems.extend(tls.into_iter().map(|mut p| {
+                if p.field == "credentials.sslMode" {
+                    p.problem = "prefer is not offered for mongodb (TLS is chosen before connecting): use require or stronger, or disable".into();
+                }
+                p
+            }));
         }
         crate::connectors::FieldProblem::none_or(problems)
     }

@@ -36,12 +36,12 @@ pub struct Relay {
 
 impl Relay {
     /// Listens for the driver; every connection goes to `addr`, named `host` (for
-    /// TLS and messages), with TLS when `tls` is set.
+    /// TLS and messages), with TLS as `tls` says when given.
     pub fn start(
         net: &Net,
         host: &str,
         addr: SocketAddr,
-        tls: bool,
+        tls: Option<crate::egress::tls::TlsPolicy>,
         handshake: Duration,
     ) -> Result<Relay, ConnectorError> {
         let local = |e: std::io::Error| {
@@ -64,7 +64,13 @@ impl Relay {
         let listener = UnixListener::bind(&path).map_err(local)?;
         let failure: Arc<Mutex<Option<ConnectorError>>> = Arc::default();
         let failed = Arc::new(tokio::sync::Notify::new());
-        let tls_config = tls.then(|| Arc::new(crate::egress::tls::public_roots_config()));
+        let (tls_config, presented) = match tls {
+            Some(policy) => {
+                let (config, presented) = policy.client_config()?;
+                (Some(Arc::new(config)), Some(presented))
+            }
+            None => (None, None),
+        };
         let server_name = ServerName::try_from(host.to_string()).ok();
         let (net, host, record) = (net.clone(), host.to_string(), failure.clone());
         let told = failed.clone();
@@ -81,6 +87,7 @@ impl Relay {
                 let (net, host, record) = (net.clone(), host.clone(), record.clone());
                 let told = told.clone();
                 let (tls_config, server_name) = (tls_config.clone(), server_name.clone());
+                let presented = presented.clone();
                 connections.spawn(async move {
                     let _slot = slot;
                     let note = |e: ConnectorError| {
@@ -114,7 +121,11 @@ impl Relay {
                                 Ok(Ok(up)) => up,
                                 Ok(Err(e)) => {
                                     return note(match crate::egress::tls::find_rustls_error(&e) {
-                                        Some(tls) => crate::egress::tls::tls_error(&host, tls),
+                                        Some(tls) => crate::egress::tls::tls_failure(
+                                            &host,
+                                            tls,
+                                            presented.as_ref().and_then(|p| p.get()).as_deref(),
+                                        ),
                                         None => ConnectorError::new(
                                             Fault::Tls,
                                             format!("tls with {host} failed: {e}"),
@@ -129,7 +140,7 @@ impl Relay {
                                     ));
                                 }
                             };
-                            if let Err(e) = carry(&mut down, &mut up, max_message).await {
+                            if let Err(e) = carry(&mut down, &mut up, max_message, &host).await {
                                 note(e);
                             }
                             let _ = up.shutdown().await;
@@ -141,7 +152,7 @@ impl Relay {
                         )),
                         _ => {
                             let mut up = up;
-                            if let Err(e) = carry(&mut down, &mut up, max_message).await {
+                            if let Err(e) = carry(&mut down, &mut up, max_message, &host).await {
                                 note(e);
                             }
                         }
@@ -192,7 +203,12 @@ impl Drop for Relay {
 /// Carries one connection: the driver's messages as they come, the server's one
 /// message at a time, each read whole (up to `max_message` bytes) and its documents
 /// checked (`wire.rs`) before the driver sees a byte of it.
-async fn carry<D, U>(down: &mut D, up: &mut U, max_message: usize) -> Result<(), ConnectorError>
+async fn carry<D, U>(
+    down: &mut D,
+    up: &mut U,
+    max_message: usize,
+    host: &str,
+) -> Result<(), ConnectorError>
 where
     D: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
@@ -206,9 +222,15 @@ where
     };
     let to_driver = async {
         let mut header = [0u8; 16];
+        // Under TLS 1.3 a server refuses a client certificate after the handshake
+        // has finished on the client's side: the refusal is the first read's error.
+        let refused = |e: std::io::Error| match crate::egress::tls::find_rustls_error(&e) {
+            Some(tls) => Err(crate::egress::tls::tls_failure(host, tls, None)),
+            None => Ok(()),
+        };
         loop {
-            if up_read.read_exact(&mut header).await.is_err() {
-                return Ok(());
+            if let Err(e) = up_read.read_exact(&mut header).await {
+                return refused(e);
             }
             let length = super::wire::message_length(&header);
             if length < 16 || length as usize > max_message {
@@ -221,8 +243,8 @@ where
                 ));
             }
             let mut body = vec![0u8; length as usize - 16];
-            if up_read.read_exact(&mut body).await.is_err() {
-                return Ok(());
+            if let Err(e) = up_read.read_exact(&mut body).await {
+                return refused(e);
             }
             let op_code = i32::from_le_bytes([header[12], header[13], header[14], header[15]]);
             super::wire::check_message(op_code, &body).map_err(|why| {

@@ -18,6 +18,7 @@ use super::relay::Relay;
 use super::uri::{self, Seeds};
 use crate::connectors::Net;
 use crate::connectors::{ConnectorError, Fault};
+use crate::egress::tls::SslMode;
 
 pub struct MongoSession {
     pub(super) client: Client,
@@ -124,7 +125,7 @@ async fn seeds(
         return Ok((
             vec![(host, cfg.port)],
             from_fields(None, None, None, None),
-            cfg.tls,
+            cfg.mode() != SslMode::Disable,
         ));
     };
     let target = uri::read(text.expose_secret()).map_err(|why| {
@@ -141,7 +142,11 @@ async fn seeds(
         target.mechanism,
     );
     match target.seeds {
-        Seeds::Hosts(hosts) => Ok((hosts, login, target.tls.unwrap_or(cfg.tls))),
+        Seeds::Hosts(hosts) => Ok((
+            hosts,
+            login,
+            target.tls.unwrap_or(cfg.mode() != SslMode::Disable),
+        )),
         Seeds::Srv(name) => {
             let record = format!("_mongodb._tcp.{name}");
             let found = net.srv(&record).await?;
@@ -193,7 +198,8 @@ pub async fn connect(cfg: &MongoConfig, net: &Net) -> Result<MongoSession, Conne
     let (seeds, login, tls) = seeds(cfg, net).await?;
     let (host, addr) = pin(&seeds, net).await?;
     let target = format!("{host}:{}", addr.port());
-    let relay = Relay::start(net, &host, addr, tls, Duration::from_secs(10))?;
+    let policy = tls.then(|| cfg.policy_when_on());
+    let relay = Relay::start(net, &host, addr, policy, Duration::from_secs(10))?;
     let mut options = ClientOptions::default();
     options.hosts = vec![ServerAddress::Unix {
         path: relay.path.clone(),

@@ -216,7 +216,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
             table.columns.push(Column {
                 name: cell(row, 2)?,
                 ordinal: u32::try_from(cell::<i32>(row, 4)?).unwrap_or(0),
-                family: crate::connectors::support::aws::json_api::hive_family(&native),
+                family: crate::connectors::support::aws::hive::hive_family(&native),
                 native_type: native,
                 nullable: cell::<Option<String>>(row, 6)?.is_none_or(|n| n != "false"),
                 default: None,

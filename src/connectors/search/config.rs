@@ -7,6 +7,15 @@ use serde::Deserialize;
 
 use crate::connectors::FieldProblem;
 use crate::connectors::fields::{FieldKind, FieldSpec, NAME, text, url};
+use crate::connectors::tls::{CA_CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY, TlsFields};
+use crate::egress::tls::SslMode;
+
+/// The URL's scheme chooses TLS; for https, how much of the certificate is checked.
+const SEARCH_SSL_MODE: FieldSpec = FieldSpec {
+    default: None,
+    description: "for an https URL: require (the certificate NOT checked), verify-ca (it must chain to caCertificate, or to a public authority) or verify-full (and name the host; the default); an http URL is plain (disable)",
+    ..crate::connectors::tls::ssl_mode("null")
+};
 
 pub const FIELDS: &[FieldSpec] = &[
     NAME,
@@ -36,6 +45,10 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "which indices to discover, e.g. logs-*; hidden indices (.name) are skipped",
     },
+    SEARCH_SSL_MODE,
+    CA_CERTIFICATE,
+    CLIENT_CERTIFICATE,
+    CLIENT_KEY,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -49,6 +62,9 @@ pub struct SearchConfig {
     pub password: Option<SecretString>,
     pub api_key: Option<SecretString>,
     pub index_pattern: String,
+    pub ssl_mode: Option<SslMode>,
+    #[serde(flatten)]
+    pub tls: TlsFields,
 }
 
 /// The Elasticsearch endpoint a cloud ID names: `name:base64(host[:port]$es_id$kibana_id)`.
@@ -97,7 +113,32 @@ impl SearchConfig {
         if self.password.is_some() && self.username.is_none() {
             problems.push(problem("username", "is required with a password"));
         }
+        let https = self.base_url().starts_with("https://");
+        match self.ssl_mode {
+            Some(SslMode::Disable) if https => problems.push(problem(
+                "sslMode",
+                "disable needs an http:// URL: the scheme chooses TLS",
+            )),
+            Some(m) if m != SslMode::Disable && !https => problems.push(problem(
+                "sslMode",
+                "TLS needs an https:// URL: the scheme chooses TLS",
+            )),
+            _ => {}
+        }
+        if let Err(tls) = self.tls.check_http(self.mode(), "sslMode") {
+            problems.extend(tls);
+        }
         crate::connectors::FieldProblem::none_or(problems)
+    }
+
+    /// The TLS the URL's scheme and `sslMode` make: an https URL verifies fully
+    /// unless told otherwise.
+    pub fn mode(&self) -> SslMode {
+        if self.base_url().starts_with("https://") {
+            self.ssl_mode.unwrap_or(SslMode::VerifyFull)
+        } else {
+            SslMode::Disable
+        }
     }
 
     pub(super) fn base_url(&self) -> String {

@@ -20,7 +20,7 @@ pub async fn discover(
     let pattern: String = cfg
         .index_pattern
         .split(',')
-        .map(|p| crate::connectors::support::aws::sigv4::uri_encode(p.trim(), false))
+        .map(|p| encode_segment(p.trim()))
         .collect::<Vec<_>>()
         .join(",");
     let (cat, mapping, alias) = (
@@ -145,4 +145,18 @@ fn family(kind: &str) -> TypeFamily {
         "object" | "flattened" | "flat_object" => TypeFamily::Json,
         _ => TypeFamily::Other,
     }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so an index
+/// pattern is one path segment whatever it holds.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

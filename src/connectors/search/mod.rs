@@ -41,6 +41,10 @@ impl crate::connectors::Connector for Search {
         config.check()
     }
 
+    fn ssl_mode(&self, config: &SearchConfig) -> Option<crate::egress::tls::SslMode> {
+        Some(config.mode())
+    }
+
     async fn connect(
         &self,
         config: &SearchConfig,

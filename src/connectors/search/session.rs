@@ -61,7 +61,10 @@ impl SearchSession {
 
 pub async fn connect(cfg: &SearchConfig, net: &Net) -> Result<SearchSession, ConnectorError> {
     let mut session = SearchSession {
-        client: net.http()?,
+        client: match cfg.mode() {
+            crate::egress::tls::SslMode::Disable => net.http()?,
+            mode => net.http_tls(&cfg.tls.policy(mode))?,
+        },
         base: cfg.base_url(),
         cfg: cfg.clone(),
         distribution: String::new(),

@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod s3;
 pub mod ssh;
 pub mod targets;
+pub mod tls_front;
 
 use std::time::Duration;
 
@@ -106,11 +107,37 @@ pub async fn spawn_with_egress(
     roles: Roles,
     egress: onramp::egress::Egress,
 ) -> TestApp {
+    spawn_built(id, settings, roles, egress, None).await
+}
+
+/// Starts API and workers whose AWS identity (the one that assumes customers' roles)
+/// is `platform`.
+pub async fn spawn_with_aws(platform: onramp::connectors::support::aws::Platform) -> TestApp {
+    let id = unique("t");
+    let settings = test_settings(&id);
+    let egress = onramp::egress::Egress::new(settings.egress_policy().unwrap());
+    let roles = Roles {
+        api: true,
+        worker: true,
+    };
+    spawn_built(id, settings, roles, egress, Some(platform)).await
+}
+
+async fn spawn_built(
+    id: String,
+    settings: Settings,
+    roles: Roles,
+    egress: onramp::egress::Egress,
+    aws: Option<onramp::connectors::support::aws::Platform>,
+) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     onramp::telemetry::init_logs("text");
-    let app = Application::build_with_egress(settings.clone(), roles, egress)
+    let mut app = Application::build_with_egress(settings.clone(), roles, egress)
         .await
         .expect("app builds");
+    if let Some(platform) = aws {
+        app = app.with_aws(platform);
+    }
     let address = app
         .local_addr()
         .map(|a| format!("http://{a}"))

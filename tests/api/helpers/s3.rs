@@ -47,11 +47,27 @@ pub fn credentials(name: &str, bucket: &str, prefix: &str) -> serde_json::Value 
 
 /// A moto server of this test's own that checks every signature after its set-up.
 pub async fn checking_moto() -> (tokio::process::Child, String, Value) {
+    moto_checking_after(4, "auth_setup.py", &["checked"]).await
+}
+
+/// A moto server of this test's own with an admin, onramp's platform identity and a
+/// role that identity may assume with `external_id` (`tests/servers/moto/role_setup.py`).
+pub async fn role_moto(external_id: &str) -> (tokio::process::Child, String, Value) {
+    moto_checking_after(8, "role_setup.py", &[external_id]).await
+}
+
+/// Starts moto checking signatures and IAM policies after `unchecked` requests, and
+/// runs the set-up `script` (which makes exactly that many) against it.
+async fn moto_checking_after(
+    unchecked: u32,
+    script: &str,
+    args: &[&str],
+) -> (tokio::process::Child, String, Value) {
     let port = crate::helpers::proxy::closed_port().await;
     let endpoint = format!("http://127.0.0.1:{port}");
     let child = tokio::process::Command::new("/var/lib/onramp-venv/bin/moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", unchecked.to_string())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -66,12 +82,11 @@ pub async fn checking_moto() -> (tokio::process::Child, String, Value) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let setup = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/servers/moto/auth_setup.py"
-    );
+    let setup = format!("{}/tests/servers/moto/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::process::Command::new("/var/lib/onramp-venv/bin/python3")
-        .args([setup, &endpoint, "checked"])
+        .arg(&setup)
+        .arg(&endpoint)
+        .args(args)
         .output()
         .await
         .unwrap();

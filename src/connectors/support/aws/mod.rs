@@ -1,8 +1,15 @@
-//! What the AWS-based types share: the request signer and the region check.
+//! What the AWS-based types share: how they sign in (keys or an assumed role),
+//! the SDK's configuration and HTTP client held to the egress guard, the mapping
+//! of its errors, the region check and Hive's type names.
 
-pub mod json_api;
-pub mod sigv4;
-pub mod xml;
+pub mod auth;
+mod guarded_http;
+pub mod hive;
+mod platform;
+pub mod sdk;
+
+pub use auth::AwsAuth;
+pub use platform::Platform;
 
 /// AWS region names: letters, digits and dashes (`us-east-1`, `eu-central-2`).
 pub fn valid_region(region: &str) -> bool {
