@@ -61,6 +61,8 @@ async fn guarded_app() -> Guarded {
     resolver.answer("inside.test", &[&["127.0.0.2"]]);
     resolver.answer("metadata.test", &[&["169.254.169.254"]]);
     resolver.answer("db.test", &[&["127.0.0.1"]]);
+    // Dotless: moto reads a dotted Host as a bucket's virtual host.
+    resolver.answer("objectstore", &[&["127.0.0.1"]]);
     let id = unique("t");
     let mut settings = test_settings(&id);
     settings.egress_deny = "127.0.0.2/32".into();
@@ -254,5 +256,45 @@ async fn a_login_sent_in_clear_to_another_machine_is_warned_about_in_the_connect
         );
     }
     guarded.assert_only_127_0_0_1_was_reached();
+    guarded.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_aws_sdks_client_resolves_through_the_guard_and_refuses_a_denied_name() {
+    let guarded = guarded_app().await;
+    let (app, denied_port) = (&guarded.app, guarded.denied_port);
+    let bucket = unique("b");
+    crate::helpers::s3::bucket(&bucket).await;
+    crate::helpers::s3::object(&bucket, "a.csv", "x,y\n1,2\n").await;
+    let s3 = |name: &str, endpoint: String| {
+        body(
+            "awss3",
+            json!({"name": name, "region": "us-east-1", "bucket": bucket, "accessKeyId": "AKIDONRAMPTEST",
+                   "secretAccessKey": "not-checked", "endpoint": endpoint}),
+        )
+    };
+    // inside.test is on the deny list: the SDK's connection is never made.
+    let job = app
+        .create_and_wait(&s3(
+            "s3-inside",
+            format!("http://inside.test:{denied_port}"),
+        ))
+        .await;
+    assert_eq!(job["error"]["code"], "EGRESS_DENIED", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no connection was attempted"),
+        "{job}"
+    );
+    assert_eq!(guarded.denied_seen.load(Ordering::SeqCst), 0);
+    // objectstore exists only in the test's resolver: reaching moto through it shows
+    // the SDK asked the guard, not the system, for the address.
+    let port = crate::helpers::s3::MOTO_PORT;
+    let job = app
+        .create_and_wait(&s3("s3-allowed", format!("http://objectstore:{port}")))
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
     guarded.app.stop().await;
 }

@@ -264,3 +264,34 @@ async fn a_value_holding_the_servers_text_is_bounded_in_the_snapshot() {
     crate::helpers::targets::drop_pg_schema(&schema).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_endless_s3_listing_fails_at_the_size_limit_through_the_aws_sdk() {
+    // The AWS SDK reads a listing whole before parsing it: onramp's cap on its
+    // HTTP client's answers is what stops this one.
+    let (port, _server) = serve(|_| Answer::Endless { bytes: 10 << 30 }).await;
+    let limit = 8 << 20;
+    let app = spawn_with(|s| s.target_response_max_bytes = limit).await;
+    let before = peak_rss();
+    let job = app
+        .create_and_wait(&body(
+            "awss3",
+            json!({"name": "s3-bomb", "region": "us-east-1", "bucket": "bomb", "accessKeyId": "AKID",
+                   "secretAccessKey": "s", "endpoint": format!("http://127.0.0.1:{port}")}),
+        ))
+        .await;
+    let grown = peak_rss().saturating_sub(before);
+    assert_eq!(job["status"], "failed", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("target_response_max_bytes") && message.contains(&limit.to_string()),
+        "{job}"
+    );
+    assert_eq!(job["attempts"], 1, "a limit is final, not retried: {job}");
+    assert!(
+        grown < 2 * limit as u64 + (48 << 20),
+        "peak RSS grew by {} MiB reading a 10 GB listing",
+        grown >> 20
+    );
+    app.stop().await;
+}

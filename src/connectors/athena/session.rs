@@ -3,7 +3,9 @@
 
 use super::config::AthenaConfig;
 use crate::connectors::Net;
-use crate::connectors::support::aws::sdk::{ApiError, common_error, config, failure, host_of};
+use crate::connectors::support::aws::sdk::{
+    ApiError, OwnErrorsAreFinal, common_error, config, failure, host_of,
+};
 use crate::connectors::{ConnectorError, Fault};
 
 pub struct AthenaSession {
@@ -58,8 +60,16 @@ pub async fn connect(cfg: &AthenaConfig, net: &Net) -> Result<AthenaSession, Con
     // One configuration, so Athena and Glue share the client, its budget and the
     // assumed role's credentials.
     let sdk = config(net, &cfg.region, cfg.endpoint.as_deref(), &cfg.auth).await?;
-    let athena = aws_sdk_athena::Client::new(&sdk);
-    let glue = aws_sdk_glue::Client::new(&sdk);
+    let athena = aws_sdk_athena::Client::from_conf(
+        aws_sdk_athena::config::Builder::from(&sdk)
+            .retry_classifier(OwnErrorsAreFinal)
+            .build(),
+    );
+    let glue = aws_sdk_glue::Client::from_conf(
+        aws_sdk_glue::config::Builder::from(&sdk)
+            .retry_classifier(OwnErrorsAreFinal)
+            .build(),
+    );
     let glue_host = host_of(cfg.endpoint.as_deref(), "glue", &cfg.region);
     let workgroup = athena
         .get_work_group()

@@ -6,7 +6,7 @@ use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation}
 use crate::connectors::Net;
 use crate::connectors::support::aws::AwsAuth;
 use crate::connectors::support::aws::sdk::{
-    ApiError, common_error, config, failure, host_of, own_error,
+    ApiError, OwnErrorsAreFinal, common_error, config, failure, host_of, own_error,
 };
 use crate::connectors::{ConnectorError, Fault};
 
@@ -45,6 +45,7 @@ impl S3 {
             // S3-compatible stores do not all know the newer checksums; GETs need none.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .retry_classifier(OwnErrorsAreFinal)
             .build();
         Ok(S3 {
             client: aws_sdk_s3::Client::from_conf(conf),

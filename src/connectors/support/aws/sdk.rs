@@ -7,7 +7,9 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -122,7 +124,11 @@ async fn credentials(
     if let Some(e) = &platform.sts_endpoint {
         b = b.endpoint_url(e);
     }
-    let sts = aws_sdk_sts::Client::new(&b.build());
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&b.build())
+            .retry_classifier(OwnErrorsAreFinal)
+            .build(),
+    );
     let answer = sts
         .assume_role()
         .role_arn(role)
@@ -268,6 +274,25 @@ fn xml_error(body: &[u8]) -> Option<(String, String)> {
             .map(|t| t.trim().chars().take(300).collect::<String>())
     };
     Some((element("Code")?, element("Message").unwrap_or_default()))
+}
+
+/// Refuses to retry what onramp itself stopped (the guard's refusal, the answer
+/// cap): the SDK would take a refused name for a network fault and a capped
+/// answer for a broken one, and try again until the step's time ran out.
+#[derive(Debug)]
+pub struct OwnErrorsAreFinal;
+
+impl ClassifyRetry for OwnErrorsAreFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.output_or_error() {
+            Some(Err(e)) if own_error(e).is_some() => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "onramp's own errors are final"
+    }
 }
 
 /// A connector error of onramp's own (the guard, the cap) somewhere in the chain.
