@@ -39,6 +39,12 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "accept the server's certificate without verifying it",
     },
+    crate::connectors::fields::text(
+        "caCertificate",
+        16 * 1024,
+        "PEM, one or more certificates: authorities trusted besides the worker's system store (a private CA, the RDS bundle); not with trustServerCertificate",
+    )
+    .multiline(),
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -53,4 +59,71 @@ pub struct MssqlConfig {
     pub schema: Option<String>,
     pub encrypt: String,
     pub trust_server_certificate: bool,
+    pub ca_certificate: Option<String>,
+}
+
+impl MssqlConfig {
+    /// A CA is for verifying: pointless when nothing is verified, or nothing encrypted.
+    pub fn check(&self) -> Result<(), Vec<crate::connectors::FieldProblem>> {
+        use crate::connectors::FieldProblem;
+        let mut problems = Vec::new();
+        if let Some(pem) = &self.ca_certificate {
+            if let Some(p) = crate::egress::tls::pem_problem("caCertificate", pem) {
+                problems.push(FieldProblem::new("credentials.caCertificate", p));
+            }
+            if self.trust_server_certificate {
+                problems.push(FieldProblem::new(
+                    "credentials.caCertificate",
+                    "is not used with trustServerCertificate (nothing is verified then)",
+                ));
+            }
+            if self.encrypt == "off" {
+                problems.push(FieldProblem::new(
+                    "credentials.caCertificate",
+                    "needs encrypt strict or required",
+                ));
+            }
+        }
+        FieldProblem::none_or(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_is_refused_where_nothing_would_be_verified_with_it() {
+        let cfg = |encrypt: &str, trust: bool, ca: &str| MssqlConfig {
+            server: "db".into(),
+            port: 1433,
+            user: "u".into(),
+            password: SecretString::from("p".to_string()),
+            database: "d".into(),
+            schema: None,
+            encrypt: encrypt.into(),
+            trust_server_certificate: trust,
+            ca_certificate: Some(ca.into()),
+        };
+        let fields = |c: MssqlConfig| -> Vec<String> {
+            c.check()
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.problem)
+                .collect()
+        };
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(
+            fields(cfg("required", true, pem))
+                .iter()
+                .any(|p| p.contains("trustServerCertificate"))
+        );
+        assert!(
+            fields(cfg("off", false, pem))
+                .iter()
+                .any(|p| p.contains("encrypt"))
+        );
+        assert!(!fields(cfg("required", false, "not pem")).is_empty());
+    }
 }

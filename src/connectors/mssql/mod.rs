@@ -6,4 +6,4 @@ pub mod config;
 pub mod discover;
 pub mod session;
 
-crate::connector!(Mssql(config::MssqlConfig, session::MssqlSession)[list_databases]);
+crate::connector!(Mssql(config::MssqlConfig, session::MssqlSession)[check, list_databases]);

@@ -31,6 +31,9 @@ impl MssqlConfig {
         });
         if self.trust_server_certificate {
             config.trust_cert();
+        } else if let Some(ca) = &self.ca_certificate {
+            // In memory, on top of the system store (tiberius has no "only these").
+            config.trust_cert_ca_bundle(ca.as_bytes());
         }
         config
     }
@@ -156,6 +159,7 @@ mod tests {
             schema: None,
             encrypt: "strict".into(),
             trust_server_certificate: false,
+            ca_certificate: None,
         };
         // A routing answer sends the login to another node: the address given wins.
         let config = cfg.tiberius("node-7.sql.example.com", 11000);
