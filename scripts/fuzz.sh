@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo fuzz, libFuzzer) of request parsing and per-type
 # validation, and of the decoders of servers' answers (Arrow IPC, Parquet footers,
-# BigQuery type text, BSON documents, Snowflake JSON rows, S3 XML listings).
+# BigQuery type text, BSON documents, Snowflake JSON rows, AWS XML error answers).
 # A target fails on a panic, a timeout, more than 2 GiB of memory or a single
 # allocation over 1 GiB.
 #   scripts/fuzz.sh          a short pass (CI): 15 s per target, the committed corpus
 #                            as seeds, nothing written back
 #   scripts/fuzz.sh 600 --grow   ten minutes per target, new inputs kept in fuzz/corpus
-#   FUZZ_TARGETS="request s3_listing" scripts/fuzz.sh ...   only these targets
+#   FUZZ_TARGETS="request aws_error_body" scripts/fuzz.sh ...   only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}

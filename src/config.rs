@@ -102,6 +102,9 @@ pub struct Settings {
     /// Where onramp's own AWS identity assumes customers' roles: a VPC endpoint, or
     /// an AWS-compatible server; AWS's regional STS when absent.
     pub aws_sts_endpoint: Option<String>,
+    /// AWS accounts whose roles are never assumed, comma-separated: onramp's own
+    /// (so that a tenant cannot borrow a role that trusts onramp's account).
+    pub aws_denied_accounts: String,
     /// Opening an SSH tunnel: the bastion's handshake, host key and login.
     #[serde(rename = "tunnel_timeout_ms", with = "Whole::<1>")]
     pub tunnel_timeout: Duration,
@@ -188,6 +191,7 @@ impl Default for Settings {
             body_limit_bytes: 64 * 1024,
             minimum_ssl_mode: crate::egress::tls::SslMode::Disable,
             aws_sts_endpoint: None,
+            aws_denied_accounts: String::new(),
             tunnel_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             discover_timeout: Duration::from_secs(120),

@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod auth;
+pub mod aws;
 pub mod datasources;
 pub mod error;
 pub mod health;
@@ -60,7 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/datasource/{name}", get(datasources::get))
         .route("/datasource/{name}/schema", get(datasources::schema))
         .route("/jobs/{id}", get(jobs::get))
-        .route("/jobs/{id}/events", get(jobs::events));
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/aws/external-id", get(aws::external_id));
     Router::new()
         .nest("/api/v2", api)
         .route("/healthz", get(health::healthz))

@@ -27,6 +27,7 @@ use crate::schemas;
         datasources::schema,
         jobs::get,
         jobs::events,
+        super::aws::external_id,
         health::healthz,
         health::readyz,
         health::metrics,

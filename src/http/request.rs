@@ -265,6 +265,48 @@ impl DatasourceRequest {
     }
 }
 
+impl DatasourceRequest {
+    /// A role is assumed only with this organisation's External ID (see `aws.rs`),
+    /// and never in an account the operator denies (onramp's own).
+    pub fn aws_role_allowed(
+        self,
+        external_id: &str,
+        denied_accounts: &str,
+    ) -> Result<DatasourceRequest, ApiError> {
+        let Some(arn) = self.credentials.get("roleArn").and_then(Value::as_str) else {
+            return Ok(self);
+        };
+        let mut problems = Vec::new();
+        if self.credentials.get("externalId").and_then(Value::as_str) != Some(external_id) {
+            problems.push(FieldProblem::new(
+                "credentials.externalId",
+                format!(
+                    "must be this organisation's External ID, {external_id} (GET /api/v2/aws/external-id), and the role's trust policy must require it"
+                ),
+            ));
+        }
+        let account = arn.split(':').nth(4).unwrap_or("");
+        if denied_accounts
+            .split(',')
+            .map(str::trim)
+            .any(|a| !a.is_empty() && a == account)
+        {
+            problems.push(FieldProblem::new(
+                "credentials.roleArn",
+                "is in an account whose roles onramp does not assume",
+            ));
+        }
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(ApiError::invalid(
+                "invalid request: check the role",
+                problems,
+            ))
+        }
+    }
+}
+
 /// The host fields of validated credentials, as (path below `credentials`, value):
 /// the tunnel's when there is one, the type's own otherwise.
 fn host_fields(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Vec<(String, String)> {

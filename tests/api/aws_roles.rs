@@ -2,6 +2,8 @@
 //! External ID — against a moto server that checks every signature, every IAM
 //! policy and the role's trust policy (`tests/servers/moto/role_setup.py`).
 
+use std::sync::{Arc, Mutex};
+
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use onramp::connectors::support::aws::Platform;
@@ -9,25 +11,60 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, body, spawn_with_aws, table};
 
-const EXTERNAL_ID: &str = "onramp-org-7f3a";
+/// The External ID onramp made for the app's organisation.
+async fn external_id(app: &TestApp) -> String {
+    let answer: Value = app
+        .get("/api/v2/aws/external-id")
+        .await
+        .json()
+        .await
+        .unwrap();
+    answer["externalId"].as_str().unwrap().to_string()
+}
 
-/// A moto of the test's own and an app whose AWS identity is moto's "platform" user,
-/// with STS at moto.
-async fn app_with_role() -> (tokio::process::Child, String, Value, TestApp) {
-    let (moto, endpoint, setup) = crate::helpers::s3::role_moto(EXTERNAL_ID).await;
-    let key = |who: &str, i: usize| setup[who][i].as_str().unwrap().to_string();
+/// A moto of the test's own, whose role trusts onramp's "platform" user with the
+/// organisation's External ID, and an app whose AWS identity is that user, with
+/// STS at moto. The app's platform identity is set before moto exists: its
+/// credentials provider reads the keys moto makes.
+async fn app_with_role() -> (tokio::process::Child, String, Value, TestApp, String) {
+    let keys: Arc<Mutex<Option<Credentials>>> = Default::default();
+    let port = crate::helpers::proxy::closed_port().await;
     let platform = Platform::with_credentials(
-        Some(endpoint.clone()),
-        SharedCredentialsProvider::new(Credentials::new(
-            key("platform", 0),
-            key("platform", 1),
-            None,
-            None,
-            "test",
-        )),
+        Some(format!("http://127.0.0.1:{port}")),
+        SharedCredentialsProvider::new(Later(keys.clone())),
     );
     let app = spawn_with_aws(platform).await;
-    (moto, endpoint, setup, app)
+    let id = external_id(&app).await;
+    let (moto, endpoint, setup) = crate::helpers::s3::role_moto_on(port, &id).await;
+    let key = |who: &str, i: usize| setup[who][i].as_str().unwrap().to_string();
+    *keys.lock().unwrap() = Some(Credentials::new(
+        key("platform", 0),
+        key("platform", 1),
+        None,
+        None,
+        "test",
+    ));
+    (moto, endpoint, setup, app, id)
+}
+
+/// Credentials filled in after the app started.
+#[derive(Debug)]
+struct Later(Arc<Mutex<Option<Credentials>>>);
+
+impl aws_credential_types::provider::ProvideCredentials for Later {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let found = self.0.lock().unwrap().clone();
+        aws_credential_types::provider::future::ProvideCredentials::ready(found.ok_or_else(|| {
+            aws_credential_types::provider::error::CredentialsError::not_loaded(
+                "moto not set up yet",
+            )
+        }))
+    }
 }
 
 fn s3_role(name: &str, endpoint: &str, role: &Value, external_id: &str) -> Value {
@@ -37,14 +74,11 @@ fn s3_role(name: &str, endpoint: &str, role: &Value, external_id: &str) -> Value
 
 #[tokio::test]
 async fn a_bucket_is_read_as_the_customers_role_assumed_with_its_external_id() {
-    let (_moto, endpoint, setup, app) = app_with_role().await;
+    let (_moto, endpoint, setup, app, id) = app_with_role().await;
     let role = &setup["roleArn"];
 
     let job = app
-        .create_and_wait(&body(
-            "awss3",
-            s3_role("as-role", &endpoint, role, EXTERNAL_ID),
-        ))
+        .create_and_wait(&body("awss3", s3_role("as-role", &endpoint, role, &id)))
         .await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let snapshot: Value = app
@@ -56,12 +90,12 @@ async fn a_bucket_is_read_as_the_customers_role_assumed_with_its_external_id() {
     let people = table(&snapshot, "people.csv");
     assert_eq!(people["columns"][1]["name"], "name", "{people}");
 
-    // The role's trust policy requires the External ID: another one is refused by STS.
+    // Another customer's role trusts onramp too, with that customer's External ID:
+    // named by this organisation, it is refused by STS, and no other External ID
+    // than this organisation's own is even accepted.
+    let other = &setup["otherRoleArn"];
     let job = app
-        .create_and_wait(&body(
-            "awss3",
-            s3_role("wrong-id", &endpoint, role, "someone-else"),
-        ))
+        .create_and_wait(&body("awss3", s3_role("not-ours", &endpoint, other, &id)))
         .await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error"]["code"], "CREDENTIAL_TEST_FAILED", "{job}");
@@ -76,6 +110,30 @@ async fn a_bucket_is_read_as_the_customers_role_assumed_with_its_external_id() {
             .unwrap()
             .contains("sts:ExternalId"),
         "{job}"
+    );
+    let r = app
+        .post_datasource(&body(
+            "awss3",
+            s3_role(
+                "borrowed-id",
+                &endpoint,
+                other,
+                "onramp-another-organisation",
+            ),
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["error"]["details"][0]["field"],
+        "credentials.externalId"
+    );
+    assert!(
+        answer["error"]["details"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains(&id),
+        "the problem names the External ID to use: {answer}"
     );
 
     // The platform's own keys may assume the role and nothing else: the listing that
@@ -97,14 +155,14 @@ async fn a_bucket_is_read_as_the_customers_role_assumed_with_its_external_id() {
 
 #[tokio::test]
 async fn athena_and_glue_are_read_as_the_assumed_role() {
-    let (_moto, endpoint, setup, app) = app_with_role().await;
+    let (_moto, endpoint, setup, app, id) = app_with_role().await;
     let admin = [
         setup["admin"][0].as_str().unwrap(),
         setup["admin"][1].as_str().unwrap(),
     ];
     crate::athena::glue_fixture_as(&endpoint, "lake_db", "lake_wg", &admin).await;
     let credentials = json!({"name": "lake", "region": "us-east-1", "workgroup": "lake_wg",
-        "database": "lake_db", "endpoint": endpoint, "roleArn": setup["roleArn"], "externalId": EXTERNAL_ID});
+        "database": "lake_db", "endpoint": endpoint, "roleArn": setup["roleArn"], "externalId": id});
     let job = app.create_and_wait(&body("athena", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let snapshot: Value = app
@@ -119,8 +177,13 @@ async fn athena_and_glue_are_read_as_the_assumed_role() {
 }
 
 #[tokio::test]
-async fn a_role_without_its_external_id_or_with_a_malformed_arn_is_refused_at_the_api() {
-    let app = crate::helpers::spawn_app().await;
+async fn a_role_needs_the_organisations_external_id_a_role_arn_and_an_allowed_account() {
+    let app =
+        crate::helpers::spawn_with(|s| s.aws_denied_accounts = "111111111111, 123456789012".into())
+            .await;
+    let id = external_id(&app).await;
+    assert_eq!(id, external_id(&app).await, "the same on every call");
+    assert!(id.starts_with("onramp-") && id.len() == 39, "{id}");
     let endpoint = crate::helpers::s3::endpoint();
     let mut no_id = s3_role(
         "x",
@@ -131,7 +194,14 @@ async fn a_role_without_its_external_id_or_with_a_malformed_arn_is_refused_at_th
     no_id.as_object_mut().unwrap().remove("externalId");
     let bad_arn = s3_role("y", &endpoint, &json!("arn:aws:s3:::customer-data"), "e1");
     let neither = json!({"name": "z", "region": "us-east-1", "bucket": "customer-data"});
+    let denied = s3_role(
+        "d",
+        &endpoint,
+        &json!("arn:aws:iam::123456789012:role/onramp"),
+        &id,
+    );
     for (credentials, field) in [
+        (denied, "credentials.roleArn"),
         (no_id, "credentials.externalId"),
         (bad_arn, "credentials.roleArn"),
         (neither, "credentials.accessKeyId"),

@@ -27,11 +27,6 @@ pub(super) fn api_error(
         return common;
     }
     match e.kind.as_str() {
-        "AccessDeniedException" => ConnectorError::new(
-            Fault::Permission,
-            format!("access was denied: {}", e.message),
-            "grant the keys (or the role) athena:GetWorkGroup, glue:GetDatabase(s) and glue:GetTables",
-        ),
         "EntityNotFoundException" => ConnectorError::new(
             Fault::UnknownDatabase,
             format!(

@@ -103,11 +103,12 @@ impl CsvConfig {
         match self.source() {
             Err(e) => problems.push(FieldProblem::new("credentials.url", e)),
             Ok(Some(Source::S3 { .. })) => {
-                if self.region.is_none() {
-                    problems.push(FieldProblem::new(
+                match &self.region {
+                    None => problems.push(FieldProblem::new(
                         "credentials.region",
                         "is required for an s3:// URL",
-                    ));
+                    )),
+                    Some(r) => problems.extend(crate::connectors::support::aws::region_problems(r)),
                 }
                 problems.extend(self.auth.problems());
             }

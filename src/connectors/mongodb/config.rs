@@ -37,7 +37,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "TLS with certificate verification (always on for mongodb+srv); sslMode says more and wins",
     },
-    crate::connectors::tls::HTTP_SSL_MODE,
+    MONGO_SSL_MODE,
     crate::connectors::tls::CA_CERTIFICATE,
     crate::connectors::tls::CLIENT_CERTIFICATE,
     crate::connectors::tls::CLIENT_KEY,
@@ -60,6 +60,13 @@ pub const FIELDS: &[FieldSpec] = &[
     crate::connectors::tunnel::TUNNEL,
 ];
 
+/// The relay chooses TLS before it connects: no `prefer`.
+const MONGO_SSL_MODE: FieldSpec = FieldSpec {
+    default: None,
+    description: "disable; require (TLS, the certificate NOT checked); verify-ca (the certificate must chain to caCertificate, or to a public authority); verify-full (and name the host). Wins over tls and over a connection string's tls; when absent, those decide (on is verify-full). prefer is refused",
+    ..crate::connectors::tls::ssl_mode("null")
+};
+
 /// Databases that hold the server's own state, not the user's data.
 pub const SYSTEM_DATABASES: &[&str] = &["admin", "local", "config"];
 
@@ -81,9 +88,17 @@ pub struct MongoConfig {
 }
 
 impl MongoConfig {
-    /// `sslMode`, or the `tls` switch (on verifies the certificate and the name).
+    /// `sslMode` when given (it wins over a connection string's `tls`); otherwise the
+    /// connection string's `tls` (on for `mongodb+srv`), else the `tls` switch. On
+    /// verifies the certificate and the name.
     pub fn mode(&self) -> crate::egress::tls::SslMode {
-        crate::connectors::tls::mode_or_switch(self.ssl_mode, self.tls)
+        let switch = match self.uri.as_ref().map(|u| uri::read(u.expose_secret())) {
+            Some(Ok(target)) => target
+                .tls
+                .unwrap_or(matches!(target.seeds, uri::Seeds::Srv(_)) || self.tls),
+            _ => self.tls,
+        };
+        crate::connectors::tls::mode_or_switch(self.ssl_mode, switch)
     }
 
     /// The TLS the relay speaks when TLS is on (by the fields, or by the connection

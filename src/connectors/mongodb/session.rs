@@ -142,11 +142,8 @@ async fn seeds(
         target.mechanism,
     );
     match target.seeds {
-        Seeds::Hosts(hosts) => Ok((
-            hosts,
-            login,
-            target.tls.unwrap_or(cfg.mode() != SslMode::Disable),
-        )),
+        // cfg.mode() has read the string's tls (and sslMode over it).
+        Seeds::Hosts(hosts) => Ok((hosts, login, cfg.mode() != SslMode::Disable)),
         Seeds::Srv(name) => {
             let record = format!("_mongodb._tcp.{name}");
             let found = net.srv(&record).await?;
@@ -157,8 +154,8 @@ async fn seeds(
                     "check the mongodb+srv host name",
                 ));
             }
-            // mongodb+srv means TLS unless the string turns it off.
-            Ok((found, login, target.tls.unwrap_or(true)))
+            // mongodb+srv means TLS unless the string (or sslMode) turns it off.
+            Ok((found, login, cfg.mode() != SslMode::Disable))
         }
     }
 }

@@ -57,8 +57,12 @@ pub async fn create(
     // A wait is a stream: refused before anything is recorded, not after.
     let waiting = hold(&state, org, &headers, wait)?;
     let (json, upload) = read_create_body(&state, http_request).await?;
-    let request =
-        parse_datasource(&json, &state.egress.policy)?.meets(state.settings.minimum_ssl_mode)?;
+    let request = parse_datasource(&json, &state.egress.policy)?
+        .meets(state.settings.minimum_ssl_mode)?
+        .aws_role_allowed(
+            &crate::http::aws::external_id_for(&state.key, org),
+            &state.settings.aws_denied_accounts,
+        )?;
     check_upload(&request, upload.as_ref())?;
     let idempotency_key = idempotency::key(&headers)?;
     let request_hash = idempotency::fingerprint(&state.key, &request.canonical, upload.as_ref());
@@ -151,7 +155,11 @@ pub async fn update(
         &body_bytes(body, state.settings.body_limit_bytes)?,
         &state.egress.policy,
     )?
-    .meets(state.settings.minimum_ssl_mode)?;
+    .meets(state.settings.minimum_ssl_mode)?
+    .aws_role_allowed(
+        &crate::http::aws::external_id_for(&state.key, org),
+        &state.settings.aws_denied_accounts,
+    )?;
     let job_id = JobId::generate();
     let trace = trace_parent(&headers);
     let sub = Submission {

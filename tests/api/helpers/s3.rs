@@ -47,23 +47,25 @@ pub fn credentials(name: &str, bucket: &str, prefix: &str) -> serde_json::Value 
 
 /// A moto server of this test's own that checks every signature after its set-up.
 pub async fn checking_moto() -> (tokio::process::Child, String, Value) {
-    moto_checking_after(4, "auth_setup.py", &["checked"]).await
+    let port = crate::helpers::proxy::closed_port().await;
+    moto_checking_after(port, 4, "auth_setup.py", &["checked"]).await
 }
 
 /// A moto server of this test's own with an admin, onramp's platform identity and a
-/// role that identity may assume with `external_id` (`tests/servers/moto/role_setup.py`).
-pub async fn role_moto(external_id: &str) -> (tokio::process::Child, String, Value) {
-    moto_checking_after(8, "role_setup.py", &[external_id]).await
+/// role that identity may assume with `external_id` (`tests/servers/moto/role_setup.py`),
+/// On `port`, so that an app can be told its STS endpoint before moto starts.
+pub async fn role_moto_on(port: u16, external_id: &str) -> (tokio::process::Child, String, Value) {
+    moto_checking_after(port, 10, "role_setup.py", &[external_id]).await
 }
 
 /// Starts moto checking signatures and IAM policies after `unchecked` requests, and
 /// runs the set-up `script` (which makes exactly that many) against it.
 async fn moto_checking_after(
+    port: u16,
     unchecked: u32,
     script: &str,
     args: &[&str],
 ) -> (tokio::process::Child, String, Value) {
-    let port = crate::helpers::proxy::closed_port().await;
     let endpoint = format!("http://127.0.0.1:{port}");
     let child = tokio::process::Command::new("/var/lib/onramp-venv/bin/moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -7,14 +7,24 @@
 use std::sync::Arc;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use tokio::sync::OnceCell;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Platform {
     /// STS at an endpoint of the operator's choosing (a VPC endpoint, or an
     /// AWS-compatible server in tests); AWS's regional STS when absent.
     pub sts_endpoint: Option<String>,
     credentials: Arc<OnceCell<SharedCredentialsProvider>>,
+    /// One cache for the process: the chain (IMDS, ECS, web identity) is asked
+    /// again only when its credentials near their expiry, not once per job.
+    pub(super) identity_cache: SharedIdentityCache,
+}
+
+impl Default for Platform {
+    fn default() -> Platform {
+        Platform::from_chain(None)
+    }
 }
 
 impl Platform {
@@ -23,6 +33,7 @@ impl Platform {
         Platform {
             sts_endpoint,
             credentials: Arc::new(OnceCell::new()),
+            identity_cache: aws_config::identity::IdentityCache::lazy().build(),
         }
     }
 
@@ -35,6 +46,7 @@ impl Platform {
         Platform {
             sts_endpoint,
             credentials: Arc::new(OnceCell::new_with(Some(credentials))),
+            identity_cache: aws_config::identity::IdentityCache::lazy().build(),
         }
     }
 

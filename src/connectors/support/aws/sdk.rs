@@ -116,11 +116,12 @@ async fn credentials(
     // The source identity goes to STS only: the operator's endpoint or AWS's, never
     // the datasource's endpoint, so onramp's own credentials sign nothing a tenant
     // chose where to send.
-    let source = match keys {
-        Some(k) => SharedCredentialsProvider::new(k),
-        None => platform.credentials().await,
+    let mut b = match keys {
+        Some(k) => base(region).credentials_provider(SharedCredentialsProvider::new(k)),
+        None => base(region)
+            .credentials_provider(platform.credentials().await)
+            .identity_cache(platform.identity_cache.clone()),
     };
-    let mut b = base(region).credentials_provider(source);
     if let Some(e) = &platform.sts_endpoint {
         b = b.endpoint_url(e);
     }
@@ -140,7 +141,16 @@ async fn credentials(
         .duration_seconds(ROLE_SESSION.as_secs() as i32)
         .send()
         .await
-        .map_err(|e| match failure(e, &host_of(platform.sts_endpoint.as_deref(), "sts", region)) {
+        .map_err(|e| {
+            if let SdkError::ConstructionFailure(_) = &e {
+                // Before anything is sent: onramp has no identity to sign with.
+                return ConnectorError::new(
+                    Fault::Authentication,
+                    "onramp has no AWS identity to assume the role with",
+                    "this is the operator's to fix: give onramp's workers AWS credentials (the usual AWS chain), or give accessKeyId and secretAccessKey with the role",
+                );
+            }
+            match failure(e, &host_of(platform.sts_endpoint.as_deref(), "sts", region)) {
             Ok(api) => ConnectorError::new(
                 match api.kind.as_str() {
                     "AccessDenied" | "AccessDeniedException" => Fault::Authentication,
@@ -151,6 +161,7 @@ async fn credentials(
                 "check the role's ARN, that its trust policy names onramp's AWS account and requires this externalId (sts:ExternalId), and that onramp's identity may call sts:AssumeRole",
             ),
             Err(other) => other,
+            }
         })?;
     let c = answer.credentials().ok_or_else(|| {
         ConnectorError::new(
@@ -264,7 +275,7 @@ where
 
 /// `<Code>` and `<Message>` of an XML error answer, read by plain search (the
 /// answer is already capped; nothing is nested that matters).
-fn xml_error(body: &[u8]) -> Option<(String, String)> {
+pub fn xml_error(body: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(body).ok()?;
     let element = |tag: &str| {
         let open = format!("<{tag}>");
@@ -339,6 +350,12 @@ pub fn common_error(e: &ApiError) -> Option<ConnectorError> {
             Fault::Authentication,
             format!("the access key was refused: {}: {}", e.kind, e.message),
             "check the access key id and secret access key (or the role's)",
+        )),
+        // S3 says "AccessDenied"; the JSON services (Glue, Athena) say this.
+        "AccessDeniedException" => Some(ConnectorError::new(
+            Fault::Permission,
+            format!("access was denied: {}", e.message),
+            "grant the keys (or the role) athena:GetWorkGroup, glue:GetDatabase(s) and glue:GetTables",
         )),
         _ => None,
     }
