@@ -59,6 +59,8 @@ venv_for() { # venv_for DIR CHECK-FILE PACKAGES...
 venv_for /var/lib/onramp-fakesnow bin/fakesnow "fakesnow[server]==0.12.*" "snowflake-connector-python<5"
 venv_for /var/lib/onramp-bqemu bin/bqemulator "bqemulator==1.4.*" numpy duckdb==1.5.5 duckdb-extension-spatial==1.5.5
 venv_for /var/lib/onramp-nx bin/nx-27017 "nx-27017==0.8.*"
+# SQLAlchemy 2's Inspector: the reference the discovery fidelity tests compare with.
+venv_for /var/lib/onramp-sqla lib/python3.11/site-packages/pymysql "sqlalchemy==2.0.*" "psycopg2-binary==2.9.*" "pymysql==1.1.*"
 spatial_dir="$HOME/.duckdb/extensions/v1.5.5/linux_amd64"
 if [ ! -e "$spatial_dir/spatial.duckdb_extension" ]; then
   mkdir -p "$spatial_dir"

@@ -166,6 +166,16 @@ pub struct Settings {
     /// message before the reconciler sends it again; above the longest retry delay.
     #[serde(rename = "reconcile_after_ms", with = "Whole::<1>")]
     pub reconcile_after: Duration,
+    /// Discoveries of at least this many relations report their progress (a
+    /// `job.progress` event and the step's `progress`) while they run.
+    pub progress_min_relations: usize,
+    /// How often such a discovery's progress is written and published, at most.
+    #[serde(rename = "progress_interval_ms", with = "Whole::<1>")]
+    pub progress_interval: Duration,
+    /// How long a finished test job (POST /api/v2/datasource/test) stays readable
+    /// before the reconciler removes it.
+    #[serde(rename = "test_retention_seconds", with = "Whole::<1000>")]
+    pub test_retention: Duration,
     /// Server-Sent Events streams (and `?wait` answers) one organisation may hold open.
     pub streams_per_org: usize,
     /// How long one such stream may stay open before the server ends it (the client
@@ -216,6 +226,9 @@ impl Default for Settings {
             target_max_concurrent_jobs: 4,
             reconcile_interval: Duration::from_secs(30),
             reconcile_after: Duration::from_secs(300),
+            progress_min_relations: 2_000,
+            progress_interval: Duration::from_secs(2),
+            test_retention: Duration::from_secs(3600),
             streams_per_org: 64,
             stream_max: Duration::from_secs(900),
         }

@@ -55,7 +55,7 @@ pub fn job_message_schema() -> Value {
         "properties": {
             "version": {"const": 1},
             "jobId": uuid, "orgId": uuid, "datasourceId": uuid,
-            "kind": {"enum": ["create", "update", "sync"]}
+            "kind": {"enum": ["create", "update", "sync", "test"]}
         }
     })
 }
@@ -71,7 +71,8 @@ pub fn event_schema() -> Value {
             "specversion": {"const": "1.0"},
             "id": {"type": "string"},
             "source": {"type": "string"},
-            "type": {"enum": ["datasource.ready", "datasource.failed", "job.progress", "datasource.deleted"]},
+            "type": {"enum": ["datasource.ready", "datasource.failed", "job.progress", "datasource.deleted",
+                              "datasource.schema_changed"]},
             "subject": {"type": "string", "description": "the datasource name"},
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": "application/json"},
@@ -80,12 +81,20 @@ pub fn event_schema() -> Value {
                 "required": ["datasourceId", "datasourceName"],
                 "properties": {
                     "jobId": {"type": "string", "format": "uuid"},
-                    "datasourceId": {"type": "string", "format": "uuid"},
+                    "datasourceId": {"type": ["string", "null"], "format": "uuid",
+                                     "description": "null in the job.progress events of a test job"},
                     "datasourceName": {"type": "string"},
                     "datasourceType": {"type": "string"},
                     "schema": {"type": "object"},
                     "error": {"type": "object", "required": ["code", "message"]},
-                    "step": {"type": "object"}
+                    "step": {"type": "object"},
+                    "fromHash": {"type": "string"},
+                    "toHash": {"type": "string"},
+                    "summary": {"type": "object", "description": "datasource.schema_changed: counts of the diff"},
+                    "changes": {"type": "array", "items": {"type": "object", "required": ["kind", "breaking", "database", "schema", "table"]},
+                                "description": "datasource.schema_changed: the first 50 changes"},
+                    "truncated": {"type": "boolean", "description": "datasource.schema_changed: more changes than the event carries"},
+                    "links": {"type": "object", "properties": {"changes": {"type": "string"}}}
                 }
             }
         }
@@ -119,6 +128,9 @@ pub fn snapshot_schema() -> Value {
                     "type": "object", "required": ["schema", "table", "columns"],
                     "properties": {"schema": {"type": "string"}, "table": {"type": "string"}, "columns": strings}}}}},
             "columns": {"type": "array", "items": column},
+            "readable": {"const": false, "description": "present only when the credentials cannot read the relation"},
+            "partitions": {"type": "array", "items": {"type": "string"},
+                           "description": "the leaf partitions folded into a partitioned table"},
             "properties": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "facts particular to a type, e.g. a ClickHouse engine, sortingKey, partitionKey"}
         }

@@ -18,6 +18,7 @@ pub mod mysql;
 pub mod net;
 pub mod pipeline;
 pub mod postgres;
+pub mod progress;
 pub mod redshift;
 pub mod registry;
 pub mod search;

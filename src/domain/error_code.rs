@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorCode {
     InvalidRequestBody,
     DatasourceNameError,
+    /// A sync by `input.datasourceId` with an id that is malformed or unknown.
+    DatasourceIdError,
     AuthenticationError,
     DatasourceNotFound,
     JobNotFound,
@@ -20,9 +22,10 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidRequestBody,
         ErrorCode::DatasourceNameError,
+        ErrorCode::DatasourceIdError,
         ErrorCode::AuthenticationError,
         ErrorCode::DatasourceNotFound,
         ErrorCode::JobNotFound,
@@ -39,6 +42,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequestBody
             | ErrorCode::DatasourceNameError
+            | ErrorCode::DatasourceIdError
             | ErrorCode::CredentialTestFailed
             | ErrorCode::EgressDenied => 400,
             ErrorCode::AuthenticationError => 401,

@@ -9,6 +9,7 @@ pub const DATASOURCE_READY: &str = "datasource.ready";
 pub const DATASOURCE_FAILED: &str = "datasource.failed";
 pub const DATASOURCE_DELETED: &str = "datasource.deleted";
 pub const JOB_PROGRESS: &str = "job.progress";
+pub const DATASOURCE_SCHEMA_CHANGED: &str = "datasource.schema_changed";
 
 /// The namespace of onramp's name-based (v5) event ids.
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f6e_7261_6d70_4e00_8000_6576_656e_7473);

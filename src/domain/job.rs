@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ErrorCode;
 
-/// Stored as text (`create`, `update`, `sync`), as in the API.
+/// Stored as text (`create`, `update`, `sync`, `test`), as in the API.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
 )]
@@ -15,6 +15,9 @@ pub enum JobKind {
     Create,
     Update,
     Sync,
+    /// A create body run without saving: no datasource, no snapshot, no
+    /// `datasource.*` event (POST /api/v2/datasource/test).
+    Test,
 }
 
 /// Stored as text (`queued`, `running`, `succeeded`, `failed`), as in the API.
@@ -92,6 +95,9 @@ pub enum StepStatus {
     Pending,
     Running,
     Passed,
+    /// Passed, with something the user should know (Fivetran's vocabulary): the
+    /// credentials connect, but some relations cannot be read.
+    Warning,
     Failed,
     Skipped,
 }
@@ -103,6 +109,16 @@ pub struct Step {
     pub status: StepStatus,
     pub duration_ms: Option<u64>,
     pub message: Option<String>,
+    /// While a large discovery runs: how many of its relations are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<StepProgress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepProgress {
+    pub relations_done: usize,
+    pub relations_total: usize,
 }
 
 impl Step {
@@ -124,8 +140,16 @@ impl Step {
                 status: StepStatus::Pending,
                 duration_ms: None,
                 message: None,
+                progress: None,
             })
             .collect()
+    }
+
+    /// The steps of a test job: those of a create without `cache` (it stores nothing).
+    pub fn pending_test(tunnel: bool) -> Vec<Step> {
+        let mut steps = Step::pending_for(tunnel);
+        steps.retain(|s| s.name != StepName::Cache);
+        steps
     }
 
     /// Where `name` is in `steps`.
@@ -149,7 +173,8 @@ pub struct Job {
     pub job_id: JobId,
     pub kind: JobKind,
     pub datasource_name: String,
-    pub datasource_id: DatasourceId,
+    /// None for a test job: it names no datasource.
+    pub datasource_id: Option<DatasourceId>,
     pub status: JobStatus,
     pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@ pub mod events;
 pub mod field_problem;
 pub mod ids;
 pub mod job;
+pub mod schema_diff;
 pub mod snapshot;
 pub mod target_error;
 pub mod tenancy;
@@ -17,6 +18,6 @@ pub use field_problem::FieldProblem;
 pub use ids::{DatasourceId, DatasourceName, JobId, OrgId};
 pub use job::{
     DatasourceStatus, JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step,
-    StepName, StepStatus,
+    StepName, StepProgress, StepStatus,
 };
 pub use target_error::{ConnectorError, Fault};

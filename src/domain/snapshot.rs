@@ -60,8 +60,9 @@ pub enum TableKind {
     File,
 }
 
-/// `Table { name, kind, ..Default::default() }` starts one with no keys, columns or facts.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// `Table { name, kind, ..Default::default() }` starts one with no keys, columns or
+/// facts, readable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Table {
     pub name: String,
@@ -71,9 +72,42 @@ pub struct Table {
     pub primary_key: Vec<String>,
     pub foreign_keys: Vec<ForeignKey>,
     pub columns: Vec<Column>,
+    /// False when the credentials may see the relation in the catalog but not read
+    /// it (no USAGE on its schema, or no SELECT on it); shown only then.
+    #[serde(default = "readable", skip_serializing_if = "is_readable")]
+    pub readable: bool,
+    /// The leaf partitions folded into this partitioned table (named alone in its
+    /// own schema, `schema.name` in another); they are not listed as tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
     /// Facts particular to a type (a ClickHouse engine, sorting and partition keys).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            name: String::new(),
+            kind: TableKind::default(),
+            comment: None,
+            row_estimate: None,
+            primary_key: Vec::new(),
+            foreign_keys: Vec::new(),
+            columns: Vec::new(),
+            readable: true,
+            partitions: Vec::new(),
+            properties: Default::default(),
+        }
+    }
+}
+
+fn readable() -> bool {
+    true
+}
+
+fn is_readable(readable: &bool) -> bool {
+    *readable
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -176,6 +210,9 @@ fn bound_texts(databases: &mut [Database]) {
                 for v in t.properties.values_mut() {
                     bound(v, NOTE_MAX_BYTES);
                 }
+                t.partitions
+                    .iter_mut()
+                    .for_each(|p| bound(p, NAME_MAX_BYTES));
                 for k in t.primary_key.iter_mut() {
                     bound(k, NAME_MAX_BYTES);
                 }
@@ -203,6 +240,26 @@ fn bound_texts(databases: &mut [Database]) {
     }
 }
 
+/// The hash of the schema alone: row estimates move with the data, not the schema,
+/// so they are left out (taken out while hashing, then put back). The canonical JSON
+/// goes straight into the hash: a wide schema's text is megabytes that need not be held.
+fn schema_hash(databases: &mut [Database]) -> String {
+    fn tables(databases: &mut [Database]) -> impl Iterator<Item = &mut Table> {
+        databases
+            .iter_mut()
+            .flat_map(|d| d.schemas.iter_mut())
+            .flat_map(|s| s.tables.iter_mut())
+    }
+    let estimates: Vec<Option<i64>> = tables(databases).map(|t| t.row_estimate.take()).collect();
+    let mut hasher = HashWriter(Sha256::new());
+    // Plain structs of strings and numbers: serialising them cannot fail.
+    let _ = serde_json::to_writer(&mut hasher, &*databases);
+    for (table, estimate) in tables(databases).zip(estimates) {
+        table.row_estimate = estimate;
+    }
+    hex::encode(hasher.0.finalize())
+}
+
 impl Snapshot {
     /// Builds a snapshot, computing stats and a content hash that ignores timing,
     /// so that an unchanged schema keeps its hash (and its HTTP ETag) across syncs.
@@ -221,12 +278,7 @@ impl Snapshot {
                 stats.columns += schema.tables.iter().map(|t| t.columns.len()).sum::<usize>();
             }
         }
-        // The canonical JSON goes straight into the hash: a wide schema's text is
-        // megabytes that need not be held.
-        let mut hasher = HashWriter(Sha256::new());
-        // Plain structs of strings and numbers: serialising them cannot fail.
-        let _ = serde_json::to_writer(&mut hasher, &databases);
-        let hash = hex::encode(hasher.0.finalize());
+        let hash = schema_hash(&mut databases);
         Snapshot {
             datasource_type: datasource_type.to_string(),
             discovered_at: chrono::Utc::now(),
@@ -244,6 +296,28 @@ impl Snapshot {
             columns: self.stats.columns,
             hash: self.hash.clone(),
         }
+    }
+
+    /// What the credentials cannot read: schemas none of whose relations are
+    /// readable, and the unreadable relations of the other schemas (`schema.name`).
+    pub fn unreadable(&self) -> (Vec<String>, Vec<String>) {
+        let (mut schemas, mut relations) = (Vec::new(), Vec::new());
+        for schema in self.databases.iter().flat_map(|d| d.schemas.iter()) {
+            let blocked: Vec<&Table> = schema.tables.iter().filter(|t| !t.readable).collect();
+            if blocked.is_empty() {
+                continue;
+            }
+            if blocked.len() == schema.tables.len() {
+                schemas.push(schema.name.clone());
+            } else {
+                relations.extend(
+                    blocked
+                        .iter()
+                        .map(|t| format!("{}.{}", schema.name, t.name)),
+                );
+            }
+        }
+        (schemas, relations)
     }
 
     pub fn find_table(&self, schema: &str, table: &str) -> Option<&Table> {

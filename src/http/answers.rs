@@ -30,7 +30,9 @@ pub struct JobLinks {
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     pub name: String,
-    pub datasource_id: DatasourceId,
+    /// Absent for a test job (POST /api/v2/datasource/test): it records no datasource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datasource_id: Option<DatasourceId>,
     pub job_id: JobId,
     pub status: Queued,
     pub links: JobLinks,
@@ -39,8 +41,16 @@ pub struct Accepted {
 impl Accepted {
     pub fn new(name: &str, datasource_id: DatasourceId, job_id: JobId) -> Accepted {
         Accepted {
+            datasource_id: Some(datasource_id),
+            ..Accepted::test(name, job_id)
+        }
+    }
+
+    /// A test job's answer: no datasource.
+    pub fn test(name: &str, job_id: JobId) -> Accepted {
+        Accepted {
             name: name.to_string(),
-            datasource_id,
+            datasource_id: None,
             job_id,
             status: Queued::Queued,
             links: JobLinks {

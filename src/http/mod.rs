@@ -57,9 +57,20 @@ pub fn router(state: AppState) -> Router {
                 .get(datasources::list)
                 .delete(datasources::delete),
         )
-        .route("/datasource/sync", post(datasources::sync))
+        .route(
+            "/datasource/sync",
+            post(datasources::sync).get(datasources::get_literal),
+        )
+        .route(
+            "/datasource/test",
+            post(datasources::test_run::test).get(datasources::get_literal),
+        )
         .route("/datasource/{name}", get(datasources::get))
         .route("/datasource/{name}/schema", get(datasources::schema))
+        .route(
+            "/datasource/{name}/schema/changes",
+            get(datasources::schema_changes::list),
+        )
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/aws/external-id", get(aws::external_id));

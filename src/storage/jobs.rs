@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{StoreError, outbox};
 use crate::config::Settings;
 use crate::domain::events::CloudEvent;
+use crate::domain::schema_diff::SchemaDiff;
 use crate::domain::{DatasourceStatus, Job, JobError, JobKind, JobStatus, Step};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -48,7 +49,7 @@ impl JobRow {
             job_id: self.id,
             kind: self.kind,
             datasource_name: self.datasource_name.clone(),
-            datasource_id: self.datasource_id,
+            datasource_id: (self.kind != JobKind::Test).then_some(self.datasource_id),
             status: self.status,
             steps: parse(self.steps.clone(), "job steps")?,
             error: self
@@ -91,7 +92,9 @@ pub enum Claim {
     Missing,
 }
 
-/// Takes the job for this worker unless it is finished or held by a live lease.
+/// Takes the job for this worker unless it is finished or held by a live lease. Its
+/// steps start again from pending: the same steps it was recorded with (a tunnel
+/// step for a datasource behind a bastion, no cache step for a test).
 pub async fn claim(
     pool: &PgPool,
     job_id: JobId,
@@ -102,7 +105,10 @@ pub async fn claim(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1,
            takeovers = takeovers + CASE WHEN status = 'running' THEN 1 ELSE 0 END, lease_owner = $2,
            lease_until = now() + make_interval(secs => $3), started_at = coalesce(started_at, now()),
-           steps = CASE WHEN steps @> '[{{\"name\": \"tunnel\"}}]' THEN $5 ELSE $4 END, error = NULL, updated_at = now()
+           steps = coalesce((SELECT jsonb_agg(jsonb_build_object('name', s->'name', 'status', 'pending',
+                      'durationMs', NULL, 'message', NULL) ORDER BY n)
+                    FROM jsonb_array_elements(steps) WITH ORDINALITY AS e(s, n)), steps),
+           error = NULL, updated_at = now()
          WHERE id = $1 AND status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())
          RETURNING {COLUMNS}"
     );
@@ -110,8 +116,6 @@ pub async fn claim(
         .bind(job_id)
         .bind(worker)
         .bind(lease.as_secs_f64())
-        .bind(serde_json::to_value(Step::pending_all()).expect("steps serialise"))
-        .bind(serde_json::to_value(Step::pending_for(true)).expect("steps serialise"))
         .fetch_optional(pool)
         .await?;
     if let Some(row) = claimed {
@@ -215,7 +219,11 @@ pub struct Outcome<'a> {
     pub result: Option<Value>,
     pub datasource_status: DatasourceStatus,
     pub schema_summary: Option<Value>,
-    pub event: &'a CloudEvent,
+    /// None for a test job: it announces nothing.
+    pub event: Option<&'a CloudEvent>,
+    /// What the job's snapshot changed against the one it replaced, with its
+    /// `datasource.schema_changed` event.
+    pub schema_changes: Option<(&'a SchemaDiff, &'a CloudEvent)>,
 }
 
 pub enum Finished {
@@ -235,9 +243,13 @@ pub async fn finish(
     outcome: &Outcome<'_>,
 ) -> Result<Finished, StoreError> {
     let mut tx = pool.begin().await?;
+    let test = job.kind == JobKind::Test;
+    // A test job is kept for the retention period after it ends, then removed.
+    let retention = test.then_some(settings.test_retention.as_secs_f64());
     let updated = sqlx::query(
         "UPDATE jobs SET status = $3, steps = $4, error = $5, result = $6, finished_at = now(),
-           lease_owner = NULL, lease_until = NULL, updated_at = now()
+           lease_owner = NULL, lease_until = NULL, updated_at = now(),
+           expires_at = now() + make_interval(secs => $7)
          WHERE id = $1 AND status IN ('queued', 'running') AND ($2::uuid IS NULL OR lease_owner = $2)",
     )
     .bind(job.id)
@@ -246,11 +258,18 @@ pub async fn finish(
     .bind(serde_json::to_value(outcome.steps).expect("steps serialise"))
     .bind(outcome.error.map(|e| serde_json::to_value(e).expect("error serialises")))
     .bind(&outcome.result)
+    .bind(retention)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if updated == 0 {
         return Ok(Finished::LeaseLost);
+    }
+    if test {
+        // The sealed credentials are not kept a moment longer than the job needs them.
+        super::test_jobs::forget(&mut tx, job.datasource_id).await?;
+        tx.commit().await?;
+        return Ok(Finished::Stored);
     }
     // Only the latest job of a datasource decides its status.
     let ds = sqlx::query(
@@ -270,7 +289,13 @@ pub async fn finish(
             .bind(job.datasource_id)
             .fetch_one(&mut *tx)
             .await?;
-    outbox::insert_event(&mut tx, settings, job.org_id, outcome.event).await?;
+    if let Some(event) = outcome.event {
+        outbox::insert_event(&mut tx, settings, job.org_id, event).await?;
+    }
+    if let (true, Some((diff, event))) = (exists, outcome.schema_changes) {
+        super::schema_changes::insert(&mut tx, job.org_id, job.datasource_id, job.id, diff).await?;
+        outbox::insert_event(&mut tx, settings, job.org_id, event).await?;
+    }
     tx.commit().await?;
     Ok(if exists {
         Finished::Stored
@@ -383,6 +408,7 @@ pub async fn reconcile(
     .bind(super::OUTBOX_CHANNEL)
     .fetch_one(&mut *tx)
     .await?;
+    super::test_jobs::sweep(&mut tx, after).await?;
     tx.commit().await?;
     Ok(Some(sent as u64))
 }

@@ -4,7 +4,9 @@ pub mod crypto;
 pub mod datasources;
 pub mod jobs;
 pub mod outbox;
+pub mod schema_changes;
 pub mod snapshots;
+pub mod test_jobs;
 pub mod tokens;
 
 use std::time::Duration;

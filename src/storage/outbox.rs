@@ -122,21 +122,24 @@ struct Counted {
 /// its dispatch was never recorded, as when a relay died between the broker's confirm
 /// and its commit), then the job messages waiting, oldest first (`waiting` true): no
 /// more than `per_org` of each organisation (no more could go out now), and those
-/// whose job is gone or finished (`moot`: nothing to wait for).
+/// whose job is gone or finished (`moot`: nothing to wait for). A test job's target
+/// is read from its inputs: it has no datasource.
 const IN_FLIGHT_AND_WAITING: &str = "
 WITH in_flight AS (
-  SELECT j.org_id, onramp_target(d.public_config) AS target, count(*) AS n
+  SELECT j.org_id, onramp_target(coalesce(d.public_config, t.public_config)) AS target, count(*) AS n
     FROM jobs j LEFT JOIN datasources d ON d.id = j.datasource_id
+    LEFT JOIN test_inputs t ON t.datasource_id = j.datasource_id
    WHERE (j.dispatched_at IS NOT NULL AND j.status = 'queued') OR j.status = 'running'
    GROUP BY 1, 2
 ), waiting AS (
   SELECT id, org_id, target, moot FROM (
-    SELECT o.id, j.org_id, onramp_target(d.public_config) AS target,
+    SELECT o.id, j.org_id, onramp_target(coalesce(d.public_config, t.public_config)) AS target,
            j.id IS NULL OR j.status NOT IN ('queued', 'running') AS moot,
            row_number() OVER (PARTITION BY j.org_id ORDER BY o.id) AS rn
       FROM outbox o
       LEFT JOIN jobs j ON j.id = o.job_id
       LEFT JOIN datasources d ON d.id = j.datasource_id
+      LEFT JOIN test_inputs t ON t.datasource_id = j.datasource_id
      WHERE o.gated
   ) AS w
   WHERE moot OR rn <= $1

@@ -34,20 +34,27 @@ pub enum Put {
 }
 
 /// The compare-and-set: written only when no job with this sequence number or a
-/// higher one has written its snapshot for this datasource.
+/// higher one has written its snapshot for this datasource. A write that replaces a
+/// snapshot of another hash answers with the one it replaced, read in the same
+/// script: the schema's changes are those against exactly what this write replaced.
 const PUT_IF_NEWER: &str = r"
 local stored = tonumber(redis.call('HGET', KEYS[2], 'seq') or '-1')
 local seq = tonumber(ARGV[2])
 if stored > seq then
-  return {-1, redis.call('HGET', KEYS[2], 'jobId') or ''}
+  return {-1, redis.call('HGET', KEYS[2], 'jobId') or '', false}
 end
 if stored == seq then
-  return {-2, ''}
+  return {-2, '', false}
+end
+local replaced = false
+local hash = redis.call('HGET', KEYS[2], 'hash')
+if hash and hash ~= ARGV[3] then
+  replaced = redis.call('GET', KEYS[1])
 end
 redis.call('SET', KEYS[1], ARGV[1])
 local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
 redis.call('HSET', KEYS[2], 'hash', ARGV[3], 'discoveredAt', ARGV[4], 'bytes', ARGV[5], 'seq', ARGV[2], 'jobId', ARGV[6])
-return {version, ''}
+return {version, '', replaced}
 ";
 
 /// Metadata stored beside a snapshot.
@@ -108,7 +115,8 @@ impl SnapshotStore {
     }
 
     /// Writes the snapshot of job `job_id` (sequence `seq`) and its metadata in one
-    /// script, unless a job as new or newer wrote one already.
+    /// script, unless a job as new or newer wrote one already; with the snapshot it
+    /// replaced when that one's hash differs (the raw JSON).
     pub async fn put(
         &self,
         org_id: OrgId,
@@ -116,10 +124,10 @@ impl SnapshotStore {
         snapshot: &Snapshot,
         seq: i64,
         job_id: JobId,
-    ) -> Result<Put, CacheError> {
+    ) -> Result<(Put, Option<Vec<u8>>), CacheError> {
         let body = serde_json::to_vec(snapshot).unwrap_or_default();
         let mut conn = self.conn().await?;
-        let (code, by): (i64, String) = redis::Script::new(PUT_IF_NEWER)
+        let (code, by, replaced): (i64, String, Option<Vec<u8>>) = redis::Script::new(PUT_IF_NEWER)
             .key(self.snapshot_key(org_id, datasource_id))
             .key(self.meta_key(org_id, datasource_id))
             .arg(&body)
@@ -130,11 +138,12 @@ impl SnapshotStore {
             .arg(job_id.to_string())
             .invoke_async(&mut conn)
             .await?;
-        Ok(match code {
+        let put = match code {
             -1 => Put::Superseded { by_job: by },
             -2 => Put::AlreadyStored,
             version => Put::Stored { version },
-        })
+        };
+        Ok((put, replaced))
     }
 
     /// The raw snapshot JSON and its metadata.

@@ -2,8 +2,11 @@
 //! job, and decide in one place whether a delivery is acknowledged, retried later or
 //! dead-lettered. SIGTERM stops taking work and drains what is in flight.
 
+mod drift;
+mod inputs;
 pub mod reconcile;
 pub mod run_job;
+mod steps;
 
 use crate::domain::JobId;
 use std::collections::{HashMap, HashSet};

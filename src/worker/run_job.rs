@@ -3,207 +3,28 @@
 //! as `Fault::Infrastructure` for the caller to retry.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::WorkerDeps;
+use super::inputs::validate;
+use super::steps::{Ended, Halt, Progress, Said, StepResult, job_error, step, step_watched};
+pub use super::steps::{InfraFault, Stop};
+use super::{WorkerDeps, drift};
 use crate::connectors::pipeline::{self, Discovered, Undiscovered};
-use crate::connectors::{
-    Connection, ConnectorConfig, ConnectorError, DatasourceType, JobInputs, Net, Upload,
-};
-use crate::domain::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY, JOB_PROGRESS};
+use crate::connectors::progress::{self, DiscoveryProgress};
+use crate::connectors::{Connection, ConnectorConfig, DatasourceType, Net};
+use crate::domain::events::{CloudEvent, DATASOURCE_FAILED, DATASOURCE_READY};
+use crate::domain::schema_diff::SchemaDiff;
 use crate::domain::snapshot::Snapshot;
 use crate::domain::tenancy;
-use crate::domain::{DatasourceStatus, ErrorCode, JobError, JobStatus, Step, StepName, StepStatus};
+use crate::domain::{
+    DatasourceStatus, ErrorCode, JobError, JobKind, JobStatus, Step, StepName, StepStatus,
+};
 use crate::egress::ssh::{Tunnel, TunnelSettings};
 use crate::storage::jobs::{self, JobRow, Outcome};
 use crate::storage::snapshots::Put;
 use crate::storage::{StoreError, datasources};
-
-/// Why a job stopped without an outcome of its own.
-#[derive(Debug)]
-pub enum Stop {
-    /// Something of onramp's own broke: retry later.
-    Infra(InfraFault),
-    /// Another worker holds the job now (this one's lease ran out): write nothing more.
-    LeaseLost,
-    /// The lease could not be renewed before it ran out (the database did not
-    /// answer): stop, write nothing more, give the message back.
-    LeaseUnrenewed,
-}
-
-/// Something of onramp's own broke in `step`.
-#[derive(Debug)]
-pub struct InfraFault {
-    pub step: StepName,
-    pub cause: String,
-    /// Steps as they stood, for the job record.
-    pub steps: Vec<Step>,
-}
-
-struct Progress<'a> {
-    deps: &'a WorkerDeps,
-    job: &'a JobRow,
-    steps: Vec<Step>,
-    started: Option<Instant>,
-    /// Progress events not yet written: the instant steps' transitions wait for the
-    /// next write, so that a job takes three progress writes, not eight.
-    deferred: Vec<CloudEvent>,
-}
-
-impl Progress<'_> {
-    fn infra(&self, step: StepName, cause: impl std::fmt::Display) -> Stop {
-        Stop::Infra(InfraFault {
-            step,
-            cause: cause.to_string(),
-            steps: self.steps.clone(),
-        })
-    }
-
-    async fn set(
-        &mut self,
-        step: StepName,
-        status: StepStatus,
-        message: Option<String>,
-    ) -> Result<(), Stop> {
-        let Some(index) = Step::index(&self.steps, step) else {
-            return Ok(());
-        };
-        if status == StepStatus::Running {
-            self.started = Some(Instant::now());
-        } else if let Some(started) = self.started.take() {
-            self.steps[index].duration_ms = Some(started.elapsed().as_millis() as u64);
-        }
-        self.steps[index].status = status;
-        self.steps[index].message = message;
-        let event = CloudEvent::new(
-            JOB_PROGRESS,
-            self.job.org_id,
-            &self.job.datasource_name,
-            json!({"jobId": self.job.id, "datasourceId": self.job.datasource_id,
-                   "datasourceName": self.job.datasource_name, "step": self.steps[index]}),
-        )
-        // One id per run of the job (its claim), step and status.
-        .identified_by(&[
-            &self.job.id.to_string(),
-            &self.job.attempts.to_string(),
-            step.as_str(),
-            &format!("{status:?}"),
-        ]);
-        self.deferred.push(event);
-        // Written at once: the start of the steps that wait on the target (so that a
-        // poller sees what the job waits for), a failure, and the last step's end.
-        // The instant steps' transitions ride along with the next write.
-        let slow_start = status == StepStatus::Running
-            && matches!(
-                step,
-                StepName::Tunnel | StepName::Connect | StepName::Discover
-            );
-        let last = step == StepName::Cache && status != StepStatus::Running;
-        if !(slow_start || last || status == StepStatus::Failed) {
-            return Ok(());
-        }
-        let events = std::mem::take(&mut self.deferred);
-        let held = jobs::record_steps(
-            &self.deps.pool,
-            &self.deps.settings,
-            self.job.id,
-            self.deps.id,
-            &self.steps,
-            &events,
-            self.job.org_id,
-        )
-        .await
-        .map_err(|e| self.infra(step, e))?;
-        // The write is conditional on the lease: nothing was written, and nothing more
-        // may be. Another worker runs the job now.
-        if !held {
-            return Err(Stop::LeaseLost);
-        }
-        Ok(())
-    }
-
-    /// Marks the remaining steps skipped after a failure.
-    fn skip_rest(&mut self) {
-        for s in &mut self.steps {
-            if s.status == StepStatus::Pending {
-                s.status = StepStatus::Skipped;
-            }
-        }
-    }
-}
-
-/// A target fault: the failed step's code, message and hint.
-fn job_error(step: StepName, e: &ConnectorError) -> JobError {
-    JobError {
-        code: if e.fault == crate::connectors::Fault::Egress {
-            ErrorCode::EgressDenied
-        } else {
-            step.failure_code()
-        },
-        message: format!("{}: {}", step.as_str(), e.message),
-        hint: Some(e.hint.clone()),
-    }
-}
-
-/// How a step ends when it does not pass.
-enum Halt {
-    /// The target's or the tenant's fault: the job fails with this error.
-    Failed(JobError),
-    /// Something of onramp's own broke: the job is tried again later.
-    Infra(String),
-    /// Another worker holds the job now: write nothing more.
-    LeaseLost,
-}
-
-impl Halt {
-    fn failed(code: ErrorCode, message: String, hint: Option<&str>) -> Halt {
-        Halt::Failed(JobError {
-            code,
-            message,
-            hint: hint.map(str::to_string),
-        })
-    }
-}
-
-/// A step passes with its value and the message shown for it, or halts the job.
-type StepResult<T> = Result<(T, String), Halt>;
-
-/// Why `steps` ended early: the failure is stored, or the job must stop as it is.
-enum Ended {
-    Failed,
-    Stopped(Stop),
-}
-
-impl From<Stop> for Ended {
-    fn from(stop: Stop) -> Ended {
-        Ended::Stopped(stop)
-    }
-}
-
-/// Runs one step: marks it running, then passed with its message, or failed (the
-/// failure stored with its event), or stopped for a retry.
-async fn step<T>(
-    p: &mut Progress<'_>,
-    name: StepName,
-    work: impl std::future::Future<Output = StepResult<T>>,
-) -> Result<T, Ended> {
-    p.set(name, StepStatus::Running, None).await?;
-    match work.await {
-        Ok((value, message)) => {
-            p.set(name, StepStatus::Passed, Some(message)).await?;
-            Ok(value)
-        }
-        Err(Halt::Failed(error)) => {
-            fail(p, name, error).await?;
-            Err(Ended::Failed)
-        }
-        Err(Halt::Infra(cause)) => Err(p.infra(name, cause).into()),
-        Err(Halt::LeaseLost) => Err(Stop::LeaseLost.into()),
-    }
-}
 
 /// Runs a claimed job to its stored outcome, or returns the infrastructure fault.
 pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
@@ -261,14 +82,20 @@ async fn through_tunnel(
 ) -> Result<(), Ended> {
     let (deps, job) = (p.deps, p.job);
     let conn = step(p, StepName::Connect, connect(deps, config, net)).await?;
-    let found = step(
+    let counted = Arc::new(DiscoveryProgress::default());
+    let found = step_watched(
         p,
         StepName::Discover,
-        discover(deps, net, conn, tenancy_settings),
+        progress::scope(counted.clone(), discover(deps, net, conn, tenancy_settings)),
+        Some(&counted),
     )
     .await?;
-    step(p, StepName::Cache, cache(deps, job, &found.snapshot)).await?;
-    finish(p, config.datasource_type(), found).await
+    // A test stores no snapshot: it has no cache step.
+    let changes = match job.kind {
+        JobKind::Test => None,
+        _ => step(p, StepName::Cache, cache(deps, job, &found.snapshot)).await?,
+    };
+    finish(p, config.datasource_type(), found, changes).await
 }
 
 /// Opens the tunnel; with no fingerprint in the credentials, the bastion's key must
@@ -281,7 +108,8 @@ async fn open_tunnel(
     let bastion = settings.bastion();
     let infra = |e: StoreError| Halt::Infra(e.to_string());
     let given = settings.host_key_fingerprint.is_some();
-    let pinned = if given {
+    let test = job.kind == JobKind::Test;
+    let pinned = if given || test {
         None
     } else {
         datasources::tunnel_pin(&deps.pool, job.datasource_id, &bastion)
@@ -298,6 +126,13 @@ async fn open_tunnel(
     .map_err(|e| Halt::Failed(job_error(StepName::Tunnel, &e)))?;
     let trust = if pinned.is_some() {
         "the one pinned by this datasource's first tunnel"
+    } else if test {
+        // A test records nothing: the key is shown so that the create can name it.
+        if given {
+            "the one the credentials give"
+        } else {
+            "not pinned by a test: give it as tunnel.hostKeyFingerprint when creating the datasource"
+        }
     } else {
         // A given fingerprint, once checked, becomes the pin (so that removing it
         // later keeps the key it named); otherwise this is the first use.
@@ -337,85 +172,6 @@ async fn open_tunnel(
     Ok((tunnel, message))
 }
 
-/// Loads the stored credentials and checks them again into the typed config, with
-/// what the job adds (an uploaded file, the operator's limits).
-async fn validate(
-    deps: &WorkerDeps,
-    job: &JobRow,
-) -> StepResult<(ConnectorConfig, Option<tenancy::TenancySettings>)> {
-    let invalid = |message: String, hint: &str| {
-        Halt::failed(ErrorCode::CredentialTestFailed, message, Some(hint))
-    };
-    let loaded =
-        datasources::load_with_credentials(&deps.pool, &deps.key, job.org_id, job.datasource_id)
-            .await;
-    let (record, credentials) = match loaded {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return Err(Halt::failed(
-                ErrorCode::CredentialTestFailed,
-                "validate: the datasource was deleted before its job ran".into(),
-                None,
-            ));
-        }
-        Err(e @ StoreError::Db(_)) => return Err(Halt::Infra(e.to_string())),
-        Err(e) => {
-            return Err(invalid(
-                format!("validate: {e}"),
-                "the stored credentials cannot be read with this secret key: update the datasource",
-            ));
-        }
-    };
-    let mut config = pipeline::configure(&record.datasource_type, &Value::Object(credentials))
-        .map_err(|problems| {
-            let detail: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{} {}", p.field, p.problem))
-                .collect();
-            invalid(
-                format!(
-                    "validate: stored credentials are invalid: {}",
-                    detail.join("; ")
-                ),
-                "update the datasource with valid credentials",
-            )
-        })?;
-    // A file uploaded with the datasource lives beside its record.
-    let upload = if config.needs_upload() {
-        match datasources::load_upload(&deps.pool, job.datasource_id).await {
-            Ok(Some((file_name, content))) => {
-                Some(std::sync::Arc::new(Upload { file_name, content }))
-            }
-            Ok(None) => {
-                return Err(invalid(
-                    "validate: the datasource has no url and no uploaded file".into(),
-                    "update it with a url, or create it again with the file",
-                ));
-            }
-            Err(e) => return Err(Halt::Infra(e.to_string())),
-        }
-    } else {
-        None
-    };
-    config.prepare(JobInputs {
-        upload,
-        file_max_bytes: deps.settings.csv_max_bytes,
-    });
-    let tenancy_settings = record
-        .tenancy_settings
-        .and_then(|v| serde_json::from_value(v).ok());
-    let defaults = if record.defaults_used.is_empty() {
-        String::new()
-    } else {
-        format!("; defaults used: {}", record.defaults_used.join(", "))
-    };
-    let message = format!(
-        "credentials are valid for {}{defaults}",
-        config.datasource_type()
-    );
-    Ok(((config, tenancy_settings), message))
-}
-
 async fn connect<'a>(
     deps: &WorkerDeps,
     config: &'a ConnectorConfig,
@@ -442,7 +198,7 @@ async fn discover(
     net: &Net,
     conn: Connection<'_>,
     tenancy_settings: &Option<tenancy::TenancySettings>,
-) -> StepResult<Discovered> {
+) -> StepResult<Discovered, Said> {
     let limit = deps.settings.discover_timeout;
     let found = match pipeline::discover(conn, tenancy_settings.as_ref(), limit).await {
         Err(Undiscovered::Target(e)) => {
@@ -463,15 +219,55 @@ async fn discover(
         0 => String::new(),
         n => format!("; the server asked onramp to wait {n} times"),
     };
-    let message = format!(
+    let mut message = format!(
         "found {} tables and {} columns in {} schemas{waited}",
         summary.tables, summary.columns, summary.schemas
     );
-    Ok((found, message))
+    // Connected, but not everything can be read: passed with a warning, not silently.
+    let (schemas, relations) = found.snapshot.unreadable();
+    for (names, one, many) in [
+        (&schemas, "schema", "schemas"),
+        (&relations, "relation", "relations"),
+    ] {
+        if !names.is_empty() {
+            let what = if names.len() == 1 { one } else { many };
+            message.push_str(&format!(
+                "; {} {what} not readable: {}",
+                names.len(),
+                listed(names)
+            ));
+        }
+    }
+    let warning = !(schemas.is_empty() && relations.is_empty());
+    if warning {
+        message.push_str(
+            " (grant USAGE on the schemas and SELECT on the relations, or leave them out)",
+        );
+    }
+    Ok((found, Said { message, warning }))
 }
 
-/// Stores the snapshot in Redis, if this job may.
-async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResult<()> {
+/// Names for a message: the first ten, then how many more.
+fn listed(names: &[String]) -> String {
+    let mut shown = names
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 10 {
+        shown.push_str(&format!(" and {} more", names.len() - 10));
+    }
+    shown
+}
+
+/// Stores the snapshot in Redis, if this job may; what it changed against the
+/// snapshot it replaced.
+async fn cache(
+    deps: &WorkerDeps,
+    job: &JobRow,
+    snapshot: &Snapshot,
+) -> StepResult<Option<SchemaDiff>> {
     let s = &deps.settings;
     // Only the lease holder writes the snapshot: a worker whose lease ran out (it was
     // cut off, another took the job over) stops here and writes nothing.
@@ -492,10 +288,10 @@ async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResu
                 .put(job.org_id, job.datasource_id, snapshot, job.seq, job.id)
                 .await
         } else {
-            Ok(Put::NotLatest)
+            Ok((Put::NotLatest, None))
         }
     };
-    let stored = match tokio::time::timeout(s.cache_timeout, put).await {
+    let (stored, replaced) = match tokio::time::timeout(s.cache_timeout, put).await {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(Halt::Infra(e.to_string())),
         Err(_) => {
@@ -505,8 +301,16 @@ async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResu
             )));
         }
     };
+    let changes = drift::changes(replaced, snapshot).await;
+    let changed = match &changes {
+        Some(d) => format!(
+            "; {} changes ({} breaking) since the last snapshot",
+            d.summary.changes, d.summary.breaking
+        ),
+        None => String::new(),
+    };
     let message = match stored {
-        Put::Stored { version } => format!("stored snapshot version {version}"),
+        Put::Stored { version } => format!("stored snapshot version {version}{changed}"),
         Put::Superseded { by_job } => format!(
             "not stored: a newer job of this datasource ({by_job}) stored its snapshot first"
         ),
@@ -515,11 +319,16 @@ async fn cache(deps: &WorkerDeps, job: &JobRow, snapshot: &Snapshot) -> StepResu
             "not stored: an update or sync of this datasource came after this job".to_string()
         }
     };
-    Ok(((), message))
+    Ok((changes, message))
 }
 
 /// Stores the success with its `datasource.ready` event.
-async fn finish(p: &mut Progress<'_>, ty: DatasourceType, found: Discovered) -> Result<(), Ended> {
+async fn finish(
+    p: &mut Progress<'_>,
+    ty: DatasourceType,
+    found: Discovered,
+    changes: Option<SchemaDiff>,
+) -> Result<(), Ended> {
     let (deps, job) = (p.deps, p.job);
     let summary = found.snapshot.summary();
     let schema = json!({"schemas": summary.schemas, "tables": summary.tables, "columns": summary.columns, "hash": summary.hash});
@@ -535,6 +344,7 @@ async fn finish(p: &mut Progress<'_>, ty: DatasourceType, found: Discovered) -> 
                "datasourceType": ty.as_str(), "schema": schema}),
     )
     .identified_by(&[&job.id.to_string()]);
+    let changed = changes.as_ref().map(|d| drift::event(job, ty.as_str(), d));
     let outcome = Outcome {
         status: JobStatus::Succeeded,
         steps: &p.steps,
@@ -542,7 +352,9 @@ async fn finish(p: &mut Progress<'_>, ty: DatasourceType, found: Discovered) -> 
         result: Some(result),
         datasource_status: DatasourceStatus::Ready,
         schema_summary: Some(schema.clone()),
-        event: &event,
+        // A test announces nothing: no datasource became ready.
+        event: (job.kind != JobKind::Test).then_some(&event),
+        schema_changes: changes.as_ref().zip(changed.as_ref()),
     };
     match jobs::finish(&deps.pool, &deps.settings, job, Some(deps.id), &outcome).await {
         Ok(jobs::Finished::DatasourceGone) => {
@@ -553,16 +365,6 @@ async fn finish(p: &mut Progress<'_>, ty: DatasourceType, found: Discovered) -> 
         Ok(_) => Ok(()),
         Err(e) => Err(p.infra(StepName::Cache, e).into()),
     }
-}
-
-async fn fail(p: &mut Progress<'_>, step: StepName, error: JobError) -> Result<JobStatus, Stop> {
-    p.set(step, StepStatus::Failed, Some(error.message.clone()))
-        .await?;
-    p.skip_rest();
-    store_failure(p.deps, p.job, Some(p.deps.id), &p.steps, &error)
-        .await
-        .map_err(|e| p.infra(step, e))?;
-    Ok(JobStatus::Failed)
 }
 
 /// Stores a failed outcome with its `datasource.failed` event.
@@ -587,7 +389,8 @@ pub async fn store_failure(
         result: None,
         datasource_status: DatasourceStatus::Failed,
         schema_summary: None,
-        event: &event,
+        event: (job.kind != JobKind::Test).then_some(&event),
+        schema_changes: None,
     };
     jobs::finish(&deps.pool, &deps.settings, job, worker, &outcome).await?;
     Ok(())

@@ -175,29 +175,41 @@ async fn a_duplicate_name_is_refused_and_records_nothing_more() {
 #[tokio::test]
 async fn a_sync_with_a_field_of_the_wrong_kind_is_refused_naming_it() {
     let app = spawn_app().await;
-    for (sync, field, problem) in [
+    for (sync, code, field, problem) in [
+        // A malformed id is DataBrain's DATASOURCE_ID_ERROR.
         (
             json!({"datasourceName": "0", "input": {"datasourceId": ""}}),
+            "DATASOURCE_ID_ERROR",
+            "input.datasourceId",
+            "must be a UUID",
+        ),
+        (
+            json!({"input": {"datasourceId": "your-datasource-id"}}),
+            "DATASOURCE_ID_ERROR",
             "input.datasourceId",
             "must be a UUID",
         ),
         (
             json!({"datasourceName": 7}),
+            "INVALID_REQUEST_BODY",
             "datasourceName",
             "must be a string",
         ),
         (
             json!({"datasourceName": "", "input": {"datasourceId": uuid::Uuid::nil()}}),
+            "INVALID_REQUEST_BODY",
             "datasourceName",
             "must not be empty",
         ),
         (
             json!({"datasourceName": "0", "input": []}),
+            "INVALID_REQUEST_BODY",
             "input",
             "must be an object",
         ),
         (
             json!({"input": {}}),
+            "INVALID_REQUEST_BODY",
             "input.datasourceId",
             "is required in input",
         ),
@@ -212,7 +224,7 @@ async fn a_sync_with_a_field_of_the_wrong_kind_is_refused_naming_it() {
             .unwrap();
         assert_eq!(r.status(), 400, "{sync}");
         let answer: Value = r.json().await.unwrap();
-        assert_eq!(answer["error"]["code"], "INVALID_REQUEST_BODY", "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
         assert_eq!(answer["error"]["details"][0]["field"], field, "{answer}");
         assert_eq!(
             answer["error"]["details"][0]["problem"], problem,

@@ -125,6 +125,13 @@ async fn a_sync_by_name_or_by_id_rediscovers_a_dropped_table_and_an_unknown_name
             .status(),
         404
     );
+    // An id that names no datasource: DataBrain's DATASOURCE_ID_ERROR.
+    let unknown = sync(json!({"input": {"datasourceId": uuid::Uuid::now_v7()}}))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(unknown["error"]["code"], "DATASOURCE_ID_ERROR", "{unknown}");
     drop_pg_schema(&schema).await;
     app.stop().await;
 }

@@ -108,6 +108,7 @@ pub async fn discover(s: &ChSession, cfg: &ClickhouseConfig) -> Result<Snapshot,
                 foreign_keys: Vec::new(),
                 columns: Vec::new(),
                 properties,
+                ..Default::default()
             },
         );
     }

@@ -95,6 +95,7 @@ pub async fn discover(s: &MongoSession, cfg: &MongoConfig) -> Result<Snapshot, C
                 foreign_keys: Vec::new(),
                 columns: infer::columns(&docs),
                 properties: [("sampledDocuments".to_string(), docs.len().to_string())].into(),
+                ..Default::default()
             });
         }
         tables.sort_by(|a, b| a.name.cmp(&b.name));

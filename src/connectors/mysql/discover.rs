@@ -9,7 +9,7 @@ use mysql_async::prelude::Queryable;
 
 use super::config::MysqlConfig;
 use super::session::MySession;
-use crate::connectors::{ConnectorError, Fault};
+use crate::connectors::{ConnectorError, Fault, progress};
 use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
@@ -106,6 +106,11 @@ fn key_row(r: &mysql_async::Row) -> Option<KeyRow> {
     ))
 }
 
+// COLUMN_DEFAULT: MariaDB (since 10.2.7) quotes literal strings and writes the
+// bare word NULL for "no default" on a nullable column; MySQL writes SQL NULL for
+// that, and a bare NULL from MySQL would be a default of the string 'NULL', a case
+// rare enough that the bare word is read as no default from both.
+
 /// Keeps a row unless MAX_ROWS are kept already (then notes the overflow).
 fn keep<T>(acc: &mut (Vec<T>, bool), row: Option<T>) {
     if acc.0.len() >= crate::connectors::support::limits::MAX_ROWS {
@@ -160,6 +165,7 @@ pub async fn discover(
         .await
         .map_err(|e| query_error(e, "reading information_schema.TABLES"))?;
     too_many(over)?;
+    progress::relations_total(tables.len());
     // Columns are folded into their final shape as rows arrive: a wide schema's
     // rows are never all held at once.
     let mut columns: HashMap<String, Vec<Column>> = s
@@ -174,13 +180,19 @@ pub async fn discover(
                 };
                 let (table, name, ordinal, column_type, data_type, nullable, default, comment) =
                     row;
-                acc.entry(table).or_default().push(Column {
+                let columns = acc.entry(table).or_insert_with(|| {
+                    // A relation's first column: count the relation as read (its
+                    // rows come together), a cheap measure of how far it got.
+                    progress::relations_done(1);
+                    Vec::new()
+                });
+                columns.push(Column {
                     family: family(&data_type, &column_type),
                     name,
                     ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
                     native_type: column_type,
                     nullable: nullable == "YES",
-                    default,
+                    default: default.filter(|d| d != "NULL"),
                     comment: comment.filter(|c| !c.is_empty()),
                 });
                 acc

@@ -8,44 +8,64 @@ use std::time::Instant;
 
 use super::config::PostgresConfig;
 use super::session::{PgSession, query_error};
-use crate::connectors::ConnectorError;
+use crate::connectors::{ConnectorError, Fault, progress};
 use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
 
-/// Relations of the user schemas ($1 limits to one schema when not null).
-const RELATIONS: &str = "
-SELECT c.oid, n.nspname, c.relname, c.relkind::text, d.description, c.reltuples::float8
+/// The relations discovery reads (`c` a pg_class row, `n` its namespace; `$1` one
+/// schema when not null): one text for every query that needs it.
+macro_rules! user_relations {
+    () => {
+        "c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+  AND ($1::text IS NULL OR n.nspname = $1)"
+    };
+}
+
+/// Relations of the user schemas ($1 limits to one schema when not null), with
+/// whether the credentials may read each: USAGE on its schema and SELECT on it (or
+/// on any of its columns). The catalog shows relations the user cannot read; they
+/// are reported as such, not left out.
+const RELATIONS: &str = concat!(
+    "
+SELECT c.oid, n.nspname, c.relname, c.relkind::text, d.description, c.reltuples::float8,
+       has_schema_privilege(n.oid, 'USAGE') AND has_any_column_privilege(c.oid, 'SELECT')
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-  AND ($1::text IS NULL OR n.nspname = $1)
-  AND has_schema_privilege(n.oid, 'USAGE')";
+WHERE ",
+    user_relations!()
+);
 
-const COLUMNS: &str = "
+/// Columns; a domain's type family is its base type's (followed two domains deep:
+/// typbasetype is 0, matching nothing, for every other type). Each row also carries
+/// how many relations there are (one count, an InitPlan): the columns arrive before
+/// the relations query's answer, and progress needs the total while they stream.
+const COLUMNS: &str = concat!("
 SELECT a.attrelid, a.attname, a.attnum::int4,
        pg_catalog.format_type(a.atttypid, a.atttypmod),
-       t.typname::text, t.typcategory::text, a.attnotnull,
-       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), d.description
+       COALESCE(b2.typname, b1.typname, t.typname)::text,
+       COALESCE(b2.typcategory, b1.typcategory, t.typcategory)::text,
+       a.attnotnull,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), d.description,
+       (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE ", user_relations!(), ")
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_type b1 ON b1.oid = t.typbasetype
+LEFT JOIN pg_catalog.pg_type b2 ON b2.oid = b1.typbasetype
 LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped
-  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-  AND ($1::text IS NULL OR n.nspname = $1)
-ORDER BY a.attrelid, a.attnum";
+  AND ", user_relations!(), "
+ORDER BY a.attrelid, a.attnum");
 
 /// Primary and foreign keys, with the referenced side resolved to names.
 const CONSTRAINTS: &str = "
@@ -63,6 +83,29 @@ WHERE con.contype IN ('p', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
   AND ($1::text IS NULL OR n.nspname = $1)
 ORDER BY con.conrelid, con.conname";
+
+/// The leaf partitions under each top-level partitioned table (a partition may
+/// itself be partitioned), with their row estimates: onramp folds them into the
+/// parent instead of listing each as a table.
+const PARTITIONS: &str = "
+WITH RECURSIVE tree(root, child, depth) AS (
+  SELECT i.inhparent, i.inhrelid, 1
+  FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace
+  WHERE p.relkind = 'p' AND NOT p.relispartition
+    AND ($1::text IS NULL OR n.nspname = $1)
+  UNION ALL
+  SELECT tree.root, i.inhrelid, tree.depth + 1
+  FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.child
+  WHERE tree.depth < 32
+)
+SELECT tree.root, n.nspname, c.relname, c.reltuples::float8
+FROM tree
+JOIN pg_catalog.pg_class c ON c.oid = tree.child
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind <> 'p'
+ORDER BY tree.root, n.nspname, c.relname";
 
 const DATABASES: &str = "
 SELECT datname FROM pg_catalog.pg_database
@@ -103,18 +146,30 @@ pub async fn discover(
                 // reltuples is -1 for never-analysed tables and meaningless for views.
                 row_estimate: (estimate >= 0.0 && kind != TableKind::View)
                     .then_some(estimate as i64),
+                readable: row.try_get::<_, Option<bool>>(6)?.unwrap_or(true),
                 ..Default::default()
             };
             tables.insert(row.try_get(0)?, (row.try_get::<_, String>(1)?, table));
         }
+        progress::relations_total(tables.len());
         Ok::<_, tokio_postgres::Error>(tables)
     };
     let read_columns = async {
         let rows = s.client.query_raw(COLUMNS, param).await?;
         futures::pin_mut!(rows);
         let mut columns: HashMap<u32, Vec<Column>> = HashMap::new();
+        // Rows arrive by relation: a relation is read once the next one starts.
+        let mut current = None;
         while let Some(row) = rows.try_next().await? {
-            columns.entry(row.try_get(0)?).or_default().push(Column {
+            let relid: u32 = row.try_get(0)?;
+            match current.replace(relid) {
+                None => progress::relations_total(
+                    usize::try_from(row.try_get::<_, i64>(9)?).unwrap_or(0),
+                ),
+                Some(c) if c != relid => progress::relations_done(1),
+                Some(_) => {}
+            }
+            columns.entry(relid).or_default().push(Column {
                 name: row.try_get(1)?,
                 ordinal: u32::try_from(row.try_get::<_, i32>(2)?).unwrap_or(0),
                 native_type: row.try_get::<_, Option<String>>(3)?.unwrap_or_default(),
@@ -124,6 +179,7 @@ pub async fn discover(
                 comment: row.try_get(8)?,
             });
         }
+        progress::relations_done(usize::from(current.is_some()));
         Ok(columns)
     };
     let read_constraints = async {
@@ -142,8 +198,28 @@ pub async fn discover(
         }
         Ok(constraints)
     };
-    let (mut tables, mut columns, constraints) =
-        tokio::try_join!(read_relations, read_columns, read_constraints).map_err(failed)?;
+    let read_partitions = async {
+        let rows = s.client.query_raw(PARTITIONS, param).await?;
+        futures::pin_mut!(rows);
+        let mut partitions = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            partitions.push((
+                row.try_get::<_, u32>(0)?,
+                row.try_get::<_, String>(1)?,
+                row.try_get::<_, String>(2)?,
+                row.try_get::<_, Option<f64>>(3)?.unwrap_or(-1.0),
+            ));
+        }
+        Ok(partitions)
+    };
+    let (mut tables, mut columns, constraints, partitions) = tokio::try_join!(
+        read_relations,
+        read_columns,
+        read_constraints,
+        read_partitions
+    )
+    .map_err(failed)?;
+    fold_partitions(&mut tables, partitions);
     for (relid, (_, table)) in tables.iter_mut() {
         table.columns = columns.remove(relid).unwrap_or_default();
     }
@@ -181,6 +257,68 @@ pub async fn discover(
         schemas,
     }];
     Ok(Snapshot::new(flavor, databases, started))
+}
+
+/// Names each partitioned table's leaf partitions and, when the parent itself was
+/// never analysed, estimates its rows as the sum of theirs.
+fn fold_partitions(
+    tables: &mut HashMap<u32, (String, Table)>,
+    partitions: Vec<(u32, String, String, f64)>,
+) {
+    let mut estimates: HashMap<u32, Option<f64>> = HashMap::new();
+    for (root, schema, name, estimate) in partitions {
+        let Some((parent_schema, table)) = tables.get_mut(&root) else {
+            continue;
+        };
+        let label = if *parent_schema == schema {
+            name
+        } else {
+            format!("{schema}.{name}")
+        };
+        table.partitions.push(label);
+        // An unanalysed partition (-1) leaves the sum unknown.
+        let sum = estimates.entry(root).or_insert(Some(0.0));
+        *sum = sum.filter(|_| estimate >= 0.0).map(|s| s + estimate);
+    }
+    for (root, sum) in estimates {
+        if let (Some((_, table)), Some(sum)) = (tables.get_mut(&root), sum) {
+            table.row_estimate = table.row_estimate.or(Some(sum as i64));
+        }
+    }
+}
+
+/// The connect step's last check: the credentials can read the catalog, and the
+/// schema the credentials name (if any) exists. One round trip.
+pub async fn check_catalog(s: &mut PgSession, cfg: &PostgresConfig) -> Result<(), ConnectorError> {
+    let schema = cfg.schema.as_deref();
+    let row = s
+        .client
+        .query_one(
+            "SELECT has_schema_privilege('pg_catalog', 'USAGE'),
+                    $1::text IS NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| query_error(e, "checking access to pg_catalog"))?;
+    if !cell::<bool>(&row, 0)? {
+        return Err(ConnectorError::new(
+            Fault::Permission,
+            format!("the user {} may not read pg_catalog", cfg.username),
+            "grant the user USAGE on schema pg_catalog (PostgreSQL grants it to every role unless revoked)",
+        ));
+    }
+    if !cell::<bool>(&row, 1)? {
+        return Err(ConnectorError::new(
+            Fault::UnknownDatabase,
+            format!(
+                "schema {:?} does not exist in database {:?}",
+                schema.unwrap_or_default(),
+                s.database
+            ),
+            "check the schema's name (names are case-sensitive), or leave schema out to discover every schema",
+        ));
+    }
+    Ok(())
 }
 
 pub async fn list_databases(s: &mut PgSession) -> Result<Vec<String>, ConnectorError> {

@@ -42,7 +42,9 @@ impl crate::connectors::Connector for Postgres {
         config: &PostgresConfig,
         net: &Net,
     ) -> Result<PgSession, ConnectorError> {
-        connect(config, net).await
+        let mut session = connect(config, net).await?;
+        discover::check_catalog(&mut session, config).await?;
+        Ok(session)
     }
 
     async fn discover(

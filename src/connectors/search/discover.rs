@@ -57,6 +57,7 @@ pub async fn discover(
                 foreign_keys: Vec::new(),
                 columns,
                 properties,
+                ..Default::default()
             },
         );
     }
@@ -91,6 +92,7 @@ pub async fn discover(
             foreign_keys: Vec::new(),
             columns: first.columns.clone(),
             properties,
+            ..Default::default()
         };
         tables.insert(alias, table);
     }

@@ -4,6 +4,8 @@
 
 mod idempotency;
 mod multipart;
+pub mod schema_changes;
+pub mod test_run;
 mod wait;
 
 use crate::domain::{DatasourceId, DatasourceName, JobId};
@@ -36,6 +38,44 @@ fn trace_parent(headers: &HeaderMap) -> TraceParent {
     crate::telemetry::trace_parent_of(&tracing::Span::current(), incoming)
 }
 
+/// A create's body (JSON, or multipart with a file) read and checked as the API
+/// checks one: its shape, the egress policy, the TLS minimum, the AWS role; and the
+/// `?wait` it asks for, held (a wait is a stream: refused before anything is
+/// recorded, not after). A test's body is checked the same way.
+struct CreateBody {
+    headers: HeaderMap,
+    waiting: Option<wait::Wait>,
+    request: crate::http::request::DatasourceRequest,
+    upload: Option<(String, Bytes)>,
+}
+
+impl CreateBody {
+    async fn read(
+        state: &AppState,
+        org: crate::domain::OrgId,
+        q: &WaitQuery,
+        http_request: axum::extract::Request,
+    ) -> Result<CreateBody, ApiError> {
+        let wait = wait_seconds(q)?;
+        let headers = http_request.headers().clone();
+        let waiting = hold(state, org, &headers, wait)?;
+        let (json, upload) = read_create_body(state, http_request).await?;
+        let request = parse_datasource(&json, &state.egress.policy)?
+            .meets(state.settings.minimum_ssl_mode)?
+            .aws_role_allowed(
+                &crate::http::aws::external_id_for(&state.key, org),
+                &state.settings.aws_denied_accounts,
+            )?;
+        check_upload(&request, upload.as_ref())?;
+        Ok(CreateBody {
+            headers,
+            waiting,
+            request,
+            upload,
+        })
+    }
+}
+
 #[utoipa::path(
     post, path = "/api/v2/datasource", operation_id = "createDatasource",
     summary = "create a datasource and queue its test and discovery",
@@ -52,18 +92,12 @@ pub async fn create(
     ApiQuery(q): ApiQuery<WaitQuery>,
     http_request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let wait = wait_seconds(&q)?;
-    let headers = http_request.headers().clone();
-    // A wait is a stream: refused before anything is recorded, not after.
-    let waiting = hold(&state, org, &headers, wait)?;
-    let (json, upload) = read_create_body(&state, http_request).await?;
-    let request = parse_datasource(&json, &state.egress.policy)?
-        .meets(state.settings.minimum_ssl_mode)?
-        .aws_role_allowed(
-            &crate::http::aws::external_id_for(&state.key, org),
-            &state.settings.aws_denied_accounts,
-        )?;
-    check_upload(&request, upload.as_ref())?;
+    let CreateBody {
+        headers,
+        waiting,
+        request,
+        upload,
+    } = CreateBody::read(&state, org, &q, http_request).await?;
     let idempotency_key = idempotency::key(&headers)?;
     let request_hash = idempotency::fingerprint(&state.key, &request.canonical, upload.as_ref());
     let (datasource_id, job_id) = (DatasourceId::generate(), JobId::generate());
@@ -258,6 +292,8 @@ pub async fn delete(
     }
 }
 
+const MALFORMED_ID: &str = "must be a UUID";
+
 /// Which datasource a sync names: by name, or by id when no name is given. A field
 /// of the wrong kind is refused with its name, never passed over.
 fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef, ApiError> {
@@ -279,9 +315,7 @@ fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef, A
         Some(Value::Object(input)) => match input.get("datasourceId") {
             Some(Value::String(text)) => text
                 .parse::<DatasourceId>()
-                .map_err(|_| {
-                    problems.push(FieldProblem::new("input.datasourceId", "must be a UUID"))
-                })
+                .map_err(|_| problems.push(FieldProblem::new("input.datasourceId", MALFORMED_ID)))
                 .ok(),
             Some(_) => {
                 problems.push(FieldProblem::new("input.datasourceId", "must be a string"));
@@ -302,10 +336,16 @@ fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef, A
     };
     if !problems.is_empty() {
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
-        return Err(ApiError::invalid(
+        // An id that is no UUID, and nothing else wrong: DataBrain's code for it.
+        let malformed_id = problems.len() == 1 && problems[0].problem == MALFORMED_ID;
+        let mut error = ApiError::invalid(
             format!("invalid sync request: check {}", fields.join(", ")),
             problems,
-        ));
+        );
+        if malformed_id {
+            error.code = ErrorCode::DatasourceIdError;
+        }
+        return Err(error);
     }
     match (name, id) {
         (Some(name), _) => match could_exist(name) {
@@ -328,8 +368,8 @@ fn sync_target(body: &serde_json::Map<String, Value>) -> Result<DatasourceRef, A
     summary = "re-discover a datasource",
     responses(
         (status = 202, description = "accepted: the job is recorded and queued", body = Accepted),
-        (status = 400, description = "neither a name nor an id, a field of the wrong kind (an id that is not a UUID), or malformed json", body = ErrorBody),
-        (status = 404, description = "unknown datasource", body = ErrorBody),
+        (status = 400, description = "neither a name nor an id, a field of the wrong kind, or malformed json (INVALID_REQUEST_BODY); an input.datasourceId that is not a UUID or names no datasource (DATASOURCE_ID_ERROR)", body = ErrorBody),
+        (status = 404, description = "unknown datasource name", body = ErrorBody),
         (status = 413, description = "the body is over body_limit_bytes", body = ErrorBody),
     )
 )]
@@ -341,9 +381,9 @@ pub async fn sync(
 ) -> Result<Response, ApiError> {
     let body = parse_json_object(&body_bytes(body, state.settings.body_limit_bytes)?)?;
     let which = sync_target(&body)?;
-    let label = match &which {
-        DatasourceRef::Name(n) => n.to_string(),
-        DatasourceRef::Id(id) => id.to_string(),
+    let (label, by_id) = match &which {
+        DatasourceRef::Name(n) => (n.to_string(), false),
+        DatasourceRef::Id(id) => (id.to_string(), true),
     };
     let job_id = JobId::generate();
     let trace = trace_parent(&headers);
@@ -361,6 +401,11 @@ pub async fn sync(
             StatusCode::ACCEPTED,
             Accepted::new(&name, id, job_id),
         )),
+        None if by_id => Err(ApiError::new(
+            ErrorCode::DatasourceIdError,
+            format!("no datasource has the id {label}"),
+        )
+        .with_hint("list the datasources (GET /api/v2/datasource) for their ids, or sync by datasourceName")),
         None => Err(not_found(&label)),
     }
 }
@@ -368,6 +413,33 @@ pub async fn sync(
 /// Pages beyond this are refused: with 500 a page it is far more datasources than an
 /// organisation has, and the offset stays well inside PostgreSQL's range.
 const MAX_PAGE_NUMBER: i64 = 1_000_000;
+
+/// A page number (from 1) and size (from 1 to `max_size`, 20 when absent), checked.
+fn checked_page(
+    number: Option<i64>,
+    size: Option<i64>,
+    max_size: i64,
+) -> Result<(i64, i64), ApiError> {
+    let mut problems = Vec::new();
+    let page = number.unwrap_or(1);
+    if !(1..=MAX_PAGE_NUMBER).contains(&page) {
+        problems.push(FieldProblem::new(
+            "pageNumber",
+            format!("must be 1 to {MAX_PAGE_NUMBER}"),
+        ));
+    }
+    let size = size.unwrap_or(20);
+    if !(1..=max_size).contains(&size) {
+        problems.push(FieldProblem::new(
+            "pageSize",
+            format!("must be 1 to {max_size}"),
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid("invalid pagination", problems));
+    }
+    Ok((page, size))
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -395,21 +467,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let paginate = q.is_pagination.unwrap_or(false);
-    let mut problems = Vec::new();
-    let page = q.page_number.unwrap_or(1);
-    if !(1..=MAX_PAGE_NUMBER).contains(&page) {
-        problems.push(FieldProblem::new(
-            "pageNumber",
-            format!("must be 1 to {MAX_PAGE_NUMBER}"),
-        ));
-    }
-    let size = q.page_size.unwrap_or(20);
-    if !(1..=500).contains(&size) {
-        problems.push(FieldProblem::new("pageSize", "must be 1 to 500"));
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::invalid("invalid pagination", problems));
-    }
+    let (page, size) = checked_page(q.page_number, q.page_size, 500)?;
     let size = if paginate { size } else { 10_000 };
     let offset = if paginate { (page - 1) * size } else { 0 };
     let (rows, total) = datasources::list(&state.pool, org, size, offset).await?;
@@ -438,12 +496,36 @@ pub async fn get(
     Org(org): Org,
     ApiPath(name): ApiPath,
 ) -> Result<Response, ApiError> {
-    let Some(named) = could_exist(&name) else {
-        return Err(not_found(&name));
+    get_named(&state, org, &name).await
+}
+
+/// `GET /api/v2/datasource/sync` and `/test`: the routes of those names take the
+/// path before `{name}` does, so a datasource named `sync` or `test` is read here.
+pub async fn get_literal(
+    State(state): State<AppState>,
+    Org(org): Org,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let name = uri
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    get_named(&state, org, &name).await
+}
+
+async fn get_named(
+    state: &AppState,
+    org: crate::domain::OrgId,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let Some(named) = could_exist(name) else {
+        return Err(not_found(name));
     };
     match datasources::get(&state.pool, org, &named).await? {
         Some(r) => Ok(Json(DatasourceView::from(&r)).into_response()),
-        None => Err(not_found(&name)),
+        None => Err(not_found(name)),
     }
 }
 
