@@ -151,7 +151,6 @@ pub async fn discover(
             };
             tables.insert(row.try_get(0)?, (row.try_get::<_, String>(1)?, table));
         }
-        progress::relations_total(tables.len());
         Ok::<_, tokio_postgres::Error>(tables)
     };
     let read_columns = async {

@@ -38,6 +38,29 @@ fn trace_parent(headers: &HeaderMap) -> TraceParent {
     crate::telemetry::trace_parent_of(&tracing::Span::current(), incoming)
 }
 
+/// A checked request as the storage layer takes it.
+fn submission<'a>(
+    request: &'a crate::http::request::DatasourceRequest,
+    org: crate::domain::OrgId,
+    (datasource_id, job_id): (DatasourceId, JobId),
+    trace_parent: &'a str,
+    upload: Option<&'a (String, Bytes)>,
+) -> Submission<'a> {
+    Submission {
+        org_id: org,
+        datasource_id,
+        job_id,
+        name: &request.name,
+        datasource_type: request.datasource_type,
+        credentials: &request.credentials,
+        public_credentials: &request.public_credentials,
+        tenancy: request.tenancy.as_ref(),
+        defaults_used: &request.defaults_used,
+        trace_parent: Some(trace_parent),
+        upload: upload.map(|(n, b)| (n.as_str(), b.as_ref())),
+    }
+}
+
 /// A create's body (JSON, or multipart with a file) read and checked as the API
 /// checks one: its shape, the egress policy, the TLS minimum, the AWS role; and the
 /// `?wait` it asks for, held (a wait is a stream: refused before anything is
@@ -103,19 +126,14 @@ pub async fn create(
     let (datasource_id, job_id) = (DatasourceId::generate(), JobId::generate());
     let trace = trace_parent(&headers);
     let body = Accepted::new(request.name.as_str(), datasource_id, job_id);
-    let sub = Submission {
-        org_id: org,
-        datasource_id,
-        job_id,
-        name: &request.name,
-        datasource_type: request.datasource_type,
-        credentials: &request.credentials,
-        public_credentials: &request.public_credentials,
-        tenancy: request.tenancy.as_ref(),
-        defaults_used: &request.defaults_used,
-        trace_parent: Some(&trace.header()),
-        upload: upload.as_ref().map(|(n, b)| (n.as_str(), b.as_ref())),
-    };
+    let trace_header = trace.header();
+    let sub = submission(
+        &request,
+        org,
+        (datasource_id, job_id),
+        &trace_header,
+        upload.as_ref(),
+    );
     let idem = idempotency_key
         .as_deref()
         .map(|k| (k, request_hash.as_slice()));
@@ -196,19 +214,15 @@ pub async fn update(
     )?;
     let job_id = JobId::generate();
     let trace = trace_parent(&headers);
-    let sub = Submission {
-        org_id: org,
-        datasource_id: DatasourceId::nil(),
-        job_id,
-        name: &request.name,
-        datasource_type: request.datasource_type,
-        credentials: &request.credentials,
-        public_credentials: &request.public_credentials,
-        tenancy: request.tenancy.as_ref(),
-        defaults_used: &request.defaults_used,
-        trace_parent: Some(&trace.header()),
-        upload: None,
-    };
+    let trace_header = trace.header();
+    // The update finds the datasource's id by name.
+    let sub = submission(
+        &request,
+        org,
+        (DatasourceId::nil(), job_id),
+        &trace_header,
+        None,
+    );
     match datasources::update(&state.pool, &state.settings, &state.key, &sub).await? {
         Some(id) => {
             finish_or_wait(

@@ -8,14 +8,13 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::wait::{WaitQuery, finish_or_wait};
-use super::{CreateBody, trace_parent};
+use super::{CreateBody, submission, trace_parent};
 use crate::domain::{DatasourceId, JobId};
 use crate::http::AppState;
 use crate::http::answers::{Accepted, WriteAnswers};
 use crate::http::auth::Org;
 use crate::http::error::ApiError;
 use crate::http::request::ApiQuery;
-use crate::storage::datasources::Submission;
 use crate::storage::test_jobs;
 
 #[utoipa::path(
@@ -41,20 +40,15 @@ pub async fn test(
     } = CreateBody::read(&state, org, &q, http_request).await?;
     let job_id = JobId::generate();
     let trace = trace_parent(&headers);
-    let sub = Submission {
-        org_id: org,
-        // Names no datasource: the key of the test's own inputs.
-        datasource_id: DatasourceId::generate(),
-        job_id,
-        name: &request.name,
-        datasource_type: request.datasource_type,
-        credentials: &request.credentials,
-        public_credentials: &request.public_credentials,
-        tenancy: request.tenancy.as_ref(),
-        defaults_used: &request.defaults_used,
-        trace_parent: Some(&trace.header()),
-        upload: upload.as_ref().map(|(n, b)| (n.as_str(), b.as_ref())),
-    };
+    let trace_header = trace.header();
+    // A fresh datasource id that names no datasource: the key of the test's inputs.
+    let sub = submission(
+        &request,
+        org,
+        (DatasourceId::generate(), job_id),
+        &trace_header,
+        upload.as_ref(),
+    );
     test_jobs::create(&state.pool, &state.settings, &state.key, &sub).await?;
     tracing::info!(org_id = %org, job_id = %job_id, trace_id = %trace.trace_id,
         datasource_type = request.datasource_type.as_str(), "datasource test accepted");
