@@ -144,6 +144,21 @@ pub fn document() -> Value {
                 "datasourceName": name,
                 "input": {"type": "object", "required": ["datasourceId"],
                           "properties": {"datasourceId": {"type": "string", "format": "uuid"}}}}}}}});
+    // `/datasource/sync` and `/datasource/test` are matched before `{name}` is (as
+    // OpenAPI says concrete paths are), so a datasource of either name is read there.
+    let get_named = paths["/api/v2/datasource/{name}"]["get"].clone();
+    for (literal, operation_id) in [
+        ("sync", "getDatasourceNamedSync"),
+        ("test", "getDatasourceNamedTest"),
+    ] {
+        let mut op = get_named.clone();
+        op["operationId"] = json!(operation_id);
+        op["summary"] = json!(format!("the datasource named `{literal}`, without secrets"));
+        if let Some(o) = op.as_object_mut() {
+            o.remove("parameters");
+        }
+        paths[format!("/api/v2/datasource/{literal}")]["get"] = op;
+    }
     paths["/api/v2/datasource/{name}/schema"]["get"]["responses"]["200"]["content"] =
         json!({"application/json": {"schema": {"$ref": "#/components/schemas/Snapshot"}}});
 
