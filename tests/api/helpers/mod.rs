@@ -314,9 +314,10 @@ impl TestApp {
         .await;
         let (port, _server) = proxy::silent_server().await;
         let silent = format!("http://127.0.0.1:{port}");
+        let limit = self.settings.connect_timeout.as_millis();
         self.fails_with(
             &body(ty, credentials("silent", &silent)),
-            "connect timed out after 2000 ms",
+            &format!("connect timed out after {limit} ms"),
         )
         .await;
     }
