@@ -192,7 +192,8 @@ async fn datasets_of_the_location_are_discovered_with_nested_columns_as_paths() 
 
 #[tokio::test]
 async fn bigquery_faults_each_end_the_job_with_their_own_message() {
-    let app = spawn_app().await;
+    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
+    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
     let project = fixture().await;
     let (_, key_file) = token_endpoint().await;
     // A key file whose key the token endpoint does not know.
