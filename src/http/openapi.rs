@@ -61,8 +61,7 @@ fn component(mut schema: Value) -> Value {
     schema
 }
 
-/// What an accepted answer leads to, for clients and for stateful testing.
-/// Where a 202's identifiers lead at once. Not to the schema: it exists only once
+/// What an accepted answer leads to at once, for clients and for stateful testing. Not to the schema: it exists only once
 /// the job has succeeded (the job's own links say when).
 fn accepted_links() -> Value {
     json!({

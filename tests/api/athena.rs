@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::s3::endpoint;
-use crate::helpers::{body, spawn_app, spawn_with, table, unique};
+use crate::helpers::{body, spawn_app, spawn_for_faults, table, unique};
 
 async fn glue_fixture(endpoint: &str, database: &str, workgroup: &str) {
     glue_fixture_as(endpoint, database, workgroup, &[]).await
@@ -113,8 +113,7 @@ async fn the_glue_catalog_behind_athena_is_discovered_with_partition_keys() {
 
 #[tokio::test]
 async fn athena_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let (database, workgroup) = (unique("g"), unique("w"));
     glue_fixture(&endpoint(), &database, &workgroup).await;
     let failed = |c: Value| {

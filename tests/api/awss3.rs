@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::s3;
-use crate::helpers::{TestApp, body, spawn_app, spawn_with, table, unique};
+use crate::helpers::{TestApp, body, spawn_app, spawn_for_faults, table, unique};
 
 fn shape(table: &Value) -> Vec<(String, String, bool)> {
     table["columns"]
@@ -177,9 +177,7 @@ async fn a_bucket_in_folder_mode_makes_one_table_of_a_folders_objects() {
 
 #[tokio::test]
 async fn awss3_faults_and_refused_tenancy_each_get_their_own_answer() {
-    // Each fault must arrive as itself, not as the connect step's time running
-    // out on a machine the parallel tests keep busy: the step has room.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(10_000)).await;
+    let app = spawn_for_faults().await;
     let bucket = unique("b");
     s3::bucket(&bucket).await;
     let failed = |c: Value| {

@@ -17,7 +17,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{body, column_shapes, shapes, spawn_app, spawn_with, table, unique};
+use crate::helpers::{
+    body, column_shapes, shapes, spawn_app, spawn_for_faults, spawn_with, table, unique,
+};
 
 const EMULATOR: &str = "http://127.0.0.1:19050";
 const EMAIL: &str = "loader@onramp-test.iam.gserviceaccount.com";
@@ -192,8 +194,7 @@ async fn datasets_of_the_location_are_discovered_with_nested_columns_as_paths() 
 
 #[tokio::test]
 async fn bigquery_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let project = fixture().await;
     let (_, key_file) = token_endpoint().await;
     // A key file whose key the token endpoint does not know.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
 use crate::helpers::targets::*;
-use crate::helpers::{body, port_of, spawn_app, spawn_with, table, unique};
+use crate::helpers::{body, port_of, spawn_app, spawn_for_faults, table, unique};
 
 #[tokio::test]
 async fn a_clickhouse_database_is_discovered_with_engines_keys_and_comments() {
@@ -85,8 +85,7 @@ async fn a_clickhouse_database_is_discovered_with_engines_keys_and_comments() {
 
 #[tokio::test]
 async fn clickhouse_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let failed = |name: &str, change: &dyn Fn(&mut Value)| {
         let mut c = clickhouse_credentials(name, "default");
         change(&mut c);

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::helpers::{body, spawn_app, spawn_with, table};
+use crate::helpers::{body, spawn_app, spawn_for_faults, table};
 
 #[derive(Clone, Default)]
 struct Fake {
@@ -240,8 +240,7 @@ async fn a_unity_catalog_is_discovered_through_statements_polls_and_chunks() {
 
 #[tokio::test]
 async fn databricks_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let endpoint = fake_workspace().await;
     let mut bad_token = credentials("token", &endpoint);
     bad_token["accessToken"] = json!("dapi-wrong");

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use crate::helpers::{body, column_shapes, shapes, spawn_app, spawn_with, table};
+use crate::helpers::{body, column_shapes, shapes, spawn_app, spawn_for_faults, table};
 
 const TOKEN: &str = "fb-access-token";
 
@@ -229,8 +229,7 @@ async fn a_firebolt_database_is_discovered_on_the_user_engine() {
 
 #[tokio::test]
 async fn firebolt_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let endpoint = fake_firebolt().await;
     let mut secret = credentials("secret", &endpoint);
     secret["clientSecret"] = json!("wrong");

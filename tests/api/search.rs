@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::helpers::{body, spawn_app, spawn_with, table, unique};
+use crate::helpers::{body, spawn_app, spawn_for_faults, table, unique};
 
 const OSMEM: &str = "http://127.0.0.1:19200";
 
@@ -121,8 +121,7 @@ async fn authenticating_front() -> String {
 
 #[tokio::test]
 async fn search_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let prefix = unique("x");
     fixture(&prefix).await;
     let front = authenticating_front().await;

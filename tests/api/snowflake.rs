@@ -16,7 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{body, spawn_app, spawn_with, table, unique};
+use crate::helpers::{body, spawn_app, spawn_for_faults, table, unique};
 
 const FAKESNOW: &str = "http://127.0.0.1:18090";
 
@@ -292,8 +292,7 @@ async fn an_encrypted_key_pair_and_databrains_auth_methods_log_in() {
 
 #[tokio::test]
 async fn snowflake_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let (front, private_key) = start_front().await;
     let mut wrong = credentials("wrong", &front, "ANY");
     wrong["password"] = json!("nope");

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::helpers::{body, port_of, spawn_app, spawn_with, table};
+use crate::helpers::{body, port_of, spawn_app, spawn_for_faults, table};
 
 #[derive(Clone)]
 struct Fake {
@@ -165,8 +165,7 @@ async fn a_trino_catalog_is_discovered_by_following_next_uri() {
 
 #[tokio::test]
 async fn trino_faults_each_end_the_job_with_their_own_message() {
-    // Room for each fault to arrive as itself on a machine the parallel tests keep busy.
-    let app = spawn_with(|s| s.connect_timeout = std::time::Duration::from_millis(5_000)).await;
+    let app = spawn_for_faults().await;
     let port = fake_trino().await;
     let job = app
         .fails_with(

@@ -80,6 +80,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts API and workers in-process after `adjust` has changed the settings.
+/// An app whose connect step has room (5 s) for each fault a test provokes to
+/// arrive as itself, not as the step's time running out on a machine the parallel
+/// tests keep busy.
+pub async fn spawn_for_faults() -> TestApp {
+    spawn_with(|s| s.connect_timeout = Duration::from_millis(5_000)).await
+}
+
 pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let id = unique("t");
     let mut settings = test_settings(&id);
