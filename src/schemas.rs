@@ -27,6 +27,8 @@ fn tenancy_schema() -> Value {
 
 /// The create/update request body for one type.
 pub fn request_schema(ty: DatasourceType) -> Value {
+    let mut credentials = json_schema(ty.fields());
+    crate::connectors::aliases::describe(ty, &mut credentials);
     json!({
         "$schema": DRAFT,
         "$id": format!("https://onramp.dev/schemas/request.{}.json", ty.as_str()),
@@ -36,7 +38,7 @@ pub fn request_schema(ty: DatasourceType) -> Value {
         "required": ["datasourceType", "credentials"],
         "properties": {
             "datasourceType": {"const": ty.as_str()},
-            "credentials": json_schema(ty.fields()),
+            "credentials": credentials,
             // Absent and null both mean "no tenancy settings".
             "tenancySettings": {"anyOf": [{"type": "null"}, tenancy_schema()]}
         }
@@ -135,6 +137,8 @@ pub fn snapshot_schema() -> Value {
                            "description": "facts particular to a type, e.g. a ClickHouse engine, sortingKey, partitionKey"}
         }
     });
+    let patterns = json!({"type": "object", "additionalProperties": false, "properties": {
+        "include": strings, "exclude": strings}});
     json!({
         "$schema": DRAFT,
         "$id": "https://onramp.dev/schemas/snapshot.json",
@@ -148,6 +152,9 @@ pub fn snapshot_schema() -> Value {
             "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "stats": {"type": "object", "required": ["schemas", "tables", "columns"], "properties": {
                 "schemas": {"type": "integer"}, "tables": {"type": "integer"}, "columns": {"type": "integer"}}},
+            "filters": {"type": "object", "additionalProperties": false,
+                        "description": "the credentials.schemaFilters the snapshot was taken with; absent when none",
+                        "properties": {"databases": patterns, "schemas": patterns, "tables": patterns}},
             "databases": {"type": "array", "items": {
                 "type": "object", "required": ["name", "schemas"], "properties": {
                     "name": {"type": "string"},

@@ -34,7 +34,15 @@ pub enum FieldKind {
     /// An object with fields of its own (`credentials.tunnel`), checked, defaulted,
     /// redacted and described like the credentials around it.
     Object(&'static [FieldSpec]),
+    /// A list of up to `PATTERNS_MAX` name patterns (`*` any run of characters),
+    /// each of 1 to `PATTERN_MAX_CHARS` characters without control characters.
+    Patterns,
 }
+
+/// The most patterns one include or exclude list takes.
+pub const PATTERNS_MAX: usize = 100;
+/// The longest pattern accepted.
+pub const PATTERN_MAX_CHARS: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 pub struct FieldSpec {
@@ -332,10 +340,13 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
             }
             Ok(json!(n))
         }
-        FieldKind::Bool => value
-            .as_bool()
-            .map(Value::Bool)
-            .ok_or_else(|| "must be true or false".into()),
+        // DataBrain's bodies give some switches as "enable" / "disable".
+        FieldKind::Bool => match value {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::String(s) if s == "enable" => Ok(Value::Bool(true)),
+            Value::String(s) if s == "disable" => Ok(Value::Bool(false)),
+            _ => Err("must be true or false (or \"enable\" or \"disable\")".into()),
+        },
         FieldKind::OneOf(options) => {
             let s = value.as_str().ok_or("must be a string")?;
             if options.contains(&s) {
@@ -343,6 +354,27 @@ fn check(kind: FieldKind, value: &Value) -> Result<Value, String> {
             } else {
                 Err(format!("must be one of: {}", options.join(", ")))
             }
+        }
+        FieldKind::Patterns => {
+            let items = value.as_array().ok_or("must be a list of patterns")?;
+            if items.len() > PATTERNS_MAX {
+                return Err(format!("takes at most {PATTERNS_MAX} patterns"));
+            }
+            for (i, item) in items.iter().enumerate() {
+                let s = item
+                    .as_str()
+                    .ok_or_else(|| format!("item {i} must be a string"))?;
+                let n = s.chars().count();
+                if n == 0 || n > PATTERN_MAX_CHARS {
+                    return Err(format!(
+                        "item {i} must be 1 to {PATTERN_MAX_CHARS} characters"
+                    ));
+                }
+                if s.chars().any(char::is_control) {
+                    return Err(format!("item {i} must not contain control characters"));
+                }
+            }
+            Ok(value.clone())
         }
         FieldKind::Object(nested) => validate(nested, "", value).map(Value::Object).map_err(|p| {
             p.first()
@@ -432,9 +464,12 @@ pub fn json_schema(specs: &[FieldSpec]) -> Value {
                 json!({"type": "integer", "minimum": min, "maximum": max})
             }
             FieldKind::Port => json!({"type": "integer", "minimum": 1, "maximum": 65535}),
-            FieldKind::Bool => json!({"type": "boolean"}),
+            FieldKind::Bool => json!({"enum": [true, false, "enable", "disable"]}),
             FieldKind::OneOf(options) => json!({"type": "string", "enum": options}),
             FieldKind::Object(nested) => json_schema(nested),
+            FieldKind::Patterns => json!({"type": "array", "maxItems": PATTERNS_MAX,
+                "items": {"type": "string", "minLength": 1, "maxLength": PATTERN_MAX_CHARS,
+                          "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"}}),
         };
         let p = p.as_object_mut().expect("object");
         // An optional field may be sent as null: it means the same as leaving it out.

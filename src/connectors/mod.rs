@@ -3,6 +3,7 @@
 //! A connector takes validated credentials and returns a snapshot or a typed error;
 //! it knows nothing of HTTP, queues or storage.
 
+pub mod aliases;
 pub mod athena;
 pub mod awss3;
 pub mod bigquery;
@@ -21,6 +22,7 @@ pub mod postgres;
 pub mod progress;
 pub mod redshift;
 pub mod registry;
+pub mod schema_filters;
 pub mod search;
 pub mod singlestore;
 pub mod snowflake;

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::fields::{self, FieldProblem, FieldSpec};
 use super::{ConnectorError, Net, tunnel};
 use crate::domain::DatasourceType;
+use crate::domain::schema_filters::SchemaFilters;
 use crate::domain::snapshot::Snapshot;
 use crate::domain::tenancy::Level;
 use crate::egress::ssh::TunnelSettings;
@@ -363,6 +364,8 @@ pub struct ConnectorConfig {
     inner: Box<dyn AnyConfig>,
     /// The SSH bastion the target is reached through, for types that take one.
     tunnel: Option<TunnelSettings>,
+    /// What discovery reads, for types that take filters (empty: everything).
+    filters: SchemaFilters,
 }
 
 impl ConnectorConfig {
@@ -400,21 +403,29 @@ impl ConnectorConfig {
 
     /// Opens a connection through the egress guard and proves the credentials work.
     pub async fn connect<'a>(&'a self, net: &'a Net) -> Result<Connection<'a>, ConnectorError> {
-        self.inner
-            .connect(net)
-            .await
-            .map(|inner| Connection { inner })
+        self.inner.connect(net).await.map(|inner| Connection {
+            inner,
+            filters: &self.filters,
+        })
+    }
+
+    pub fn filters(&self) -> &SchemaFilters {
+        &self.filters
     }
 }
 
 /// A live connection to a target, handed from the connect step to the discover step.
 pub struct Connection<'c> {
     inner: Box<dyn AnySession + 'c>,
+    filters: &'c SchemaFilters,
 }
 
 impl Connection<'_> {
+    /// The snapshot, recording the filters it was taken with (the connector has
+    /// applied them in its catalog queries).
     pub async fn discover(&mut self) -> Result<Snapshot, ConnectorError> {
-        self.inner.discover().await
+        let snapshot = self.inner.discover().await?;
+        Ok(snapshot.filtered_by(self.filters))
     }
 
     /// The databases these credentials can see, for DATABASE tenancy.
@@ -427,9 +438,38 @@ impl Connection<'_> {
     }
 }
 
+/// The validated `schemaFilters`, or none.
+fn filters(normalised: &Map<String, Value>) -> Result<SchemaFilters, Vec<FieldProblem>> {
+    match normalised.get("schemaFilters") {
+        Some(f) if !f.is_null() => serde_json::from_value(f.clone()).map_err(|e| {
+            vec![FieldProblem::new(
+                "credentials.schemaFilters",
+                e.to_string(),
+            )]
+        }),
+        _ => Ok(SchemaFilters::default()),
+    }
+}
+
 /// Pure validation: names every bad field, fills defaults, never touches the network.
 /// The normalised fields, and the typed config they were read into.
 pub fn validate(
+    ty: DatasourceType,
+    credentials: &Value,
+) -> Result<(Map<String, Value>, ConnectorConfig), Vec<FieldProblem>> {
+    let (resolved, mut problems) = super::aliases::resolve(ty, credentials);
+    match validate_resolved(ty, &resolved) {
+        Ok(valid) if problems.is_empty() => Ok(valid),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            problems.extend(more);
+            Err(problems)
+        }
+    }
+}
+
+/// [`validate`] of credentials whose aliases are already their fields' names.
+fn validate_resolved(
     ty: DatasourceType,
     credentials: &Value,
 ) -> Result<(Map<String, Value>, ConnectorConfig), Vec<FieldProblem>> {
@@ -438,9 +478,21 @@ pub fn validate(
         Ok(normalised) => {
             // Parsing into the typed config proves the object complete and runs
             // the type's own checks; the tunnel's are the same for every type.
-            match (c.configure(&normalised), tunnel::settings(&normalised)) {
-                (Ok(inner), Ok(tunnel)) => Ok((normalised, ConnectorConfig { ty, inner, tunnel })),
-                (inner, tunnel) => Err([inner.err(), tunnel.err()]
+            match (
+                c.configure(&normalised),
+                tunnel::settings(&normalised),
+                filters(&normalised),
+            ) {
+                (Ok(inner), Ok(tunnel), Ok(filters)) => Ok((
+                    normalised,
+                    ConnectorConfig {
+                        ty,
+                        inner,
+                        tunnel,
+                        filters,
+                    },
+                )),
+                (inner, tunnel, filters) => Err([inner.err(), tunnel.err(), filters.err()]
                     .into_iter()
                     .flatten()
                     .flatten()
@@ -479,6 +531,7 @@ mod tests {
             FieldKind::Port => Value::from(5432),
             FieldKind::Bool => Value::Bool(true),
             FieldKind::OneOf(choices) => Value::String(choices[0].into()),
+            FieldKind::Patterns => serde_json::json!(["a*"]),
             FieldKind::Object(nested) => Value::Object(
                 nested
                     .iter()

@@ -7,6 +7,7 @@ pub mod field_problem;
 pub mod ids;
 pub mod job;
 pub mod schema_diff;
+pub mod schema_filters;
 pub mod snapshot;
 pub mod target_error;
 pub mod tenancy;

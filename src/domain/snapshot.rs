@@ -11,6 +11,10 @@ pub struct Snapshot {
     pub duration_ms: u64,
     pub hash: String,
     pub stats: Stats,
+    /// The `credentials.schemaFilters` the snapshot was taken with; absent when
+    /// discovery read everything the credentials see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<super::schema_filters::SchemaFilters>,
     pub databases: Vec<Database>,
 }
 
@@ -243,7 +247,10 @@ fn bound_texts(databases: &mut [Database]) {
 /// The hash of the schema alone: row estimates move with the data, not the schema,
 /// so they are left out (taken out while hashing, then put back). The canonical JSON
 /// goes straight into the hash: a wide schema's text is megabytes that need not be held.
-fn schema_hash(databases: &mut [Database]) -> String {
+fn schema_hash(
+    databases: &mut [Database],
+    filters: Option<&super::schema_filters::SchemaFilters>,
+) -> String {
     fn tables(databases: &mut [Database]) -> impl Iterator<Item = &mut Table> {
         databases
             .iter_mut()
@@ -254,6 +261,11 @@ fn schema_hash(databases: &mut [Database]) -> String {
     let mut hasher = HashWriter(Sha256::new());
     // Plain structs of strings and numbers: serialising them cannot fail.
     let _ = serde_json::to_writer(&mut hasher, &*databases);
+    // Filters are hashed when there are any, so that a snapshot taken with other
+    // filters is written over the one before even when it reads the same tables.
+    if let Some(f) = filters {
+        let _ = serde_json::to_writer(&mut hasher, f);
+    }
     for (table, estimate) in tables(databases).zip(estimates) {
         table.row_estimate = estimate;
     }
@@ -278,15 +290,25 @@ impl Snapshot {
                 stats.columns += schema.tables.iter().map(|t| t.columns.len()).sum::<usize>();
             }
         }
-        let hash = schema_hash(&mut databases);
+        let hash = schema_hash(&mut databases, None);
         Snapshot {
             datasource_type: datasource_type.to_string(),
             discovered_at: chrono::Utc::now(),
             duration_ms: started.elapsed().as_millis() as u64,
             hash,
             stats,
+            filters: None,
             databases,
         }
+    }
+
+    /// Records the filters the snapshot was taken with (none when empty).
+    pub fn filtered_by(mut self, filters: &super::schema_filters::SchemaFilters) -> Snapshot {
+        if !filters.is_empty() {
+            self.hash = schema_hash(&mut self.databases, Some(filters));
+            self.filters = Some(filters.clone());
+        }
+        self
     }
 
     pub fn summary(&self) -> Summary {

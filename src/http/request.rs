@@ -218,11 +218,10 @@ pub fn parse_datasource(
                 vec![FieldProblem::new("credentials.name", p.problem)],
             )
         })?;
-    let defaults_used = crate::connectors::fields::defaults_used(
-        datasource_type.fields(),
-        &body["credentials"],
-        &credentials,
-    );
+    // What was given, with DataBrain's names for fields read as the fields'.
+    let given = crate::connectors::aliases::resolve(datasource_type, &body["credentials"]).0;
+    let defaults_used =
+        crate::connectors::fields::defaults_used(datasource_type.fields(), &given, &credentials);
     let public_credentials =
         crate::connectors::fields::redact(datasource_type.fields(), &credentials);
     Ok(DatasourceRequest {
@@ -310,12 +309,13 @@ impl DatasourceRequest {
 /// The host fields of validated credentials, as (path below `credentials`, value):
 /// the tunnel's when there is one, the type's own otherwise.
 fn host_fields(specs: &[FieldSpec], credentials: &Map<String, Value>) -> Vec<(String, String)> {
-    let nested = specs
-        .iter()
-        .find_map(|f| match (f.kind, credentials.get(f.name)) {
+    // Only the tunnel holds hosts of its own (schemaFilters is an object too).
+    let nested = specs.iter().filter(|f| f.name == "tunnel").find_map(|f| {
+        match (f.kind, credentials.get(f.name)) {
             (FieldKind::Object(inner), Some(Value::Object(c))) => Some((f.name, inner, c)),
             _ => None,
-        });
+        }
+    });
     if let Some((name, inner, c)) = nested {
         return host_fields(inner, c)
             .into_iter()

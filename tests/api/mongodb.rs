@@ -84,6 +84,41 @@ async fn collections_are_discovered_with_fields_inferred_from_a_sample() {
     app.stop().await;
 }
 
+/// `schemaFilters` on databases and collections: the names are listed, and only
+/// the collections kept are sampled.
+#[tokio::test]
+async fn schema_filters_keep_only_the_databases_and_collections_they_name() {
+    let app = spawn_app().await;
+    let database = fixture().await;
+    let mut filtered = json!({"name": "mg-filtered", "host": "127.0.0.1", "port": PORT});
+    filtered["schemaFilters"] = json!({
+        "databases": {"include": [format!("{}*", &database[..database.len() - 2])]},
+        "tables": {"exclude": ["events"]}
+    });
+    let snapshot = app.onboard("mongodb", filtered).await;
+    let databases = snapshot["databases"].as_array().unwrap();
+    assert!(
+        databases.iter().all(|d| d["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&database[..database.len() - 2])),
+        "{snapshot}"
+    );
+    let ours = databases
+        .iter()
+        .find(|d| d["name"] == database.as_str())
+        .unwrap();
+    let names: Vec<&str> = ours["schemas"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["people"], "{snapshot}");
+    assert_eq!(snapshot["filters"]["tables"]["exclude"], json!(["events"]));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn mongodb_faults_each_end_the_job_with_their_own_message() {
     let app = spawn_app().await;

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::targets::pg_admin;
+use crate::helpers::targets::{drop_mysql_database, mysql_admin, mysql_database, pg_admin};
 use crate::helpers::{body, spawn_app, unique};
 
 /// A relation of any schema of the snapshot's first database.
@@ -114,4 +114,80 @@ async fn a_schema_that_does_not_exist_fails_the_connect_step() {
     assert_eq!(job["steps"][1]["status"], "failed", "{job}");
     assert_eq!(job["error"]["code"], "CREDENTIAL_TEST_FAILED");
     app.stop().await;
+}
+
+/// MariaDB lists the tables an account holds any privilege on: one it may see but
+/// not SELECT from (INSERT only, SHOW VIEW only) is reported unreadable; one it
+/// holds SELECT on, or SELECT on a column of, is readable.
+#[tokio::test]
+async fn mariadb_tables_the_user_may_see_but_not_select_are_reported() {
+    use mysql_async::prelude::Queryable;
+    let (db, user) = (unique("permmy"), unique("u"));
+    mysql_database(&db).await;
+    let mut admin = mysql_admin().await;
+    for sql in [
+        format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'"),
+        format!("GRANT SELECT (id, name) ON {db}.customers TO '{user}'@'%'"),
+        format!("GRANT INSERT ON {db}.orders TO '{user}'@'%'"),
+        format!("GRANT SHOW VIEW ON {db}.big_orders TO '{user}'@'%'"),
+    ] {
+        admin.query_drop(sql).await.unwrap();
+    }
+    let app = spawn_app().await;
+    let credentials = json!({"name": "limited-my", "host": "127.0.0.1", "port": 3306, "username": user,
+                             "password": "pw", "database": db});
+    let job = app.create_and_wait(&body("mysql", credentials)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let discover = &job["steps"][2];
+    assert_eq!(discover["status"], "warning", "{job}");
+    let message = discover["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "2 relations not readable: {db}.big_orders, {db}.orders"
+        )),
+        "{message}"
+    );
+    let snapshot: Value = app
+        .get("/api/v2/datasource/limited-my/schema")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(table(&snapshot, "customers").get("readable").is_none());
+    assert_eq!(table(&snapshot, "orders")["readable"], false);
+    assert_eq!(table(&snapshot, "big_orders")["readable"], false);
+
+    // A schema the account cannot see fails the connect step.
+    let other = json!({"name": "blind", "host": "127.0.0.1", "port": 3306, "username": user,
+                       "password": "pw", "database": db, "schema": "mysql"});
+    let job = app
+        .fails_with(
+            &body("mysql", other),
+            &format!("connect: schema \"mysql\" does not exist or {user} holds no privilege on it"),
+        )
+        .await;
+    assert_eq!(job["steps"][1]["status"], "failed", "{job}");
+
+    // Through an active role, whose grants the views do not all show the account,
+    // nothing is claimed: every relation is readable and the step passes.
+    let role = unique("r");
+    for sql in [
+        format!("CREATE ROLE {role}"),
+        format!("GRANT SELECT ON {db}.orders TO {role}"),
+        format!("GRANT {role} TO '{user}'@'%'"),
+        format!("SET DEFAULT ROLE {role} FOR '{user}'@'%'"),
+    ] {
+        admin.query_drop(sql).await.unwrap();
+    }
+    let credentials = json!({"name": "with-role", "host": "127.0.0.1", "port": 3306, "username": user,
+                             "password": "pw", "database": db});
+    let job = app.create_and_wait(&body("mysql", credentials)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["steps"][2]["status"], "passed", "{job}");
+
+    app.stop().await;
+    let _ = admin.query_drop(format!("DROP ROLE {role}")).await;
+    let _ = admin.query_drop(format!("DROP USER '{user}'@'%'")).await;
+    let _ = admin.disconnect().await;
+    drop_mysql_database(&db).await;
 }

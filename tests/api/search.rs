@@ -92,6 +92,33 @@ async fn indices_and_aliases_become_tables_for_both_types() {
     app.stop().await;
 }
 
+/// The filter narrows what the index pattern matched, and keeps or drops an alias by
+/// its own name: an alias kept over an index filtered out still has that index's fields.
+#[tokio::test]
+async fn schema_filters_keep_indices_and_aliases_by_their_own_names() {
+    let app = spawn_app().await;
+    let prefix = unique("x");
+    fixture(&prefix).await;
+    let mut c = credentials("filtered", OSMEM, &prefix);
+    c["schemaFilters"] = json!({"tables": {"include": [format!("{prefix}-h*"), format!("{prefix}-l*")], "exclude": ["*-logs"]}});
+    let snapshot = app.onboard("opensearch", c).await;
+    let names: Vec<&str> = snapshot["databases"][0]["schemas"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let humans = format!("{prefix}-humans");
+    assert_eq!(names, [humans.as_str()], "{snapshot}");
+    let columns = table(&snapshot, &humans)["columns"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(columns, 6, "the alias takes its index's fields: {snapshot}");
+    assert_eq!(snapshot["filters"]["tables"]["exclude"], json!(["*-logs"]));
+    app.stop().await;
+}
+
 /// An authenticating front for osmem-server that answers as Elasticsearch's security
 /// layer does: 401 with a security_exception unless the credentials are right.
 async fn authenticating_front() -> String {

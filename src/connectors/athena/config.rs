@@ -34,6 +34,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "endpoint",
         "one endpoint for Athena and Glue (an AWS-compatible server); AWS when absent",
     ),
+    crate::connectors::schema_filters::TABLES_ONLY,
 ];
 
 #[derive(Clone, Deserialize)]
@@ -47,6 +48,8 @@ pub struct AthenaConfig {
     pub catalog: String,
     pub database: String,
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl AthenaConfig {

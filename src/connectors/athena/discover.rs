@@ -8,6 +8,7 @@ use aws_sdk_glue::types::Column as GlueColumn;
 
 use super::config::AthenaConfig;
 use super::session::{AthenaSession, api_error};
+use crate::connectors::schema_filters::Case;
 use crate::connectors::support::aws::hive::hive_family;
 use crate::connectors::support::aws::sdk::{common_error, failure};
 use crate::connectors::{ConnectorError, Fault};
@@ -29,7 +30,16 @@ pub async fn discover(s: &AthenaSession, cfg: &AthenaConfig) -> Result<Snapshot,
             .send()
             .await
             .map_err(|e| api_error(failure(e, &s.glue_host), "GetTables", cfg))?;
-        tables.extend(page.table_list().iter().map(table));
+        // GetTables takes only a regular expression Glue and its emulators read
+        // differently: the filter (without case, as Glue stores names in lower
+        // case) is applied to each page as it arrives, so no filtered-out table
+        // is converted or kept.
+        tables.extend(
+            page.table_list()
+                .iter()
+                .filter(|t| cfg.schema_filters.tables.keeps(t.name(), Case::Insensitive))
+                .map(table),
+        );
         token = page
             .next_token()
             .filter(|t| !t.is_empty())

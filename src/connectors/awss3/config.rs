@@ -26,6 +26,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "File: each object is a table; Folder: each folder of objects is a table",
     },
+    crate::connectors::schema_filters::TABLES_ONLY_BY_CASE,
 ];
 
 #[derive(Clone, Deserialize)]
@@ -38,6 +39,8 @@ pub struct S3Config {
     pub auth: AwsAuth,
     pub endpoint: Option<String>,
     pub mode: String,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl S3Config {

@@ -10,6 +10,7 @@ use super::client::{Object, S3};
 use super::config::S3Config;
 use super::parquet;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::connectors::support::infer::{self, FileProblem};
 use crate::domain::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
@@ -86,7 +87,12 @@ pub async fn discover(s3: &S3, cfg: &S3Config) -> Result<Snapshot, ConnectorErro
             break;
         }
     }
-    let plan = plan(&objects, prefix, cfg.mode == "Folder");
+    // The listing carries keys only; the filter (case-sensitive, as keys are)
+    // applies before any object is read for its columns.
+    let plan: Vec<Planned> = plan(&objects, prefix, cfg.mode == "Folder")
+        .into_iter()
+        .filter(|p| cfg.schema_filters.tables.keeps(&p.name, Case::Sensitive))
+        .collect();
     let tables: Vec<Table> = futures::stream::iter(plan)
         .map(|p| async move { describe(s3, p).await })
         .buffer_unordered(CONCURRENCY)

@@ -35,6 +35,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "the BigQuery API (a proxy or a compatible server)",
     )
     .or("\"https://bigquery.googleapis.com\""),
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES_BY_CASE,
 ];
 
 #[derive(Clone, Deserialize)]
@@ -45,6 +46,8 @@ pub struct BigqueryConfig {
     pub location: String,
     pub dataset: Option<String>,
     pub api_endpoint: String,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 /// The parts of a service-account key file onramp uses.

@@ -10,8 +10,10 @@ use super::config::BigqueryConfig;
 use super::session::BigquerySession;
 use super::types;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::{Case, condition_with, like_pattern};
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::bigquery::ident as quote;
+use crate::connectors::support::quote::bigquery::literal;
 use crate::domain::snapshot::{Database, Snapshot, TypeFamily};
 
 /// Datasets per INFORMATION_SCHEMA query: keeps the SQL far below the query size limit.
@@ -22,10 +24,19 @@ pub async fn discover(
     cfg: &BigqueryConfig,
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
-    let datasets = match &cfg.dataset {
+    // Dataset and table names are case-sensitive. The datasets API takes no name
+    // filter: the list (names only) is narrowed before any dataset is queried.
+    let filters = &cfg.schema_filters;
+    let datasets: Vec<String> = match &cfg.dataset {
         Some(d) => vec![d.clone()],
         None => s.datasets().await?,
-    };
+    }
+    .into_iter()
+    .filter(|d| filters.schemas.keeps(d, Case::Sensitive))
+    .collect();
+    let on_tables = condition_with(&filters.tables, |p| {
+        format!("table_name LIKE {}", literal(&like_pattern(p, '\\')))
+    });
     let mut tables = Vec::new();
     let mut columns = Vec::new();
     for batch in datasets.chunks(DATASETS_PER_QUERY) {
@@ -35,7 +46,9 @@ pub async fn discover(
                 .map(|d| {
                     // `project.dataset` in one pair of backquotes, as the documentation writes it.
                     let path = quote(&format!("{}.{d}", cfg.project_id));
-                    format!("SELECT {select} FROM {path}.INFORMATION_SCHEMA.{view}")
+                    format!(
+                        "SELECT {select} FROM {path}.INFORMATION_SCHEMA.{view} WHERE {on_tables}"
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join(" UNION ALL ")
@@ -58,6 +71,7 @@ pub async fn discover(
         &Layout {
             first_ordinal: 1,
             family: nested_family,
+            filters: (filters, Case::Sensitive),
         },
     );
     Ok(Snapshot::new(

@@ -35,6 +35,7 @@ pub const FIELDS: &[FieldSpec] = &[
     CA_CERTIFICATE,
     CLIENT_CERTIFICATE,
     CLIENT_KEY,
+    crate::connectors::schema_filters::TABLES_ONLY_BY_CASE,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -50,6 +51,8 @@ pub struct ClickhouseConfig {
     pub ssl_mode: Option<SslMode>,
     #[serde(flatten)]
     pub tls: TlsFields,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl ClickhouseConfig {

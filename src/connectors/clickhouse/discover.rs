@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::config::ClickhouseConfig;
 use super::session::ChSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::{condition_with, like_pattern};
 use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
 #[derive(Deserialize)]
@@ -49,6 +50,13 @@ use crate::connectors::support::quote::clickhouse::literal as quote;
 pub async fn discover(s: &ChSession, cfg: &ClickhouseConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let db = quote(&cfg.database);
+    // ClickHouse's LIKE escapes with a backslash, inside a literal that doubles it.
+    let filter = |column: &str| {
+        condition_with(&cfg.schema_filters.tables, |p| {
+            format!("{column} LIKE {}", quote(&like_pattern(p, '\\')))
+        })
+    };
+    let (on_tables, on_columns) = (filter("name"), filter("table"));
     let optional: Vec<Name> = s
         .rows("SELECT name FROM system.columns WHERE database = 'system' AND table = 'tables' AND name IN ('comment', 'total_rows')")
         .await?;
@@ -64,12 +72,12 @@ pub async fn discover(s: &ChSession, cfg: &ClickhouseConfig) -> Result<Snapshot,
     );
     let tables: Vec<TableRow> = s
         .rows(&format!(
-            "SELECT name, engine, sorting_key, primary_key, partition_key{extra} FROM system.tables WHERE database = {db}"
+            "SELECT name, engine, sorting_key, primary_key, partition_key{extra} FROM system.tables WHERE database = {db} AND {on_tables}"
         ))
         .await?;
     let columns: Vec<ColumnRow> = s
         .rows(&format!(
-            "SELECT table, name, type, default_kind, default_expression, comment FROM system.columns WHERE database = {db}"
+            "SELECT table, name, type, default_kind, default_expression, comment FROM system.columns WHERE database = {db} AND {on_columns}"
         ))
         .await?;
 

@@ -19,5 +19,6 @@ pub const FIELDS: &[FieldSpec] = &[
     CA_CERTIFICATE,
     CLIENT_CERTIFICATE,
     CLIENT_KEY,
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES_BY_CASE,
     crate::connectors::tunnel::TUNNEL,
 ];

@@ -40,6 +40,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "endpoint",
         "the workspace URL when it is not https://<host> (a proxy or a compatible server)",
     ),
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES,
 ];
 
 #[derive(Clone, Deserialize)]
@@ -53,6 +54,8 @@ pub struct DatabricksConfig {
     pub catalog: String,
     pub schema: Option<String>,
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl DatabricksConfig {

@@ -5,6 +5,7 @@ use std::time::Instant;
 use super::config::DatabricksConfig;
 use super::session::DatabricksSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::connectors::support::aws::hive::hive_family;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::domain::snapshot::Snapshot;
@@ -21,7 +22,16 @@ pub async fn discover(
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let catalog = ident(&cfg.catalog);
-    let filter = info_schema::schema_filter(cfg.schema.as_deref(), literal);
+    // Unity Catalog stores names in lower case and compares them without case.
+    let filter = format!(
+        "{} AND {}",
+        info_schema::schema_filter(cfg.schema.as_deref(), literal),
+        info_schema::names_condition(
+            &cfg.schema_filters,
+            literal,
+            info_schema::Like::LowerCaseNames
+        )
+    );
     let tables_sql = format!(
         "SELECT table_schema, table_name, table_type, comment FROM {catalog}.information_schema.tables WHERE {filter}"
     );
@@ -37,6 +47,7 @@ pub async fn discover(
         Layout {
             first_ordinal: 0,
             family: hive_family,
+            filters: (&cfg.schema_filters, Case::Insensitive),
         },
         started,
     ))

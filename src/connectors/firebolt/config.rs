@@ -24,6 +24,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "the Firebolt identity service that issues tokens",
     )
     .or("\"https://id.app.firebolt.io\""),
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES_BY_CASE,
 ];
 
 #[derive(Clone, Deserialize)]
@@ -36,4 +37,6 @@ pub struct FireboltConfig {
     pub database: String,
     pub api_endpoint: String,
     pub auth_endpoint: String,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::config::FireboltConfig;
 use super::session::FireboltSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::firebolt::literal;
 use crate::domain::snapshot::{Snapshot, TypeFamily};
@@ -15,9 +16,12 @@ pub async fn discover(
     cfg: &FireboltConfig,
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
+    // Firebolt folds unquoted names to lower case, as PostgreSQL does, and keeps
+    // quoted ones as written: names differ by case.
     let filter = format!(
-        "table_catalog = {} AND table_schema NOT IN ('information_schema', 'pg_catalog')",
-        literal(&cfg.database)
+        "table_catalog = {} AND table_schema NOT IN ('information_schema', 'pg_catalog') AND {}",
+        literal(&cfg.database),
+        info_schema::names_condition(&cfg.schema_filters, literal, info_schema::Like::Unescaped)
     );
     let tables = s
         .query(&format!(
@@ -37,6 +41,7 @@ pub async fn discover(
         Layout {
             first_ordinal: 1,
             family,
+            filters: (&cfg.schema_filters, Case::Sensitive),
         },
         started,
     ))

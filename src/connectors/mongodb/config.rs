@@ -57,6 +57,7 @@ pub const FIELDS: &[FieldSpec] = &[
         secret: false,
         description: "documents sampled per collection to infer its fields",
     },
+    crate::connectors::schema_filters::DATABASES_AND_TABLES_BY_CASE,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -85,6 +86,8 @@ pub struct MongoConfig {
     pub tls_fields: crate::connectors::tls::TlsFields,
     pub database: Option<String>,
     pub sample_size: u32,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl MongoConfig {

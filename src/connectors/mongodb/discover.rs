@@ -10,6 +10,7 @@ use super::config::{MongoConfig, SYSTEM_DATABASES};
 use super::infer;
 use super::session::MongoSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::domain::snapshot::{Database, Schema, Snapshot, Table, TableKind};
 
 /// The collections of a database and whether each is a view, from the
@@ -66,15 +67,26 @@ async fn sample(
 
 pub async fn discover(s: &MongoSession, cfg: &MongoConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
+    // The lists of databases and collections carry names only; the filters
+    // (case-sensitive, as MongoDB's names are) apply to them before any collection
+    // is sampled or counted, which is where discovery's time goes.
+    let filters = &cfg.schema_filters;
     let names = match &cfg.database {
         Some(db) => vec![db.clone()],
         None => list_databases(s).await?,
     };
     let mut databases = Vec::new();
-    for name in names {
+    for name in names
+        .into_iter()
+        .filter(|n| filters.databases.keeps(n, Case::Sensitive))
+    {
         let db = s.client.database(&name);
         let mut tables = Vec::new();
-        for (collection, is_view) in s.guarded(collections(&db)).await? {
+        let listed = s.guarded(collections(&db)).await?;
+        for (collection, is_view) in listed
+            .into_iter()
+            .filter(|(c, _)| filters.tables.keeps(c, Case::Sensitive))
+        {
             let coll = db.collection::<Document>(&collection);
             let docs = s.guarded(sample(&coll, cfg.sample_size)).await?;
             let estimate = if is_view {

@@ -45,6 +45,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "PEM, one or more certificates: authorities trusted besides the worker's system store (a private CA, the RDS bundle); not with trustServerCertificate",
     )
     .multiline(),
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -60,6 +61,8 @@ pub struct MssqlConfig {
     pub encrypt: String,
     pub trust_server_certificate: bool,
     pub ca_certificate: Option<String>,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl MssqlConfig {
@@ -104,6 +107,7 @@ mod tests {
             encrypt: encrypt.into(),
             trust_server_certificate: trust,
             ca_certificate: Some(ca.into()),
+            schema_filters: Default::default(),
         };
         let fields = |c: MssqlConfig| -> Vec<String> {
             c.check()

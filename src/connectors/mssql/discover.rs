@@ -11,6 +11,7 @@ use tiberius::Row;
 use super::config::MssqlConfig;
 use super::session::{MssqlSession, map_error};
 use crate::connectors::ConnectorError;
+use crate::domain::schema_filters::{SchemaFilters, condition_with, like_pattern};
 use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
@@ -24,6 +25,26 @@ pub fn schema_filter(schema: Option<&str>) -> String {
         Some(name) => format!("s.name = {}", literal(name)),
         None => "s.name NOT IN (N'sys', N'INFORMATION_SCHEMA', N'guest')".to_string(),
     }
+}
+
+/// `credentials.schemaFilters` on the `s` (schema) and `o` (object) aliases. T-SQL's
+/// LIKE also reads `[` as a wildcard and has no default escape: `!` escapes it and
+/// `%`, `_` and `!`. Names compare without case, as the default collations do.
+pub fn names_filter(filters: &SchemaFilters) -> String {
+    let on = |filter, column: &str| {
+        condition_with(filter, |p| {
+            let pattern = like_pattern(p, '!').replace('[', "![");
+            format!(
+                "LOWER({column}) LIKE LOWER({}) ESCAPE '!'",
+                literal(&pattern)
+            )
+        })
+    };
+    format!(
+        "{} AND {}",
+        on(&filters.schemas, "s.name"),
+        on(&filters.tables, "o.name")
+    )
 }
 
 pub fn relations_sql(filter: &str) -> String {
@@ -229,7 +250,11 @@ async fn rows(s: &mut MssqlSession, sql: &str) -> Result<Vec<Row>, ConnectorErro
 
 pub async fn discover(s: &mut MssqlSession, cfg: &MssqlConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
-    let filter = schema_filter(cfg.schema.as_deref());
+    let filter = format!(
+        "{} AND {}",
+        schema_filter(cfg.schema.as_deref()),
+        names_filter(&cfg.schema_filters)
+    );
     let relations = rows(s, &relations_sql(&filter))
         .await?
         .iter()
@@ -313,6 +338,21 @@ pub async fn list_databases(s: &mut MssqlSession) -> Result<Vec<String>, Connect
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_patterns_enter_as_escaped_literals_with_t_sql_wildcards_escaped() {
+        let filters: SchemaFilters = serde_json::from_value(serde_json::json!({
+            "schemas": {"include": ["sales*"]},
+            "tables": {"exclude": ["t[1]_x'y"]}
+        }))
+        .unwrap();
+        assert_eq!(
+            names_filter(&filters),
+            "(LOWER(s.name) LIKE LOWER(N'sales%') ESCAPE '!') AND \
+             NOT (LOWER(o.name) LIKE LOWER(N't![1]!_x''y') ESCAPE '!')"
+        );
+        assert_eq!(names_filter(&SchemaFilters::default()), "1 = 1 AND 1 = 1");
+    }
 
     #[test]
     fn values_enter_the_queries_only_as_escaped_literals() {

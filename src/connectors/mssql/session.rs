@@ -160,6 +160,7 @@ mod tests {
             encrypt: "strict".into(),
             trust_server_certificate: false,
             ca_certificate: None,
+            schema_filters: Default::default(),
         };
         // A routing answer sends the login to another node: the address given wins.
         let config = cfg.tiberius("node-7.sql.example.com", 11000);

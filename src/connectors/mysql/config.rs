@@ -41,6 +41,7 @@ pub const FIELDS: &[FieldSpec] = &[
     CA_CERTIFICATE,
     CLIENT_CERTIFICATE,
     CLIENT_KEY,
+    crate::connectors::schema_filters::TABLES_ONLY,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -57,6 +58,8 @@ pub struct MysqlConfig {
     pub ssl_mode: Option<SslMode>,
     #[serde(flatten)]
     pub tls: TlsFields,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl MysqlConfig {

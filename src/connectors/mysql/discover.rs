@@ -10,6 +10,7 @@ use mysql_async::prelude::Queryable;
 use super::config::MysqlConfig;
 use super::session::MySession;
 use crate::connectors::{ConnectorError, Fault, progress};
+use crate::domain::schema_filters::{Case, SqlDialect, condition_with, like_pattern};
 use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
@@ -51,7 +52,7 @@ type KeyRow = (
 /// A cell as text. Typed row conversion panics on a NULL, bytes that are not UTF-8 or
 /// a value of another type, and the server decides all three: cells are read here
 /// leniently, and a row without the cells it must have is skipped.
-fn text_at(row: &mysql_async::Row, i: usize) -> Option<String> {
+pub(super) fn text_at(row: &mysql_async::Row, i: usize) -> Option<String> {
     use mysql_async::Value;
     match row.as_ref(i)? {
         Value::NULL => None,
@@ -142,6 +143,32 @@ fn query_error(e: mysql_async::Error, what: &str) -> ConnectorError {
     )
 }
 
+/// A query on `TABLE_SCHEMA = ?` narrowed by the table filter, with its binds: the
+/// schema, then each pattern. MySQL's information_schema compares names without
+/// case (its collation is case-insensitive), and so do the patterns. SingleStore
+/// documents `LIKE` with the backslash as its escape and no `ESCAPE` clause, so
+/// its patterns are escaped that way (bound, so no string literal reads them).
+fn filtered(sql: &str, cfg: &MysqlConfig, flavor: &str) -> (String, Vec<mysql_async::Value>) {
+    let mut patterns = Vec::new();
+    let condition = if flavor == "singlestore" {
+        condition_with(&cfg.schema_filters.tables, |p| {
+            patterns.push(like_pattern(p, '\\'));
+            "LOWER(TABLE_NAME) LIKE LOWER(?)".to_string()
+        })
+    } else {
+        let dialect = SqlDialect {
+            placeholder: |_| "?".to_string(),
+            case: Case::Insensitive,
+        };
+        dialect.condition(&cfg.schema_filters.tables, "TABLE_NAME", &mut patterns)
+    };
+    let binds = std::iter::once(cfg.discovered_schema().to_string())
+        .chain(patterns)
+        .map(mysql_async::Value::from)
+        .collect();
+    (format!("{sql} AND {condition}"), binds)
+}
+
 /// Discovers through information_schema; `flavor` names the datasource type in the snapshot.
 pub async fn discover(
     s: &mut MySession,
@@ -150,12 +177,17 @@ pub async fn discover(
 ) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.discovered_schema();
+    let (tables_sql, columns_sql, keys_sql) = (
+        filtered(TABLES, cfg, flavor),
+        filtered(COLUMNS, cfg, flavor),
+        filtered(KEYS, cfg, flavor),
+    );
     // Rows are kept up to MAX_ROWS: how many come is the server's to decide.
     let (tables, over): (Vec<TableRow>, bool) = s
         .conn
         .exec_fold(
-            TABLES,
-            (schema,),
+            tables_sql.0.as_str(),
+            tables_sql.1.clone(),
             (Vec::new(), false),
             |mut acc, row: mysql_async::Row| {
                 keep(&mut acc, table_row(&row));
@@ -171,8 +203,8 @@ pub async fn discover(
     let mut columns: HashMap<String, Vec<Column>> = s
         .conn
         .exec_fold(
-            COLUMNS,
-            (schema,),
+            columns_sql.0.as_str(),
+            columns_sql.1.clone(),
             HashMap::new(),
             |mut acc: HashMap<String, Vec<Column>>, row: mysql_async::Row| {
                 let Some(row) = column_row(&row) else {
@@ -203,8 +235,8 @@ pub async fn discover(
     let (keys, over): (Vec<KeyRow>, bool) = s
         .conn
         .exec_fold(
-            KEYS,
-            (schema,),
+            keys_sql.0.as_str(),
+            keys_sql.1.clone(),
             (Vec::new(), false),
             |mut acc, row: mysql_async::Row| {
                 keep(&mut acc, key_row(&row));
@@ -215,6 +247,7 @@ pub async fn discover(
         .map_err(|e| query_error(e, "reading information_schema.KEY_COLUMN_USAGE"))?;
     too_many(over)?;
 
+    let readable = super::privileges::readable(s, schema).await;
     let mut by_name: HashMap<String, Table> = HashMap::with_capacity(tables.len());
     for (name, table_type, comment, rows) in tables {
         let kind = match table_type.as_str() {
@@ -223,6 +256,7 @@ pub async fn discover(
         };
         // MariaDB reports the comment of every view as the word VIEW.
         let comment = comment.filter(|c| !(c.is_empty() || kind == TableKind::View && c == "VIEW"));
+        let can_read = readable.allows(&name);
         by_name.insert(
             name.clone(),
             Table {
@@ -230,6 +264,7 @@ pub async fn discover(
                 kind,
                 comment,
                 row_estimate: rows.map(|r| r as i64),
+                readable: can_read,
                 ..Default::default()
             },
         );

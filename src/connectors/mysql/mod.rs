@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod discover;
+pub mod privileges;
 pub mod session;
 pub mod tls;
 

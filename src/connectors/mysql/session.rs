@@ -64,6 +64,28 @@ pub async fn connect(
             .await
             .map_err(|e| map_error(&e, cfg))?;
     }
+    // The connect step's last check: the schema to discover, when it is not the
+    // database connected to, is one the account can see (MySQL shows in
+    // information_schema only the databases it holds some privilege on).
+    if let Some(schema) = cfg.schema.as_deref().filter(|s| *s != cfg.database) {
+        let seen: Option<u64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                (schema,),
+            )
+            .await
+            .map_err(|e| map_error(&e, cfg))?;
+        if seen.unwrap_or(0) == 0 {
+            return Err(ConnectorError::new(
+                Fault::UnknownDatabase,
+                format!(
+                    "schema {schema:?} does not exist or {} holds no privilege on it",
+                    cfg.username
+                ),
+                "check the schema's name, or grant the user SELECT on it",
+            ));
+        }
+    }
     Ok(MySession { conn })
 }
 

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::connectors::fields::{
     FieldProblem, FieldSpec, HOST, NAME, PASSWORD, USERNAME, database, port, text,
 };
+use crate::connectors::schema_filters::SchemaFilters;
 use crate::connectors::tls::{CA_CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY, TlsFields, ssl_mode};
 pub use crate::egress::tls::SslMode;
 
@@ -31,6 +32,7 @@ pub const FIELDS: &[FieldSpec] = &[
     CA_CERTIFICATE,
     CLIENT_CERTIFICATE,
     CLIENT_KEY,
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES_BY_CASE,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -46,6 +48,8 @@ pub struct PostgresConfig {
     pub ssl_mode: SslMode,
     #[serde(flatten)]
     pub tls: TlsFields,
+    #[serde(default)]
+    pub schema_filters: SchemaFilters,
 }
 
 impl PostgresConfig {

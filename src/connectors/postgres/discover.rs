@@ -13,15 +13,41 @@ use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
 
+/// `credentials.schemaFilters` on a schema and a relation name: `$2`/`$3` the schema
+/// include/exclude `LIKE` patterns, `$4`/`$5` the relation's (empty arrays keep all).
+macro_rules! name_filters {
+    ($schema:literal, $relation:literal) => {
+        concat!(
+            "
+  AND (cardinality($2::text[]) = 0 OR ",
+            $schema,
+            " LIKE ANY ($2::text[]))
+  AND NOT (",
+            $schema,
+            " LIKE ANY ($3::text[]))
+  AND (cardinality($4::text[]) = 0 OR ",
+            $relation,
+            " LIKE ANY ($4::text[]))
+  AND NOT (",
+            $relation,
+            " LIKE ANY ($5::text[]))"
+        )
+    };
+}
+
 /// The relations discovery reads (`c` a pg_class row, `n` its namespace; `$1` one
-/// schema when not null): one text for every query that needs it.
+/// schema when not null, `$2`–`$5` the filters): one text for every query that
+/// needs it, so that what is filtered out is never joined to its columns.
 macro_rules! user_relations {
     () => {
-        "c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        concat!(
+            "c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-  AND ($1::text IS NULL OR n.nspname = $1)"
+  AND ($1::text IS NULL OR n.nspname = $1)",
+            name_filters!("n.nspname", "c.relname")
+        )
     };
 }
 
@@ -68,7 +94,8 @@ WHERE a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum");
 
 /// Primary and foreign keys, with the referenced side resolved to names.
-const CONSTRAINTS: &str = "
+const CONSTRAINTS: &str = concat!(
+    "
 SELECT con.conrelid, con.contype::text, con.conkey::int4[],
        rn.nspname, rc.relname,
        ARRAY(SELECT ra.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
@@ -81,20 +108,26 @@ LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE con.contype IN ('p', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
-  AND ($1::text IS NULL OR n.nspname = $1)
-ORDER BY con.conrelid, con.conname";
+  AND ($1::text IS NULL OR n.nspname = $1)",
+    name_filters!("n.nspname", "c.relname"),
+    "
+ORDER BY con.conrelid, con.conname"
+);
 
 /// The leaf partitions under each top-level partitioned table (a partition may
 /// itself be partitioned), with their row estimates: onramp folds them into the
 /// parent instead of listing each as a table.
-const PARTITIONS: &str = "
+const PARTITIONS: &str = concat!(
+    "
 WITH RECURSIVE tree(root, child, depth) AS (
   SELECT i.inhparent, i.inhrelid, 1
   FROM pg_catalog.pg_inherits i
   JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
   JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace
   WHERE p.relkind = 'p' AND NOT p.relispartition
-    AND ($1::text IS NULL OR n.nspname = $1)
+    AND ($1::text IS NULL OR n.nspname = $1)",
+    name_filters!("n.nspname", "p.relname"),
+    "
   UNION ALL
   SELECT tree.root, i.inhrelid, tree.depth + 1
   FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.child
@@ -105,7 +138,8 @@ FROM tree
 JOIN pg_catalog.pg_class c ON c.oid = tree.child
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind <> 'p'
-ORDER BY tree.root, n.nspname, c.relname";
+ORDER BY tree.root, n.nspname, c.relname"
+);
 
 const DATABASES: &str = "
 SELECT datname FROM pg_catalog.pg_database
@@ -125,7 +159,15 @@ pub async fn discover(
     // shape; decoded rows are never held all at once (on a wide catalog they would
     // take several times the snapshot's memory). The three are read side by side:
     // the connection delivers the first query's rows before the second's answer.
-    let param = [&schema as &(dyn tokio_postgres::types::ToSql + Sync)];
+    let (include_schemas, exclude_schemas) = cfg.schema_filters.schemas.like();
+    let (include_tables, exclude_tables) = cfg.schema_filters.tables.like();
+    let param: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+        &schema,
+        &include_schemas,
+        &exclude_schemas,
+        &include_tables,
+        &exclude_tables,
+    ];
     let failed = |e| query_error(e, "reading pg_catalog");
     let read_relations = async {
         let rows = s.client.query_raw(RELATIONS, param).await?;

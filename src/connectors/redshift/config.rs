@@ -23,6 +23,7 @@ pub const FIELDS: &[FieldSpec] = &[
         ..ssl_mode("\"enable\"")
     },
     CA_CERTIFICATE,
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -37,6 +38,8 @@ struct RedshiftCredentials {
     schema: Option<String>,
     ssl: SslMode,
     ca_certificate: Option<String>,
+    #[serde(default)]
+    schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 /// Redshift's credentials as PostgreSQL wire settings.
@@ -59,6 +62,7 @@ impl From<RedshiftCredentials> for RedshiftConfig {
                 client_certificate: None,
                 client_key: None,
             },
+            schema_filters: c.schema_filters,
         })
     }
 }

@@ -13,6 +13,7 @@ use crate::connectors::ConnectorError;
 use crate::connectors::postgres::config::PostgresConfig;
 use crate::connectors::postgres::discover::{cell, family};
 use crate::connectors::postgres::session::{PgSession, query_error};
+use crate::domain::schema_filters::{Case, SqlDialect};
 use crate::domain::snapshot::{
     Column, Database, ForeignKey, Reference, Schema, Snapshot, Table, TableKind, TypeFamily,
 };
@@ -22,17 +23,17 @@ const USER_SCHEMAS: &str =
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
   AND ($1::text IS NULL OR n.nspname = $1)";
 
-fn relations() -> String {
+fn relations(filter: &str) -> String {
     format!(
         "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, d.description, c.reltuples::float8
          FROM pg_catalog.pg_class c
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid AND d.objsubid = 0
-         WHERE c.relkind IN ('r', 'v', 'm') AND {USER_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE')"
+         WHERE c.relkind IN ('r', 'v', 'm') AND {USER_SCHEMAS} AND has_schema_privilege(n.oid, 'USAGE') AND {filter}"
     )
 }
 
-fn columns() -> String {
+fn columns(filter: &str) -> String {
     format!(
         "SELECT a.attrelid, a.attname::text, a.attnum::int4, pg_catalog.format_type(a.atttypid, a.atttypmod),
                 t.typname::text, t.typcategory::text, a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), d.description
@@ -42,12 +43,12 @@ fn columns() -> String {
          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          LEFT JOIN pg_catalog.pg_description d ON d.objoid = a.attrelid AND d.objsubid = a.attnum
-         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm') AND {USER_SCHEMAS}
+         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm') AND {USER_SCHEMAS} AND {filter}
          ORDER BY a.attrelid, a.attnum"
     )
 }
 
-fn constraints() -> String {
+fn constraints(filter: &str) -> String {
     format!(
         "SELECT con.conrelid, con.contype::text, con.conkey::text, con.confrelid, con.confkey::text,
                 rn.nspname::text, rc.relname::text
@@ -56,8 +57,24 @@ fn constraints() -> String {
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
          LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-         WHERE con.contype IN ('p', 'f') AND {USER_SCHEMAS}
+         WHERE con.contype IN ('p', 'f') AND {USER_SCHEMAS} AND {filter}
          ORDER BY con.conrelid, con.conname"
+    )
+}
+
+/// The column names of relations that foreign keys point at but the relations
+/// query did not read (another schema, or one the filters leave out), so that a
+/// key names its referenced columns rather than their numbers.
+fn referenced_columns(filter: &str) -> String {
+    format!(
+        "SELECT a.attrelid, a.attnum::int4, a.attname::text
+         FROM pg_catalog.pg_attribute a
+         WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid IN (
+           SELECT con.confrelid
+           FROM pg_catalog.pg_constraint con
+           JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           WHERE con.contype = 'f' AND {USER_SCHEMAS} AND {filter})"
     )
 }
 
@@ -82,6 +99,32 @@ const LATE_BINDING_COLUMNS: &str = "SELECT view_schema::text, view_name::text, c
 FROM pg_get_late_binding_view_cols() cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)
 WHERE ($1::text IS NULL OR view_schema = $1)";
 
+/// `credentials.schemaFilters` on a schema and a relation column, as a condition
+/// whose patterns are bound from `$2` on (`$1` is the one schema, or null). Each
+/// pattern is its own parameter: Redshift's catalog takes no array parameters.
+/// Redshift folds identifiers to lower case, so names compare without case.
+fn name_filter(cfg: &PostgresConfig, schema: &str, relation: &str) -> (String, Vec<String>) {
+    let dialect = SqlDialect {
+        placeholder: |n| format!("${}", n + 1),
+        case: Case::Insensitive,
+    };
+    let mut binds = Vec::new();
+    let on_schema = dialect.condition(&cfg.schema_filters.schemas, schema, &mut binds);
+    let on_relation = dialect.condition(&cfg.schema_filters.tables, relation, &mut binds);
+    (format!("{on_schema} AND {on_relation}"), binds)
+}
+
+/// A query with the filter's condition appended, and its parameters.
+fn with_filter<'a>(
+    sql: &str,
+    schema: &'a Option<&'a str>,
+    filter: &'a (String, Vec<String>),
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![schema];
+    params.extend(filter.1.iter().map(|b| b as &(dyn ToSql + Sync)));
+    (format!("{sql} AND {}", filter.0), params)
+}
+
 /// `{1,2}` (an int2vector or int2[] as text) into attribute numbers.
 fn key_numbers(text: Option<String>) -> Vec<i32> {
     text.unwrap_or_default()
@@ -94,12 +137,25 @@ fn key_numbers(text: Option<String>) -> Vec<i32> {
 pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let schema = cfg.schema.as_deref();
-    let params: [&(dyn ToSql + Sync); 1] = [&schema];
-    let (relations_sql, columns_sql, constraints_sql) = (relations(), columns(), constraints());
-    let (relations, columns, constraints, sources) = tokio::try_join!(
+    let on_catalog = name_filter(cfg, "n.nspname", "c.relname");
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&schema];
+    params.extend(on_catalog.1.iter().map(|b| b as &(dyn ToSql + Sync)));
+    let (relations_sql, columns_sql, constraints_sql, referenced_sql) = (
+        relations(&on_catalog.0),
+        columns(&on_catalog.0),
+        constraints(&on_catalog.0),
+        referenced_columns(&on_catalog.0),
+    );
+    let external = name_filter(cfg, "schemaname", "tablename");
+    let (external_tables, external_params) = with_filter(EXTERNAL_TABLES, &schema, &external);
+    let (external_columns, _) = with_filter(EXTERNAL_COLUMNS, &schema, &external);
+    let late = name_filter(cfg, "view_schema", "view_name");
+    let (late_binding_columns, late_params) = with_filter(LATE_BINDING_COLUMNS, &schema, &late);
+    let (relations, columns, constraints, referenced, sources) = tokio::try_join!(
         s.client.query(relations_sql.as_str(), &params),
         s.client.query(columns_sql.as_str(), &params),
         s.client.query(constraints_sql.as_str(), &params),
+        s.client.query(referenced_sql.as_str(), &params),
         s.client.query_one(REDSHIFT_SOURCES, &[]),
     )
     .map_err(|e| query_error(e, "reading pg_catalog"))?;
@@ -152,6 +208,15 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
             comment: cell(row, 8)?,
         });
     }
+    for row in &referenced {
+        let (relid, ordinal, name): (u32, i32, String) =
+            (cell(row, 0)?, cell(row, 1)?, cell(row, 2)?);
+        names
+            .entry(relid)
+            .or_default()
+            .entry(ordinal)
+            .or_insert(name);
+    }
     for row in &constraints {
         let relid: u32 = cell(row, 0)?;
         let resolve = |rel: u32, nums: Vec<i32>| -> Vec<String> {
@@ -188,8 +253,8 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
     let (external_sources, late_binding): (i32, i32) = (cell(&sources, 0)?, cell(&sources, 1)?);
     if external_sources == 2 {
         let (ext_tables, ext_columns) = tokio::try_join!(
-            s.client.query(EXTERNAL_TABLES, &params),
-            s.client.query(EXTERNAL_COLUMNS, &params),
+            s.client.query(external_tables.as_str(), &external_params),
+            s.client.query(external_columns.as_str(), &external_params),
         )
         .map_err(|e| query_error(e, "reading svv_external_tables"))?;
         let mut external: HashMap<(String, String), Table> = HashMap::new();
@@ -233,7 +298,7 @@ pub async fn discover(s: &mut PgSession, cfg: &PostgresConfig) -> Result<Snapsho
     if late_binding == 1 {
         let rows = s
             .client
-            .query(LATE_BINDING_COLUMNS, &params)
+            .query(late_binding_columns.as_str(), &late_params)
             .await
             .map_err(|e| query_error(e, "reading late-binding view columns"))?;
         // Late-binding views have no columns in pg_attribute; only those are filled here.

@@ -25,10 +25,14 @@ pub const FIELDS: &[FieldSpec] = &[
         required: false,
         default: Some("\"self-managed\""),
         secret: false,
-        description: "self-managed or open-cloud: give url; elastic-cloud: give cloudId",
+        description: "self-managed: give url; elastic-cloud: give cloudId; open-cloud (a hosted service): give its url, or a cloudId as DataBrain groups it with elastic-cloud",
     },
     url("url", "the cluster's URL (self-managed, open-cloud)"),
-    text("cloudId", 1024, "Elastic Cloud ID (elastic-cloud)"),
+    text(
+        "cloudId",
+        1024,
+        "Elastic Cloud ID (elastic-cloud, or open-cloud without url)",
+    ),
     text("username", 128, "user for basic authentication"),
     text("password", 1024, "password of that user").secret(),
     text(
@@ -49,6 +53,7 @@ pub const FIELDS: &[FieldSpec] = &[
     CA_CERTIFICATE,
     CLIENT_CERTIFICATE,
     CLIENT_KEY,
+    crate::connectors::schema_filters::TABLES_ONLY,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -65,6 +70,8 @@ pub struct SearchConfig {
     pub ssl_mode: Option<SslMode>,
     #[serde(flatten)]
     pub tls: TlsFields,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 /// The Elasticsearch endpoint a cloud ID names: `name:base64(host[:port]$es_id$kibana_id)`.
@@ -89,20 +96,29 @@ impl SearchConfig {
     pub fn check(&self) -> Result<(), Vec<FieldProblem>> {
         let mut problems = Vec::new();
         let problem = |f: &str, p: &str| FieldProblem::new(format!("credentials.{f}"), p);
-        match self.deployment_type.as_str() {
-            "elastic-cloud" => match &self.cloud_id {
-                None => problems.push(problem("cloudId", "is required for elastic-cloud")),
-                Some(id) => {
-                    if let Err(e) = cloud_id_url(id) {
-                        problems.push(problem("cloudId", &e));
-                    }
-                }
-            },
-            _ if self.url.is_none() => problems.push(problem(
-                "url",
-                "is required for self-managed and open-cloud",
+        // DataBrain groups open-cloud with elastic-cloud (a cloudId); a hosted
+        // service is as often given by its URL: open-cloud takes either.
+        match (self.deployment_type.as_str(), &self.cloud_id, &self.url) {
+            ("elastic-cloud", None, _) => {
+                problems.push(problem("cloudId", "is required for elastic-cloud"))
+            }
+            ("open-cloud", Some(_), Some(_)) => problems.push(problem(
+                "cloudId",
+                "give a cloudId or a url for open-cloud, not both",
             )),
+            ("open-cloud", None, None) => problems.push(problem(
+                "url",
+                "is required for open-cloud without a cloudId",
+            )),
+            ("self-managed", _, None) => {
+                problems.push(problem("url", "is required for self-managed"))
+            }
             _ => {}
+        }
+        if let Some(id) = self.cloud_id.as_deref().filter(|_| self.uses_cloud_id())
+            && let Err(e) = cloud_id_url(id)
+        {
+            problems.push(problem("cloudId", &e));
         }
         if self.api_key.is_some() && (self.username.is_some() || self.password.is_some()) {
             problems.push(problem(
@@ -141,11 +157,19 @@ impl SearchConfig {
         }
     }
 
+    /// Whether the endpoint comes from the cloud ID: elastic-cloud, and open-cloud
+    /// given one instead of a URL.
+    fn uses_cloud_id(&self) -> bool {
+        match self.deployment_type.as_str() {
+            "elastic-cloud" => true,
+            "open-cloud" => self.url.is_none(),
+            _ => false,
+        }
+    }
+
     pub(super) fn base_url(&self) -> String {
         match (&self.cloud_id, &self.url) {
-            (Some(id), _) if self.deployment_type == "elastic-cloud" => {
-                cloud_id_url(id).unwrap_or_default()
-            }
+            (Some(id), _) if self.uses_cloud_id() => cloud_id_url(id).unwrap_or_default(),
             (_, Some(url)) => format!("{}/", url.trim_end_matches('/')),
             _ => String::new(),
         }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::config::SearchConfig;
 use super::session::SearchSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
 pub async fn discover(
@@ -32,7 +33,13 @@ pub async fn discover(
         tokio::try_join!(s.get(&cat), s.get(&mapping), s.get(&alias))?;
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     for entry in indices.as_array().into_iter().flatten() {
-        let Some(index) = entry["index"].as_str().filter(|i| !i.starts_with('.')) else {
+        // Index names are lower case; the filter narrows what the index pattern
+        // matched (a glob cannot be intersected with another in the request).
+        let Some(index) = entry["index"]
+            .as_str()
+            .filter(|i| !i.starts_with('.'))
+            .filter(|i| cfg.schema_filters.tables.keeps(i, Case::Insensitive))
+        else {
             continue;
         };
         let mut columns = Vec::new();
@@ -62,6 +69,7 @@ pub async fn discover(
         );
     }
     // An alias reads like a view over its indices: it takes the first index's fields.
+    // The filter applies to the alias's own name, not to the indices behind it.
     let mut alias_targets: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (index, entry) in aliases.as_object().into_iter().flatten() {
         for alias in entry["aliases"]
@@ -77,10 +85,25 @@ pub async fn discover(
         }
     }
     for (alias, mut targets) in alias_targets {
+        if !cfg.schema_filters.tables.keeps(&alias, Case::Insensitive) {
+            continue;
+        }
         targets.sort();
-        let Some(first) = targets.iter().find_map(|t| tables.get(t)) else {
+        // An alias is kept or dropped by its own name: its fields come from its
+        // first index's mapping whether or not the filter keeps that index.
+        let Some(first) = targets
+            .iter()
+            .find(|t| !t.starts_with('.') && mappings[t.as_str()]["mappings"].is_object())
+        else {
             continue;
         };
+        let mut columns = Vec::new();
+        flatten(
+            "",
+            &mappings[first.as_str()]["mappings"]["properties"],
+            &mut columns,
+            0,
+        );
         let mut properties = BTreeMap::new();
         properties.insert("indices".to_string(), targets.join(", "));
         let table = Table {
@@ -90,7 +113,7 @@ pub async fn discover(
             row_estimate: None,
             primary_key: vec!["_id".to_string()],
             foreign_keys: Vec::new(),
-            columns: first.columns.clone(),
+            columns,
             properties,
             ..Default::default()
         };

@@ -63,6 +63,7 @@ pub const FIELDS: &[FieldSpec] = &[
         "endpoint",
         "the service URL when it is not https://<account>.snowflakecomputing.com (a proxy or a compatible server)",
     ),
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES,
 ];
 
 #[derive(Clone, Deserialize)]
@@ -79,6 +80,8 @@ pub struct SnowflakeConfig {
     pub schema: Option<String>,
     pub role: Option<String>,
     pub endpoint: Option<String>,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl SnowflakeConfig {
@@ -174,6 +177,7 @@ mod tests {
             schema: None,
             role: None,
             endpoint: None,
+            schema_filters: Default::default(),
         }
     }
 

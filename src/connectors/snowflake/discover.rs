@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::config::SnowflakeConfig;
 use super::session::SnowflakeSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::snowflake::literal;
 use crate::domain::snapshot::{Snapshot, TypeFamily};
@@ -23,6 +24,16 @@ pub async fn discover(
         Some(schema) => format!("table_schema = UPPER({})", literal(schema)),
         None => "table_schema <> 'INFORMATION_SCHEMA'".to_string(),
     };
+    // Unquoted names are stored upper case and quoted ones as written: the
+    // patterns compare without case, as a user who types `sales*` means.
+    let filter = format!(
+        "{filter} AND {}",
+        info_schema::names_condition(
+            &cfg.schema_filters,
+            literal,
+            info_schema::Like::Escaped(Case::Insensitive)
+        )
+    );
     let tables = s
         .query(&format!(
             // TABLES lists views too on Snowflake; VIEWS is added for servers whose
@@ -47,6 +58,7 @@ pub async fn discover(
         Layout {
             first_ordinal: 1,
             family,
+            filters: (&cfg.schema_filters, Case::Insensitive),
         },
         started,
     ))

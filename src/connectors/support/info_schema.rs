@@ -9,12 +9,62 @@ use serde_json::Value;
 
 use std::time::Instant;
 
+use crate::domain::schema_filters::{
+    Case, SchemaFilters, condition_with, like_pattern, widened_condition_with,
+};
 use crate::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableKind, TypeFamily};
 
-pub struct Layout {
+pub struct Layout<'f> {
     /// What the first ordinal_position is: Databricks counts from 0, the standard from 1.
     pub first_ordinal: u32,
     pub family: fn(&str) -> TypeFamily,
+    /// `credentials.schemaFilters`, with the type's case rule. The queries carry
+    /// them (`names_condition`); rows they let through anyway (a server that
+    /// ignores a clause) are dropped here, so the snapshot obeys them whatever the
+    /// server did.
+    pub filters: (&'f SchemaFilters, Case),
+}
+
+/// How a dialect's `LIKE` is written for the filters, with the type's case rule.
+#[derive(Clone, Copy)]
+pub enum Like {
+    /// `LIKE … ESCAPE '!'`, both sides lowered when names compare without case.
+    Escaped(Case),
+    /// The catalog keeps names in lower case (Trino, Unity Catalog): only the
+    /// pattern is lowered, and the bare column leaves the server free to narrow
+    /// what it reads by it.
+    LowerCaseNames,
+    /// No `ESCAPE` clause (Firebolt's documented `LIKE`): widened patterns, the
+    /// rest in memory ([`widened_condition_with`]).
+    Unescaped,
+}
+
+/// `credentials.schemaFilters` on `table_schema` and `table_name`, as SQL sent as
+/// text: each pattern a literal of the dialect.
+pub fn names_condition(filters: &SchemaFilters, literal: fn(&str) -> String, like: Like) -> String {
+    let on = |filter, column: &str| match like {
+        Like::Escaped(case) => condition_with(filter, |p| {
+            let pattern = literal(&like_pattern(p, '!'));
+            match case {
+                Case::Sensitive => format!("{column} LIKE {pattern} ESCAPE '!'"),
+                Case::Insensitive => {
+                    format!("LOWER({column}) LIKE LOWER({pattern}) ESCAPE '!'")
+                }
+            }
+        }),
+        Like::LowerCaseNames => condition_with(filter, |p| {
+            let pattern = literal(&like_pattern(p, '!'));
+            format!("{column} LIKE LOWER({pattern}) ESCAPE '!'")
+        }),
+        Like::Unescaped => {
+            widened_condition_with(filter, |p| format!("{column} LIKE {}", literal(p)))
+        }
+    };
+    format!(
+        "{} AND {}",
+        on(&filters.schemas, "table_schema"),
+        on(&filters.tables, "table_name")
+    )
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -41,7 +91,7 @@ pub fn snapshot(
     ty: &str,
     database: &str,
     (tables, columns): (&[Vec<Value>], &[Vec<Value>]),
-    layout: Layout,
+    layout: Layout<'_>,
     started: Instant,
 ) -> Snapshot {
     let schemas = schemas(tables, columns, &layout);
@@ -73,7 +123,8 @@ pub fn first_texts(rows: &[Vec<Value>]) -> Vec<String> {
         .collect()
 }
 
-pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -> Vec<Schema> {
+pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout<'_>) -> Vec<Schema> {
+    let (filters, case) = layout.filters;
     let null = Value::Null;
     let at = |row: &'_ [Value], i: usize| -> Value { row.get(i).unwrap_or(&null).clone() };
     let mut by_name: BTreeMap<(String, String), Table> = BTreeMap::new();
@@ -81,6 +132,9 @@ pub fn schemas(tables: &[Vec<Value>], columns: &[Vec<Value>], layout: &Layout) -
         let (Some(schema), Some(name)) = (text(&at(row, 0)), text(&at(row, 1))) else {
             continue;
         };
+        if !filters.keeps(&schema, &name, case) {
+            continue;
+        }
         by_name.insert(
             (schema, name.clone()),
             Table {
@@ -128,9 +182,11 @@ mod tests {
 
     #[test]
     fn a_servers_ordinal_past_u32_or_rows_too_short_are_no_panic() {
+        let none = SchemaFilters::default();
         let layout = Layout {
             first_ordinal: 1,
             family: |_| TypeFamily::Other,
+            filters: (&none, Case::Sensitive),
         };
         let tables = vec![vec![json!("s"), json!("t")], vec![], vec![json!(1)]];
         let columns = vec![

@@ -34,6 +34,7 @@ pub const FIELDS: &[FieldSpec] = &[
     CA_CERTIFICATE,
     CLIENT_CERTIFICATE,
     CLIENT_KEY,
+    crate::connectors::schema_filters::SCHEMAS_AND_TABLES,
     crate::connectors::tunnel::TUNNEL,
 ];
 
@@ -50,6 +51,8 @@ pub struct TrinoConfig {
     pub ssl_mode: Option<SslMode>,
     #[serde(flatten)]
     pub tls: TlsFields,
+    #[serde(default)]
+    pub schema_filters: crate::connectors::schema_filters::SchemaFilters,
 }
 
 impl TrinoConfig {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::config::TrinoConfig;
 use super::session::TrinoSession;
 use crate::connectors::ConnectorError;
+use crate::connectors::schema_filters::Case;
 use crate::connectors::support::info_schema::{self, Layout};
 use crate::connectors::support::quote::trino::{ident, literal};
 use crate::domain::snapshot::{Snapshot, TypeFamily};
@@ -13,7 +14,15 @@ use crate::domain::snapshot::{Snapshot, TypeFamily};
 pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, ConnectorError> {
     let started = Instant::now();
     let catalog = ident(&cfg.catalog);
-    let filter = info_schema::schema_filter(cfg.schema.as_deref(), literal);
+    let filter = format!(
+        "{} AND {}",
+        info_schema::schema_filter(cfg.schema.as_deref(), literal),
+        info_schema::names_condition(
+            &cfg.schema_filters,
+            literal,
+            info_schema::Like::LowerCaseNames
+        )
+    );
     let tables_sql = format!(
         "SELECT table_schema, table_name, table_type FROM {catalog}.information_schema.tables WHERE {filter}"
     );
@@ -29,6 +38,7 @@ pub async fn discover(s: &TrinoSession, cfg: &TrinoConfig) -> Result<Snapshot, C
         Layout {
             first_ordinal: 1,
             family,
+            filters: (&cfg.schema_filters, Case::Insensitive),
         },
         started,
     ))
