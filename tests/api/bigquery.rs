@@ -279,7 +279,13 @@ async fn rate_limited_front(limited: usize) -> String {
 async fn a_rate_limited_project_is_asked_again_and_then_fails_as_busy() {
     // The pauses (0.5, 1, 2, 4 s) must fit in the connect step with room for a busy machine:
     // with the suite's 2 s, two pauses and the calls around them ran out of time in CI.
-    let app = spawn_with(|s| s.connect_timeout = Duration::from_millis(25_000)).await;
+    // The lease is longer than the suite's 2 s too: under CI's load a renewal once came
+    // too late, the job went back to the queue and started its pauses over.
+    let app = spawn_with(|s| {
+        s.connect_timeout = Duration::from_millis(25_000);
+        s.job_lease = Duration::from_millis(10_000);
+    })
+    .await;
     let project = fixture().await;
     let (_, key_file) = token_endpoint().await;
     // Two refusals: the calls are asked again and the job succeeds, saying it waited.
