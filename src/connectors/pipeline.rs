@@ -76,6 +76,19 @@ pub async fn connect<'a>(
     let deadline = tokio::time::Instant::now() + limit;
     let mut pause = Duration::from_millis(100);
     let mut retries = 0u32;
+    // A busy server's last answer: when the step's time runs out during the next try,
+    // the failure is the server's being busy, which is what the user must act on.
+    let mut last_busy: Option<ConnectorError> = None;
+    let busy = |mut e: ConnectorError, retries: u32| {
+        e.message = format!(
+            "{} (tried {} times over {} ms)",
+            e.message,
+            retries + 1,
+            started.elapsed().as_millis()
+        );
+        e.hint = ConnectorError::BUSY_HINT.to_string();
+        e
+    };
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let (connected, waits) = within(left, "connect", config.connect(net)).await;
@@ -87,22 +100,18 @@ pub async fn connect<'a>(
                     rand::random::<u64>() % (pause.as_millis() as u64 / 2 + 1),
                 );
                 if tokio::time::Instant::now() + pause + jitter >= deadline {
-                    let mut e = e;
-                    e.message = format!(
-                        "{} (tried {} times over {} ms)",
-                        e.message,
-                        retries + 1,
-                        started.elapsed().as_millis()
-                    );
-                    e.hint = ConnectorError::BUSY_HINT.to_string();
-                    return Err(e);
+                    return Err(busy(e, retries));
                 }
+                last_busy = Some(e);
                 metrics::counter!("onramp_target_retries_total", "reason" => "busy").increment(1);
                 tokio::time::sleep(pause + jitter).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
                 retries += 1;
             }
             Err(e) if e.message.starts_with("connect timed out") => {
+                if let Some(e) = last_busy {
+                    return Err(busy(e, retries));
+                }
                 // The whole step's time: say so with its limit, not what was left.
                 return Err(explained(net, ConnectorError::timeout("connect", limit)).await);
             }
