@@ -13,6 +13,8 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   "$venv/bin/pip" install -q "schemathesis==4.32.*"
 fi
 cargo build -q --bin onramp
+# Where cargo put it: a shared CARGO_TARGET_DIR too.
+onramp="${CARGO_TARGET_DIR:-target}/debug/onramp"
 id="st$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export ONRAMP_HTTP_ADDR="127.0.0.1:$port"
@@ -29,7 +31,7 @@ export ONRAMP_EGRESS_DENY="0.0.0.0/2,64.0.0.0/3,96.0.0.0/4,112.0.0.0/5,120.0.0.0
 log=$(mktemp)
 resolv=$(mktemp)
 echo "nameserver 127.0.0.1" >"$resolv"
-unshare --mount sh -c "mount --bind '$resolv' /etc/resolv.conf && exec target/debug/onramp serve" >"$log" 2>&1 &
+unshare --mount sh -c "mount --bind '$resolv' /etc/resolv.conf && exec '$onramp' serve" >"$log" 2>&1 &
 serve=$!
 cleanup() {
   kill "$serve" 2>/dev/null || true
@@ -45,7 +47,7 @@ for _ in $(seq 1 60); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
   sleep 1
 done
-token=$(target/debug/onramp token create --org "$id")
+token=$("$onramp" token create --org "$id")
 # Requests go only to loopback: the service under test and, through it, nothing
 # else (the fuzzed datasources name hosts the workers resolve and refuse or fail).
 "$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
