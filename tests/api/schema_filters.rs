@@ -28,6 +28,15 @@ fn relations(snapshot: &Value) -> Vec<String> {
     found
 }
 
+/// The cached snapshot of the datasource `name`.
+async fn schema_of(app: &crate::helpers::TestApp, name: &str) -> Value {
+    app.get(&format!("/api/v2/datasource/{name}/schema"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn pg_database(db: &str, sql: &str) {
     pg_admin()
         .await
@@ -71,12 +80,7 @@ async fn postgres_reads_only_what_the_filters_keep_and_records_them() {
                              "password": "", "database": db, "sslMode": "disable", "schemaFilters": filters});
     let job = app.create_and_wait(&body("postgres", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/filtered/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = schema_of(&app, "filtered").await;
     // Case-sensitive: "Sales_Archive" is not sales_*; `_` in t_1 is no wildcard
     // and `%` in "t%1" is a literal character.
     assert_eq!(
@@ -119,12 +123,7 @@ async fn postgres_reads_only_what_the_filters_keep_and_records_them() {
                              "password": "", "database": db, "sslMode": "disable", "schemaFilters": narrow});
     let job = app.create_and_wait(&body("postgres", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/narrow/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = schema_of(&app, "narrow").await;
     assert_eq!(
         relations(&snapshot),
         ["hr.people", "sales_eu.orders", "sales_us.orders"],
@@ -143,12 +142,7 @@ async fn postgres_reads_only_what_the_filters_keep_and_records_them() {
                                  "schemaFilters": {"schemas": {"include": ["SALES_US"]}, "tables": {"exclude": ["events*"]}}});
         let job = app.create_and_wait(&body(ty, credentials)).await;
         assert_eq!(job["status"], "succeeded", "{ty}: {job}");
-        let snapshot: Value = app
-            .get(&format!("/api/v2/datasource/{name}/schema"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let snapshot = schema_of(&app, &name).await;
         // Redshift folds names to lower case and compares them so; CockroachDB
         // compares them as PostgreSQL does.
         let expected: &[&str] = if ty == "redshift" {
@@ -168,12 +162,7 @@ async fn postgres_reads_only_what_the_filters_keep_and_records_them() {
     let credentials = json!({"name": "all", "host": "127.0.0.1", "port": 5432, "username": "postgres",
                              "password": "", "database": db, "sslMode": "disable"});
     app.create_and_wait(&body("postgres", credentials)).await;
-    let snapshot: Value = app
-        .get("/api/v2/datasource/all/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = schema_of(&app, "all").await;
     assert!(snapshot.get("filters").is_none());
     assert_eq!(snapshot["stats"]["tables"], 9, "{snapshot}");
 
@@ -232,12 +221,7 @@ async fn mariadb_and_clickhouse_filter_tables_in_their_catalog_queries() {
         json!({"tables": {"include": ["CUSTOMERS", "*orders"], "exclude": ["big_*"]}});
     let job = app.create_and_wait(&body("mysql", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/my/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = schema_of(&app, "my").await;
     assert_eq!(
         relations(&snapshot),
         [format!("{my_db}.customers"), format!("{my_db}.orders")],
@@ -253,12 +237,7 @@ async fn mariadb_and_clickhouse_filter_tables_in_their_catalog_queries() {
     credentials["schemaFilters"] = json!({"tables": {"include": ["BIG_*", "custom_rs"]}});
     let job = app.create_and_wait(&body("singlestore", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/ss/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = schema_of(&app, "ss").await;
     assert_eq!(
         relations(&snapshot),
         [format!("{my_db}.big_orders")],
@@ -270,12 +249,7 @@ async fn mariadb_and_clickhouse_filter_tables_in_their_catalog_queries() {
     credentials["schemaFilters"] = json!({"tables": {"include": ["e*", "r*", "Log"]}});
     let job = app.create_and_wait(&body("clickhouse", credentials)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let snapshot: Value = app
-        .get("/api/v2/datasource/ch/schema")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot = schema_of(&app, "ch").await;
     assert_eq!(
         relations(&snapshot),
         [format!("{ch_db}.events"), format!("{ch_db}.recent")],
