@@ -61,6 +61,16 @@ venv_for /var/lib/onramp-bqemu bin/bqemulator "bqemulator==1.4.*" numpy duckdb==
 venv_for /var/lib/onramp-nx bin/nx-27017 "nx-27017==0.8.*"
 # SQLAlchemy 2's Inspector: the reference the discovery fidelity tests compare with.
 venv_for /var/lib/onramp-sqla lib/python3.11/site-packages/pymysql "sqlalchemy==2.0.*" "psycopg2-binary==2.9.*" "pymysql==1.1.*"
+# Standard Webhooks and CloudEvents for tests/servers/webhooks/receiver.py (the tests start
+# it themselves), jsonschema and PyYAML for tests/servers/asyncapi/check_events.py. The
+# stamp names the pins: changing them installs again.
+webhooks_pins="standardwebhooks==1.1.0 cloudevents==1.13.0 jsonschema==4.26.0 pyyaml==6.0.4"
+if [ "$(cat /var/lib/onramp-webhooks/.pins 2>/dev/null)" != "$webhooks_pins" ]; then
+  python3 -m venv /var/lib/onramp-webhooks
+  # shellcheck disable=SC2086 # one word per pin
+  /var/lib/onramp-webhooks/bin/pip install -q $webhooks_pins
+  echo "$webhooks_pins" > /var/lib/onramp-webhooks/.pins
+fi
 spatial_dir="$HOME/.duckdb/extensions/v1.5.5/linux_amd64"
 if [ ! -e "$spatial_dir/spatial.duckdb_extension" ]; then
   mkdir -p "$spatial_dir"

@@ -1,4 +1,6 @@
-//! The command line: `onramp serve | api | worker | token | discover | migrate | schemas`.
+//! The command line: `onramp serve | api | worker | token | discover | migrate | schemas`,
+//! and the people's commands against a running API (`create`, `jobs`, `datasources`,
+//! `schema`, `webhooks`; see `crate::client`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use crate::client;
 use crate::config::Settings;
 use crate::connectors::pipeline::{self, Undiscovered};
 use crate::connectors::{ConnectorError, DatasourceType};
@@ -64,6 +67,38 @@ pub enum Command {
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
     },
+    /// Create a datasource through the API (ONRAMP_API_URL, ONRAMP_TOKEN); --wait
+    /// follows its job.
+    Create(client::commands::Create),
+    /// Follow or read a job through the API.
+    Jobs {
+        #[command(flatten)]
+        remote: client::Remote,
+        #[command(subcommand)]
+        command: client::commands::Jobs,
+    },
+    /// List, read, delete or sync datasources through the API.
+    Datasources {
+        #[command(flatten)]
+        remote: client::Remote,
+        #[command(subcommand)]
+        command: client::commands::Datasources,
+    },
+    /// A datasource's schemas, tables and column counts (or its snapshot, --json).
+    Schema {
+        #[command(flatten)]
+        remote: client::Remote,
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage webhooks through the API.
+    Webhooks {
+        #[command(flatten)]
+        remote: client::Remote,
+        #[command(subcommand)]
+        command: client::commands::Webhooks,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,10 +120,26 @@ pub enum TokenCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    use client::commands;
+    // The people's commands talk to an API: they read no settings and start nothing.
+    let command = match cli.command {
+        Command::Create(args) => return Ok(commands::create(args).await?),
+        Command::Jobs { remote, command } => return Ok(commands::jobs(remote, command).await?),
+        Command::Datasources { remote, command } => {
+            return Ok(commands::datasources(remote, command).await?);
+        }
+        Command::Schema { remote, name, json } => {
+            return Ok(commands::schema(remote, name, json).await?);
+        }
+        Command::Webhooks { remote, command } => {
+            return Ok(commands::webhooks(remote, command).await?);
+        }
+        other => other,
+    };
     let settings = Settings::load(cli.config.as_deref())?;
     crate::telemetry::init_logs(&settings.log_format);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    match cli.command {
+    match command {
         Command::Serve => {
             serve(
                 settings,
@@ -137,6 +188,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("schemas written to {}", out.display());
             Ok(())
         }
+        Command::Create(_)
+        | Command::Jobs { .. }
+        | Command::Datasources { .. }
+        | Command::Schema { .. }
+        | Command::Webhooks { .. } => unreachable!("answered above"),
     }
 }
 

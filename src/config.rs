@@ -182,6 +182,42 @@ pub struct Settings {
     /// reconnects).
     #[serde(rename = "stream_max_seconds", with = "Whole::<1000>")]
     pub stream_max: Duration,
+    /// How long events stay replayable by the organisation event stream
+    /// (`Last-Event-ID`); older ones are removed.
+    #[serde(rename = "event_retention_seconds", with = "Whole::<1000>")]
+    pub event_retention: Duration,
+    /// How long one webhook delivery may take, connection and answer.
+    #[serde(rename = "webhook_timeout_ms", with = "Whole::<1>")]
+    pub webhook_timeout: Duration,
+    /// Deliveries in flight at once in one process, all webhooks together.
+    pub webhook_concurrency: usize,
+    /// Deliveries in flight at once to one webhook, all processes together.
+    pub webhook_endpoint_concurrency: u32,
+    /// Deliveries in flight at once to one organisation's webhooks, all processes
+    /// together: a slow receiver slows only its own organisation.
+    pub webhook_org_concurrency: u32,
+    /// Failed deliveries in a row after which a webhook is disabled.
+    pub webhook_max_failures: u32,
+    /// How long a failing delivery is retried before it is given up and its webhook
+    /// disabled.
+    #[serde(rename = "webhook_retry_for_seconds", with = "Whole::<1000>")]
+    pub webhook_retry_for: Duration,
+    /// The first pause before a failed delivery is tried again; it doubles each time.
+    #[serde(rename = "webhook_retry_base_ms", with = "Whole::<1>")]
+    pub webhook_retry_base: Duration,
+    /// How long the previous signing secret still signs after a rotation.
+    #[serde(rename = "webhook_secret_grace_seconds", with = "Whole::<1000>")]
+    pub webhook_secret_grace: Duration,
+    /// How long finished deliveries stay in a webhook's delivery log.
+    #[serde(rename = "webhook_log_retention_seconds", with = "Whole::<1000>")]
+    pub webhook_log_retention: Duration,
+    /// Allow `http://` webhook URLs whose host is a loopback address (for tests and
+    /// local development); any other webhook URL must be `https://`.
+    pub webhook_allow_http_loopback: bool,
+    /// Where a process without the API (`onramp worker`) serves `/metrics`,
+    /// `/healthz` and `/readyz`, e.g. `0.0.0.0:9090`; empty for nowhere. A process
+    /// with the API serves them on `http_addr`.
+    pub metrics_addr: String,
 }
 
 impl Default for Settings {
@@ -231,6 +267,18 @@ impl Default for Settings {
             test_retention: Duration::from_secs(3600),
             streams_per_org: 64,
             stream_max: Duration::from_secs(900),
+            event_retention: Duration::from_secs(86_400),
+            webhook_timeout: Duration::from_secs(10),
+            webhook_concurrency: 32,
+            webhook_endpoint_concurrency: 4,
+            webhook_org_concurrency: 8,
+            webhook_max_failures: 50,
+            webhook_retry_for: Duration::from_secs(86_400),
+            webhook_retry_base: Duration::from_secs(5),
+            webhook_secret_grace: Duration::from_secs(86_400),
+            webhook_log_retention: Duration::from_secs(7 * 86_400),
+            webhook_allow_http_loopback: false,
+            metrics_addr: String::new(),
         }
     }
 }
@@ -319,6 +367,43 @@ impl Settings {
                 "reconcile_after_ms must be more than retry_max_delay_ms + job_lease_ms",
             );
         }
+        if self.webhook_concurrency == 0
+            || self.webhook_endpoint_concurrency == 0
+            || self.webhook_org_concurrency == 0
+            || self.webhook_max_failures == 0
+        {
+            return invalid(
+                "webhook_concurrency, webhook_endpoint_concurrency, webhook_org_concurrency and webhook_max_failures must be at least 1",
+            );
+        }
+        if self.webhook_timeout.is_zero() || self.webhook_retry_base.is_zero() {
+            return invalid("webhook_timeout_ms and webhook_retry_base_ms must be more than 0");
+        }
+        if self.event_retention < Duration::from_secs(60) {
+            return invalid("event_retention_seconds must be at least 60");
+        }
+        // Within what PostgreSQL's intervals and the schedule's arithmetic hold.
+        let year = Duration::from_secs(366 * 86_400);
+        if self.webhook_timeout > Duration::from_secs(600)
+            || self.webhook_retry_base > Duration::from_secs(3600)
+            || [
+                self.event_retention,
+                self.webhook_retry_for,
+                self.webhook_secret_grace,
+                self.webhook_log_retention,
+            ]
+            .iter()
+            .any(|d| *d > year)
+        {
+            return invalid(
+                "webhook_timeout_ms is at most 600000, webhook_retry_base_ms at most 3600000, and the event, webhook retry, secret grace and log retention periods at most a year",
+            );
+        }
+        if !self.metrics_addr.is_empty() && self.metrics_addr.parse::<SocketAddr>().is_err() {
+            return invalid(
+                "metrics_addr must be an IP address and port (such as 0.0.0.0:9090), or empty",
+            );
+        }
         if self.job_delivery_limit < 2 {
             return invalid("job_delivery_limit must be at least 2");
         }
@@ -399,7 +484,9 @@ fn apply_env(
             continue;
         };
         let key = key.to_ascii_lowercase();
-        if key == "config" {
+        // Not settings of the service: the config file's path, and the people's
+        // commands' API and token (a shell that has them set still runs `serve`).
+        if key == "config" || key == "api_url" || key == "token" {
             continue;
         }
         let Some(current) = shape.get(&key) else {

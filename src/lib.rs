@@ -2,6 +2,7 @@
 //! The API records and queues; workers validate, connect, discover, cache and announce.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod connectors;
 pub mod domain;
@@ -12,4 +13,5 @@ pub mod schemas;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod webhooks;
 pub mod worker;

@@ -23,7 +23,11 @@ fn main() -> std::process::ExitCode {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
-                std::process::ExitCode::FAILURE
+                // The people's commands say whose fault a failure was (see client).
+                match e.downcast_ref::<onramp::client::Failure>() {
+                    Some(f) => std::process::ExitCode::from(f.exit),
+                    None => std::process::ExitCode::FAILURE,
+                }
             }
         }
     })

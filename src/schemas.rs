@@ -63,42 +63,50 @@ pub fn job_message_schema() -> Value {
 }
 
 pub fn event_schema() -> Value {
+    // In two parts: one json! of it all is past the macro's recursion limit.
+    let data = json!({
+        "type": "object",
+        "properties": {
+            "webhookId": {"type": "string", "format": "uuid", "description": "webhook.disabled"},
+            "url": {"type": "string", "description": "webhook.disabled: the webhook's URL"},
+            "reason": {"type": "string", "description": "webhook.disabled: why onramp disabled it"},
+            "consecutiveFailures": {"type": "integer", "description": "webhook.disabled"},
+            "jobId": {"type": "string", "format": "uuid"},
+            "datasourceId": {"type": ["string", "null"], "format": "uuid",
+                             "description": "null in the job.progress events of a test job"},
+            "datasourceName": {"type": "string"},
+            "datasourceType": {"type": "string"},
+            "schema": {"type": "object"},
+            "error": {"type": "object", "required": ["code", "message"]},
+            "step": {"type": "object"},
+            "fromHash": {"type": "string"},
+            "toHash": {"type": "string"},
+            "summary": {"type": "object", "description": "datasource.schema_changed: counts of the diff"},
+            "changes": {"type": "array", "items": {"type": "object", "required": ["kind", "breaking", "database", "schema", "table"]},
+                        "description": "datasource.schema_changed: the first 50 changes"},
+            "truncated": {"type": "boolean", "description": "datasource.schema_changed: more changes than the event carries"},
+            "links": {"type": "object", "properties": {"changes": {"type": "string"}}}
+        }
+    });
     json!({
         "$schema": DRAFT,
         "$id": "https://onramp.dev/schemas/event.json",
-        "title": "CloudEvents 1.0 event on the events exchange, routing key <orgId>.<type>",
+        "title": "CloudEvents 1.0 event on the events exchange, routing key <orgId>.<type> (each type's data in full: asyncapi.yaml)",
         "type": "object",
         "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"],
+        "if": {"properties": {"type": {"const": "webhook.disabled"}}},
+        "then": {"properties": {"data": {"required": ["webhookId", "url", "reason", "consecutiveFailures"]}}},
+        "else": {"properties": {"data": {"required": ["datasourceId", "datasourceName"]}}},
         "properties": {
             "specversion": {"const": "1.0"},
             "id": {"type": "string"},
             "source": {"type": "string"},
             "type": {"enum": ["datasource.ready", "datasource.failed", "job.progress", "datasource.deleted",
-                              "datasource.schema_changed"]},
-            "subject": {"type": "string", "description": "the datasource name"},
+                              "datasource.schema_changed", "webhook.disabled"]},
+            "subject": {"type": "string", "description": "the datasource name (the webhook id for webhook.disabled)"},
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": "application/json"},
-            "data": {
-                "type": "object",
-                "required": ["datasourceId", "datasourceName"],
-                "properties": {
-                    "jobId": {"type": "string", "format": "uuid"},
-                    "datasourceId": {"type": ["string", "null"], "format": "uuid",
-                                     "description": "null in the job.progress events of a test job"},
-                    "datasourceName": {"type": "string"},
-                    "datasourceType": {"type": "string"},
-                    "schema": {"type": "object"},
-                    "error": {"type": "object", "required": ["code", "message"]},
-                    "step": {"type": "object"},
-                    "fromHash": {"type": "string"},
-                    "toHash": {"type": "string"},
-                    "summary": {"type": "object", "description": "datasource.schema_changed: counts of the diff"},
-                    "changes": {"type": "array", "items": {"type": "object", "required": ["kind", "breaking", "database", "schema", "table"]},
-                                "description": "datasource.schema_changed: the first 50 changes"},
-                    "truncated": {"type": "boolean", "description": "datasource.schema_changed: more changes than the event carries"},
-                    "links": {"type": "object", "properties": {"changes": {"type": "string"}}}
-                }
-            }
+            "data": data
         }
     })
 }

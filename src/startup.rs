@@ -28,6 +28,8 @@ pub struct Application {
     settings: Arc<Settings>,
     state: AppState,
     listener: Option<TcpListener>,
+    /// A process without the API: where it serves its metrics, when set.
+    metrics_listener: Option<TcpListener>,
     roles: Roles,
     /// onramp's own AWS identity, for the workers.
     aws: crate::connectors::support::aws::Platform,
@@ -186,7 +188,15 @@ impl Application {
             None
         };
         // The port the API actually took (with port 0, chosen at bind).
-        let egress = match &listener {
+        let metrics_listener = match (&listener, settings.metrics_addr.as_str()) {
+            (None, addr) if !addr.is_empty() => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding metrics_addr {addr}"))?,
+            ),
+            _ => None,
+        };
+        let egress = match listener.as_ref().or(metrics_listener.as_ref()) {
             Some(l) => egress.protecting(l.local_addr().into_iter().collect()),
             None => egress,
         };
@@ -195,9 +205,11 @@ impl Application {
             settings.streams_per_org,
             settings.stream_max,
         );
+        let events = crate::http::events::EventFeed::new(pool.clone());
         let state = AppState {
             settings: settings.clone(),
             streams,
+            events,
             pool,
             store,
             key,
@@ -212,6 +224,7 @@ impl Application {
             settings,
             state,
             listener,
+            metrics_listener,
             roles,
             aws,
         })
@@ -226,6 +239,13 @@ impl Application {
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where a process without the API serves its metrics, when it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -271,6 +291,25 @@ impl Application {
             });
             tokio::spawn(worker::run(deps, shutdown.clone()))
         });
+        // Webhook deliveries go from worker processes: they reach out, as jobs do.
+        let deliverer = self.roles.worker.then(|| {
+            let deliverer = crate::webhooks::deliver::Deliverer {
+                pool: self.state.pool.clone(),
+                key: self.state.key.clone(),
+                settings: self.settings.clone(),
+                egress: self.state.egress.clone(),
+            };
+            tokio::spawn(deliverer.run(shutdown.clone()))
+        });
+        let metrics_served = self.metrics_listener.map(|listener| {
+            let router = http::metrics_router(self.state.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            })
+        });
         let served = match self.listener {
             Some(listener) => {
                 let router = http::router(self.state.clone());
@@ -289,6 +328,12 @@ impl Application {
             tracing::error!(error = %e, "worker task failed");
         }
         // The relay stops last, after a final flush of the outbox.
+        if let Some(deliverer) = deliverer {
+            let _ = deliverer.await;
+        }
+        if let Some(m) = metrics_served {
+            let _ = m.await;
+        }
         relay_stop.cancel();
         let _ = relay.await;
         let _ = reconciler.await;

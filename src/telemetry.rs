@@ -98,7 +98,24 @@ pub fn trace_parent_of(span: &tracing::Span, incoming: Option<&str>) -> TracePar
 /// The Prometheus handle, installing the recorder on first use.
 pub fn metrics() -> &'static PrometheusHandle {
     METRICS.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // Histograms with buckets (not summaries), so that quantiles aggregate across
+        // processes in PromQL: durations from 5 ms to 5 min, sizes from 1 kB to 100 MB.
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                    120.0, 300.0,
+                ],
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_bytes".into()),
+                    &[1e3, 1e4, 1e5, 1e6, 1e7, 5e7, 1e8],
+                )
+            })
+            .expect("the bucket lists are not empty");
+        let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Only one global recorder can exist; in tests several apps share it.
         let _ = metrics::set_global_recorder(recorder);

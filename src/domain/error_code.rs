@@ -12,6 +12,7 @@ pub enum ErrorCode {
     AuthenticationError,
     DatasourceNotFound,
     JobNotFound,
+    WebhookNotFound,
     PayloadTooLarge,
     TooManyRequests,
     CredentialTestFailed,
@@ -22,13 +23,14 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidRequestBody,
         ErrorCode::DatasourceNameError,
         ErrorCode::DatasourceIdError,
         ErrorCode::AuthenticationError,
         ErrorCode::DatasourceNotFound,
         ErrorCode::JobNotFound,
+        ErrorCode::WebhookNotFound,
         ErrorCode::PayloadTooLarge,
         ErrorCode::TooManyRequests,
         ErrorCode::CredentialTestFailed,
@@ -46,7 +48,9 @@ impl ErrorCode {
             | ErrorCode::CredentialTestFailed
             | ErrorCode::EgressDenied => 400,
             ErrorCode::AuthenticationError => 401,
-            ErrorCode::DatasourceNotFound | ErrorCode::JobNotFound => 404,
+            ErrorCode::DatasourceNotFound | ErrorCode::JobNotFound | ErrorCode::WebhookNotFound => {
+                404
+            }
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::ServiceUnavailable => 503,

@@ -64,6 +64,14 @@ id!(
     /// One job: a create, update or sync of a datasource.
     JobId
 );
+id!(
+    /// A webhook: an organisation's URL that receives its events.
+    WebhookId
+);
+id!(
+    /// One event's delivery to one webhook, with all its attempts.
+    DeliveryId
+);
 
 /// A datasource's name as create accepts it: 1 to 128 characters, none of them a
 /// control character. Names are unique within an organisation.

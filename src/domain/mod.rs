@@ -12,11 +12,12 @@ pub mod snapshot;
 pub mod target_error;
 pub mod tenancy;
 pub mod text;
+pub mod webhooks;
 
 pub use datasource_type::DatasourceType;
 pub use error_code::ErrorCode;
 pub use field_problem::FieldProblem;
-pub use ids::{DatasourceId, DatasourceName, JobId, OrgId};
+pub use ids::{DatasourceId, DatasourceName, DeliveryId, JobId, OrgId, WebhookId};
 pub use job::{
     DatasourceStatus, JOB_ROUTING_KEY, Job, JobError, JobKind, JobMessage, JobStatus, Step,
     StepName, StepProgress, StepStatus,

@@ -38,6 +38,9 @@ pub struct GuardedClient {
     presented: Option<Arc<super::tls::Presented>>,
     /// Bytes this client may still read from targets, all answers together.
     budget: Arc<std::sync::atomic::AtomicUsize>,
+    /// Each request sent once as it is: no redirect followed, no busy answer waited
+    /// out and asked again (webhook deliveries, whose retries are their own).
+    as_is: bool,
 }
 
 struct GuardResolver {
@@ -116,7 +119,17 @@ impl GuardedClient {
     ) -> Result<GuardedClient, ConnectorError> {
         // A proxy from the environment (HTTP(S)_PROXY, ALL_PROXY) would make the
         // connection to an address the guard never saw: the guard is the only route.
-        GuardedClient::build(egress, builder.no_proxy(), false)
+        GuardedClient::build(egress, builder.no_proxy(), false, false)
+    }
+
+    /// A client that sends each request once, as it is: a redirect is an answer like
+    /// any other (a webhook's receiver must answer 2xx itself), and a busy answer is
+    /// returned, not waited out.
+    pub fn without_redirects(
+        egress: Egress,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<GuardedClient, ConnectorError> {
+        GuardedClient::build(egress, builder.no_proxy(), false, true)
     }
 
     /// A client whose every connection goes through an SSH tunnel's SOCKS front.
@@ -134,16 +147,20 @@ impl GuardedClient {
             )
         })?;
         // Setting a proxy turns the environment's off.
-        GuardedClient::build(egress, builder.proxy(proxy), true)
+        GuardedClient::build(egress, builder.proxy(proxy), true, false)
     }
 
     fn build(
         egress: Egress,
         builder: reqwest::ClientBuilder,
         tunneled: bool,
+        as_is: bool,
     ) -> Result<GuardedClient, ConnectorError> {
         let for_redirects = egress.clone();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if as_is {
+                return attempt.stop();
+            }
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
@@ -181,6 +198,7 @@ impl GuardedClient {
             tunneled,
             presented: None,
             budget,
+            as_is,
         })
     }
 
@@ -232,7 +250,7 @@ impl GuardedClient {
                 matches!(r.status().as_u16(), 429 | 503).then(|| retry_after(r.headers()))
             });
             match (busy, again) {
-                (Some(asked), Some(again)) if tries < BUSY_RETRIES => {
+                (Some(asked), Some(again)) if tries < BUSY_RETRIES && !self.as_is => {
                     let wait = asked.unwrap_or(pause).min(Duration::from_secs(10));
                     if !busy_wait(wait, "http_busy").await {
                         break sent;
@@ -272,7 +290,7 @@ impl GuardedClient {
         })?;
         // A server still too busy after the waits the step allowed: a fault of its
         // own, which the connect step tries again within its time.
-        if response.status().as_u16() == 429 {
+        if response.status().as_u16() == 429 && !self.as_is {
             return Err(ConnectorError::new(
                 Fault::Busy,
                 format!("{host} answered 429 too many requests"),

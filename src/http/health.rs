@@ -47,7 +47,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 #[utoipa::path(get, path = "/metrics", summary = "Prometheus metrics", security(()),
     responses((status = 200, description = "metrics", content_type = "text/plain", body = String)))]
-pub async fn metrics() -> Response {
+pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    sample(&state).await;
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -56,4 +57,41 @@ pub async fn metrics() -> Response {
         crate::telemetry::metrics().render(),
     )
         .into_response()
+}
+
+/// How long sampled gauges are reused.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// The gauges read from onramp's servers rather than counted as things happen,
+/// read when Prometheus scrapes: every process reports the same global values, so
+/// dashboards take their max. A server that does not answer leaves the last value.
+async fn sample(state: &AppState) {
+    // One scrape samples at a time, at most every few seconds: `/metrics` needs no
+    // token, and must not become a way to load onramp's servers.
+    static SAMPLED: tokio::sync::Mutex<Option<std::time::Instant>> =
+        tokio::sync::Mutex::const_new(None);
+    let mut last = SAMPLED.lock().await;
+    if last.is_some_and(|at| at.elapsed() < SAMPLE_EVERY) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    let pool = &state.pool;
+    if let Ok((n, age)) = crate::storage::outbox::backlog(pool).await {
+        metrics::gauge!("onramp_outbox_backlog").set(n as f64);
+        metrics::gauge!("onramp_outbox_oldest_age_seconds").set(age);
+    }
+    if let Ok((n, age)) = crate::storage::webhooks::backlog(pool).await {
+        metrics::gauge!("onramp_webhook_backlog").set(n as f64);
+        metrics::gauge!("onramp_webhook_oldest_due_age_seconds").set(age);
+    }
+    if let Ok(age) = crate::storage::jobs::oldest_queued_age(pool).await {
+        metrics::gauge!("onramp_jobs_queued_oldest_age_seconds").set(age);
+    }
+    let s = &state.settings;
+    for (label, queue) in [("jobs", s.jobs_queue()), ("dead", s.dead_letter_queue())] {
+        if let Ok((messages, consumers)) = state.broker.queue_counts(&queue).await {
+            metrics::gauge!("onramp_queue_messages", "queue" => label).set(f64::from(messages));
+            metrics::gauge!("onramp_queue_consumers", "queue" => label).set(f64::from(consumers));
+        }
+    }
 }

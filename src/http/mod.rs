@@ -5,11 +5,13 @@ pub mod auth;
 pub mod aws;
 pub mod datasources;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod openapi;
 pub mod request;
 pub mod streams;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub egress: crate::egress::Egress,
     /// Open streams and waits, and the one poller that feeds them.
     pub streams: Arc<streams::Streams>,
+    /// The one reader of new events that feeds every organisation event stream.
+    pub events: Arc<events::EventFeed>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -73,7 +77,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/events", get(jobs::events))
-        .route("/aws/external-id", get(aws::external_id));
+        .route("/aws/external-id", get(aws::external_id))
+        .route("/events", get(events::stream))
+        .route("/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/deliveries/{id}/retry", post(webhooks::retry));
     Router::new()
         .nest("/api/v2", api)
         .route("/healthz", get(health::healthz))
@@ -92,6 +107,16 @@ pub fn router(state: AppState) -> Router {
         // A bug that panics in a handler answers 500 in the contract's shape rather
         // than dropping the connection; the cause goes to the log only.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .with_state(state)
+}
+
+/// What a process without the API serves: its metrics and health, for Prometheus
+/// and the orchestrator's probes.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
 }
 

@@ -29,6 +29,15 @@ use crate::schemas;
         datasources::schema,
         jobs::get,
         jobs::events,
+        super::events::stream,
+        super::webhooks::create,
+        super::webhooks::list,
+        super::webhooks::get,
+        super::webhooks::update,
+        super::webhooks::delete,
+        super::webhooks::test,
+        super::webhooks::deliveries,
+        super::webhooks::retry,
         super::aws::external_id,
         health::healthz,
         health::readyz,
@@ -84,6 +93,10 @@ fn add_common(operation: &mut Value) {
     }
     // A test's answer names a job, never a datasource.
     let test = operation["operationId"] == "testDatasource";
+    // Webhook answers name no job or datasource.
+    let webhook = operation["operationId"]
+        .as_str()
+        .is_some_and(|id| id.contains("Webhook"));
     let takes_parameters = operation["parameters"]
         .as_array()
         .is_some_and(|p| !p.is_empty());
@@ -104,7 +117,7 @@ fn add_common(operation: &mut Value) {
             .entry("400")
             .or_insert_with(|| error("a malformed query string or path"));
     }
-    if let Some(accepted) = responses.get_mut("202") {
+    if let Some(accepted) = responses.get_mut("202").filter(|_| !webhook) {
         let mut links = accepted_links();
         if test && let Some(l) = links.as_object_mut() {
             l.retain(|name, _| name.starts_with("Job") || name == "GetJob");
@@ -159,6 +172,14 @@ pub fn document() -> Value {
         }
         paths[format!("/api/v2/datasource/{literal}")]["get"] = op;
     }
+    // What a created webhook leads to, for clients and for stateful testing.
+    let by_id = json!({"webhookId": "$response.body#/id"});
+    paths["/api/v2/webhooks"]["post"]["responses"]["201"]["links"] = json!({
+        "GetWebhook": {"operationId": "getWebhook", "parameters": by_id},
+        "UpdateWebhook": {"operationId": "updateWebhook", "parameters": by_id},
+        "TestWebhook": {"operationId": "testWebhook", "parameters": by_id},
+        "WebhookDeliveries": {"operationId": "listWebhookDeliveries", "parameters": by_id},
+        "DeleteWebhook": {"operationId": "deleteWebhook", "parameters": by_id}});
     paths["/api/v2/datasource/{name}/schema"]["get"]["responses"]["200"]["content"] =
         json!({"application/json": {"schema": {"$ref": "#/components/schemas/Snapshot"}}});
 

@@ -141,6 +141,38 @@ impl Broker {
     pub async fn is_connected(&self) -> bool {
         self.channel().await.is_ok()
     }
+
+    /// Messages ready and consumers of `queue`, as the broker counts them (a
+    /// passive declare on a channel of its own, so that an error closes no
+    /// publisher's channel).
+    pub async fn queue_counts(&self, queue: &str) -> Result<(u32, u32), QueueError> {
+        let limit = Duration::from_secs(2);
+        tokio::time::timeout(limit, async {
+            // Connects when the publisher has no connection yet.
+            self.channel().await?;
+            let state = self.state.lock().await;
+            let Some((conn, _)) = state.as_ref() else {
+                return Err(QueueError::Closed);
+            };
+            let channel = conn.create_channel().await?;
+            drop(state);
+            let declared = channel
+                .queue_declare(
+                    queue.into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await;
+            let _ = channel.close(200, "counted".into()).await;
+            let q = declared?;
+            Ok((q.message_count(), q.consumer_count()))
+        })
+        .await
+        .map_err(|_| QueueError::Timeout(limit))?
+    }
 }
 
 /// A message ready to publish: where, what, and the headers that carry the trace.

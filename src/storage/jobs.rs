@@ -412,3 +412,13 @@ pub async fn reconcile(
     tx.commit().await?;
     Ok(Some(sent as u64))
 }
+
+/// How long the oldest job waiting to start has waited (seconds; 0 when none).
+pub async fn oldest_queued_age(pool: &PgPool) -> Result<f64, StoreError> {
+    let age: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8 FROM jobs WHERE status = 'queued'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(age.unwrap_or(0.0).max(0.0))
+}

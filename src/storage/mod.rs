@@ -2,12 +2,14 @@
 
 pub mod crypto;
 pub mod datasources;
+pub mod events;
 pub mod jobs;
 pub mod outbox;
 pub mod schema_changes;
 pub mod snapshots;
 pub mod test_jobs;
 pub mod tokens;
+pub mod webhooks;
 
 use std::time::Duration;
 

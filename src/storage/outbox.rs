@@ -301,6 +301,56 @@ pub async fn backlog(pool: &sqlx::PgPool) -> Result<(i64, f64), StoreError> {
     Ok((count, age.unwrap_or(0.0)))
 }
 
+/// Wakes the relay when a row is written (LISTEN on the outbox channel), or after
+/// `poll` at the latest: a notification can be missed while reconnecting.
+pub struct Wakeups {
+    channel: &'static str,
+    listener: Option<sqlx::postgres::PgListener>,
+}
+
+impl Default for Wakeups {
+    fn default() -> Wakeups {
+        Wakeups::on(OUTBOX_CHANNEL)
+    }
+}
+
+impl Wakeups {
+    /// Wakes on notifications of `channel` instead of the outbox's.
+    pub fn on(channel: &'static str) -> Wakeups {
+        Wakeups {
+            channel,
+            listener: None,
+        }
+    }
+
+    /// Waits for a write or for `poll`; a broken listener is dropped and opened
+    /// again on the next wait.
+    pub async fn wait(&mut self, pool: &sqlx::PgPool, poll: std::time::Duration) {
+        if self.listener.is_none() {
+            self.listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(mut l) => match l.listen(self.channel).await {
+                    Ok(()) => Some(l),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+        }
+        let healthy = match self.listener.as_mut() {
+            Some(l) => match tokio::time::timeout(poll, l.recv()).await {
+                Ok(Ok(_)) | Err(_) => true,
+                Ok(Err(_)) => false,
+            },
+            None => {
+                tokio::time::sleep(poll).await;
+                true
+            }
+        };
+        if !healthy {
+            self.listener = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,41 +377,5 @@ mod tests {
             (8, None, None, true),    // a finished job's message: always out
         ];
         assert_eq!(admit(waiting, in_flight, limits), vec![1, 4, 6, 8]);
-    }
-}
-
-/// Wakes the relay when a row is written (LISTEN on the outbox channel), or after
-/// `poll` at the latest: a notification can be missed while reconnecting.
-#[derive(Default)]
-pub struct Wakeups {
-    listener: Option<sqlx::postgres::PgListener>,
-}
-
-impl Wakeups {
-    /// Waits for a write or for `poll`; a broken listener is dropped and opened
-    /// again on the next wait.
-    pub async fn wait(&mut self, pool: &sqlx::PgPool, poll: std::time::Duration) {
-        if self.listener.is_none() {
-            self.listener = match sqlx::postgres::PgListener::connect_with(pool).await {
-                Ok(mut l) => match l.listen(OUTBOX_CHANNEL).await {
-                    Ok(()) => Some(l),
-                    Err(_) => None,
-                },
-                Err(_) => None,
-            };
-        }
-        let healthy = match self.listener.as_mut() {
-            Some(l) => match tokio::time::timeout(poll, l.recv()).await {
-                Ok(Ok(_)) | Err(_) => true,
-                Ok(Err(_)) => false,
-            },
-            None => {
-                tokio::time::sleep(poll).await;
-                true
-            }
-        };
-        if !healthy {
-            self.listener = None;
-        }
     }
 }

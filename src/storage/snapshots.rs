@@ -126,6 +126,8 @@ impl SnapshotStore {
         job_id: JobId,
     ) -> Result<(Put, Option<Vec<u8>>), CacheError> {
         let body = serde_json::to_vec(snapshot).unwrap_or_default();
+        metrics::histogram!("onramp_snapshot_bytes", "type" => snapshot.datasource_type.clone())
+            .record(body.len() as f64);
         let mut conn = self.conn().await?;
         let (code, by, replaced): (i64, String, Option<Vec<u8>>) = redis::Script::new(PUT_IF_NEWER)
             .key(self.snapshot_key(org_id, datasource_id))

@@ -272,6 +272,7 @@ async fn process(
         .unwrap_or_else(|| retry(s.retry_max_attempts).with_attempt(attempt));
     }
     in_flight.lock().expect("in-flight lock").insert(job.id);
+    metrics::gauge!("onramp_jobs_in_flight").increment(1.0);
     // Renews the lease while the job runs; stops when dropped, even if this task is
     // aborted. A renewal that finds the lease gone (it ran out, another worker took
     // the job) stops the job: this worker writes nothing more. So does a lease that
@@ -315,12 +316,13 @@ async fn process(
     };
     drop(heartbeat);
     in_flight.lock().expect("in-flight lock").remove(&job.id);
+    metrics::gauge!("onramp_jobs_in_flight").decrement(1.0);
     let result = match result {
         Ok(result) => result,
         Err(panic) => {
             let error_id = Uuid::now_v7();
             tracing::error!(error_id = %error_id, panic = panic_text(&panic), "job panicked; failing it");
-            metrics::counter!("onramp_jobs_total", "outcome" => "panicked").increment(1);
+            metrics::counter!("onramp_jobs_panicked_total").increment(1);
             return fail_internal(
                 deps,
                 &job,
@@ -330,10 +332,8 @@ async fn process(
             .unwrap_or_else(|| retry(s.retry_max_attempts).with_attempt(attempt));
         }
     };
-    metrics::histogram!("onramp_job_duration_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(status) => {
-            metrics::counter!("onramp_jobs_total", "outcome" => status.as_str()).increment(1);
             tracing::info!(status = ?status, duration_ms = started.elapsed().as_millis() as u64, "job finished");
             Disposition::Ack
         }
@@ -391,12 +391,27 @@ async fn process(
                 hint: Some("onramp's own storage or cache was unavailable: retry with a sync once it is back".into()),
             };
             match run_job::store_failure(deps, &job, Some(deps.id), &steps, &error).await {
-                Ok(()) => Disposition::DeadLetter,
+                Ok(()) => {
+                    count_failed(fault.datasource_type, error.code);
+                    Disposition::DeadLetter
+                }
                 // Nothing may be dead-lettered while its job still reads as running.
                 Err(_) => retry(s.retry_max_attempts).with_attempt(attempt),
             }
         }
     }
+}
+
+/// A job failed outside the steps' own accounting (onramp's servers gave out, a
+/// panic, too many takeovers): counted with the jobs that ended.
+fn count_failed(datasource_type: &'static str, code: crate::domain::ErrorCode) {
+    metrics::counter!(
+        "onramp_jobs_total",
+        "type" => datasource_type,
+        "outcome" => "failed",
+        "code" => run_job::error_code_text(code)
+    )
+    .increment(1);
 }
 
 /// What a panic carried, for the operator's log only.
@@ -443,7 +458,11 @@ async fn fail_internal(
     };
     // Stored under this worker's lease: no other worker's run is overwritten.
     match run_job::store_failure(deps, job, Some(deps.id), &steps, &error).await {
-        Ok(()) => Some(Disposition::DeadLetter),
+        Ok(()) => {
+            // Failed before (or while) its steps ran: its type is not known here.
+            count_failed("unknown", error.code);
+            Some(Disposition::DeadLetter)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not store the failure of a job; retrying");
             None
@@ -479,6 +498,15 @@ async fn settle(
     message: Option<&JobMessage>,
     disposition: Disposition,
 ) {
+    match disposition {
+        Disposition::DeadLetter => {
+            metrics::counter!("onramp_jobs_dead_lettered_total").increment(1)
+        }
+        Disposition::RetryAfter { .. } => {
+            metrics::counter!("onramp_job_retries_total").increment(1)
+        }
+        _ => {}
+    }
     let outcome = match disposition {
         Disposition::Ack => delivery.ack(BasicAckOptions::default()).await,
         Disposition::DeadLetter => {

@@ -26,5 +26,14 @@ pub async fn run(pool: PgPool, settings: std::sync::Arc<Settings>, stop: Cancell
             }
             Err(e) => tracing::warn!(error = %e, "reconciler could not sweep; trying again later"),
         }
+        // The stream's replay window and the webhooks' delivery log are kept only so
+        // long; any process may prune (deleting the same old rows twice is harmless).
+        if let Err(e) = crate::storage::events::prune(&pool, settings.event_retention).await {
+            tracing::warn!(error = %e, "could not remove events past the replay window");
+        }
+        if let Err(e) = crate::storage::webhooks::prune(&pool, settings.webhook_log_retention).await
+        {
+            tracing::warn!(error = %e, "could not remove old webhook deliveries");
+        }
     }
 }

@@ -37,18 +37,45 @@ pub async fn run(deps: &WorkerDeps, job: &JobRow) -> Result<JobStatus, Stop> {
         steps: claimed,
         started: None,
         deferred: Vec::new(),
+        datasource_type: "unknown",
+        timed: Vec::new(),
+        failure: None,
     };
-    match steps(&mut p).await {
+    let started = std::time::Instant::now();
+    let ended = match steps(&mut p).await {
         Ok(()) => Ok(JobStatus::Succeeded),
         Err(Ended::Failed) => Ok(JobStatus::Failed),
         Err(Ended::Stopped(stop)) => Err(stop),
+    };
+    // Only jobs that ended: one stopped (retried, lease lost) ends later, elsewhere.
+    if let Ok(status) = &ended {
+        let ty = p.datasource_type;
+        let code = p.failure.map(error_code_text).unwrap_or_default();
+        metrics::counter!("onramp_jobs_total", "type" => ty, "outcome" => status.as_str(), "code" => code)
+            .increment(1);
+        metrics::histogram!("onramp_job_duration_seconds", "type" => ty)
+            .record(started.elapsed().as_secs_f64());
+        for (step, seconds) in &p.timed {
+            metrics::histogram!("onramp_job_step_duration_seconds", "type" => ty, "step" => step.as_str())
+                .record(*seconds);
+        }
     }
+    ended
+}
+
+/// The code as the contract spells it (`CREDENTIAL_TEST_FAILED`), for a label.
+pub(super) fn error_code_text(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The job, top to bottom.
 async fn steps(p: &mut Progress<'_>) -> Result<(), Ended> {
     let (deps, job) = (p.deps, p.job);
     let (config, tenancy_settings) = step(p, StepName::Validate, validate(deps, job)).await?;
+    p.datasource_type = config.datasource_type().as_str();
     let has_step = p.steps.iter().any(|s| s.name == StepName::Tunnel);
     let net = match config.tunnel() {
         Some(settings) => {

@@ -35,6 +35,8 @@ pub struct InfraFault {
     pub cause: String,
     /// Steps as they stood, for the job record.
     pub steps: Vec<Step>,
+    /// The datasource's type once known ("unknown" before validate), for metrics.
+    pub datasource_type: &'static str,
 }
 
 pub(super) struct Progress<'a> {
@@ -45,6 +47,13 @@ pub(super) struct Progress<'a> {
     /// Progress events not yet written: the instant steps' transitions wait for the
     /// next write, so that a job takes three progress writes, not eight.
     pub(super) deferred: Vec<CloudEvent>,
+    /// Known once the validate step has read the datasource: the label of the
+    /// job's metrics.
+    pub(super) datasource_type: &'static str,
+    /// How long each step took, recorded with the type when the job ends.
+    pub(super) timed: Vec<(StepName, f64)>,
+    /// The code the job failed with.
+    pub(super) failure: Option<ErrorCode>,
 }
 
 impl Progress<'_> {
@@ -53,6 +62,7 @@ impl Progress<'_> {
             step,
             cause: cause.to_string(),
             steps: self.steps.clone(),
+            datasource_type: self.datasource_type,
         })
     }
 
@@ -250,6 +260,7 @@ pub(super) async fn step_watched<T, M: Into<Said>>(
     watched: Option<&DiscoveryProgress>,
 ) -> Result<T, Ended> {
     p.set(name, StepStatus::Running, None).await?;
+    let step_started = Instant::now();
     let settings = &p.deps.settings;
     let (every, large) = (settings.progress_interval, settings.progress_min_relations);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -270,6 +281,7 @@ pub(super) async fn step_watched<T, M: Into<Said>>(
             }
         }
     };
+    p.timed.push((name, step_started.elapsed().as_secs_f64()));
     match outcome {
         Ok((value, said)) => {
             let said: Said = said.into();
@@ -297,6 +309,7 @@ pub(super) async fn fail(
 ) -> Result<JobStatus, Stop> {
     p.set(step, StepStatus::Failed, Some(error.message.clone()))
         .await?;
+    p.failure = Some(error.code);
     p.skip_rest();
     store_failure(p.deps, p.job, Some(p.deps.id), &p.steps, &error)
         .await

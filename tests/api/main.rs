@@ -17,6 +17,8 @@ mod delivery_races;
 mod discovery_progress;
 mod drift;
 mod egress;
+mod event_contract;
+mod event_stream;
 mod fairness;
 mod fidelity;
 mod firebolt;
@@ -27,9 +29,11 @@ mod hostile_names;
 mod hostile_requests;
 mod hostile_targets;
 mod lifecycle;
+mod metrics;
 mod mongodb;
 mod mssql;
 mod operations;
+mod people_cli;
 mod permissions;
 mod schema_filters;
 mod search;
@@ -43,6 +47,7 @@ mod trace_propagation;
 mod trino;
 mod tunnel_failures;
 mod tunnels;
+mod webhooks;
 mod wire_types;
 
 #[path = "../common/egress.rs"]

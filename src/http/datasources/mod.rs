@@ -429,7 +429,7 @@ pub async fn sync(
 const MAX_PAGE_NUMBER: i64 = 1_000_000;
 
 /// A page number (from 1) and size (from 1 to `max_size`, 20 when absent), checked.
-fn checked_page(
+pub(crate) fn checked_page(
     number: Option<i64>,
     size: Option<i64>,
     max_size: i64,
