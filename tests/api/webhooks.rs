@@ -176,10 +176,11 @@ async fn failures_back_off_then_disable_the_webhook_announce_it_and_a_retry_deli
         .iter()
         .map(|a| a["received_at"].as_f64().unwrap())
         .collect();
-    // Exponential with jitter from the upper half: 50–100 ms, then 100–200 ms.
+    // Exponential with jitter from the upper half: at least 50 ms (of 100), then at
+    // least 100 ms (of 200); a busy machine only adds to them.
     let (first, second) = (at[1] - at[0], at[2] - at[1]);
     assert!(first >= 0.045, "{first}");
-    assert!(second >= 0.095 && second >= first * 0.9, "{first} {second}");
+    assert!(second >= 0.095, "{first} {second}");
     // Every attempt carries the same message id: receivers deduplicate by it.
     assert!(
         attempts
@@ -282,7 +283,8 @@ async fn a_delivery_failing_for_the_whole_retry_window_is_given_up_and_its_webho
     assert!(log[0].get("nextAttemptAt").is_none(), "{log:?}");
     assert!(log[0]["finishedAt"].is_string());
     let attempts = log[0]["attempts"].as_i64().unwrap();
-    assert!((2..=6).contains(&attempts), "{log:?}");
+    // A busy machine may get fewer in before the window closes, never none.
+    assert!((1..=8).contains(&attempts), "{log:?}");
     assert_eq!(receiver.received("down").await.len() as i64, attempts);
     app.stop().await;
 }
@@ -337,7 +339,8 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_the_grace_period_only() {
 #[tokio::test]
 async fn a_receiver_that_never_answers_is_timed_out_and_slows_no_other_organisation() {
     let app = app_for_webhooks(|s| {
-        s.webhook_timeout = Duration::from_millis(1_000);
+        // Long enough that a delivery waiting for a hanging one's slot would show.
+        s.webhook_timeout = Duration::from_millis(3_000);
         s.webhook_concurrency = 6;
         s.webhook_endpoint_concurrency = 2;
         s.webhook_org_concurrency = 4;
@@ -374,7 +377,7 @@ async fn a_receiver_that_never_answers_is_timed_out_and_slows_no_other_organisat
     assert_eq!(got.len(), 1);
     // Delivered while the hanging organisation's ten wait their turn behind its cap.
     assert!(
-        started.elapsed() < Duration::from_millis(900),
+        started.elapsed() < Duration::from_millis(2_000),
         "{:?}",
         started.elapsed()
     );
@@ -383,11 +386,22 @@ async fn a_receiver_that_never_answers_is_timed_out_and_slows_no_other_organisat
     let got = receiver.wait_for("near", 1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
     assert!(
-        started.elapsed() < Duration::from_millis(900),
+        started.elapsed() < Duration::from_millis(2_000),
         "the neighbour waited {:?}",
         started.elapsed()
     );
-    assert!(receiver.received("hang").await.len() <= 2);
+    // Never more than the endpoint's cap (2) in flight: each attempt holds its slot
+    // until the timeout, so no three start within less than it.
+    let starts: Vec<f64> = receiver
+        .received("hang")
+        .await
+        .iter()
+        .map(|r| r["received_at"].as_f64().unwrap())
+        .collect();
+    for (i, t) in starts.iter().enumerate() {
+        let overlapping = starts[i..].iter().filter(|u| **u - t < 2.5).count();
+        assert!(overlapping <= 2, "{starts:?}");
+    }
 
     let until = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -407,7 +421,7 @@ async fn a_receiver_that_never_answers_is_timed_out_and_slows_no_other_organisat
                 );
                 assert!(d.get("lastStatusCode").is_none(), "{d}");
                 let ms = d["lastDurationMs"].as_i64().unwrap();
-                assert!((900..5_000).contains(&ms), "{d}");
+                assert!((2_900..10_000).contains(&ms), "{d}");
             }
             break;
         }
