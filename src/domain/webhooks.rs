@@ -57,7 +57,11 @@ impl SigningSecret {
     }
 
     pub fn parse(text: &str) -> Option<SigningSecret> {
-        let key = STANDARD.decode(text.strip_prefix(SECRET_PREFIX)?).ok()?;
+        SigningSecret::from_bytes(STANDARD.decode(text.strip_prefix(SECRET_PREFIX)?).ok()?)
+    }
+
+    /// The key itself, as stored sealed; `None` when empty.
+    pub fn from_bytes(key: Vec<u8>) -> Option<SigningSecret> {
         (!key.is_empty()).then_some(SigningSecret(key))
     }
 

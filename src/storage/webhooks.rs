@@ -43,12 +43,8 @@ fn seal(key: &SecretKey, id: WebhookId, secret: &SigningSecret) -> Vec<u8> {
 }
 
 fn open(key: &SecretKey, id: WebhookId, sealed: &[u8]) -> Result<SigningSecret, StoreError> {
-    let bytes = key.open(sealed, id.as_uuid().as_bytes())?;
-    SigningSecret::parse(&format!(
-        "whsec_{}",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
-    ))
-    .ok_or_else(|| StoreError::Corrupt("a webhook's signing secret is empty".into()))
+    SigningSecret::from_bytes(key.open(sealed, id.as_uuid().as_bytes())?)
+        .ok_or_else(|| StoreError::Corrupt("a webhook's signing secret is empty".into()))
 }
 
 /// What a create asks for.

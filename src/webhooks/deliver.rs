@@ -91,9 +91,10 @@ impl Deliverer {
 
     async fn deliver(&self, client: &GuardedClient, due: Due) {
         let attempt = self.send(client, &due).await;
-        let outcome = match &attempt {
-            a if a.delivered => "delivered",
-            _ => "failed",
+        let outcome = if attempt.delivered {
+            "delivered"
+        } else {
+            "failed"
         };
         metrics::counter!("onramp_webhook_deliveries_total", "outcome" => outcome).increment(1);
         metrics::histogram!("onramp_webhook_delivery_duration_seconds")

@@ -191,17 +191,16 @@ pub fn update(
     if let Some(v) = body.get("description") {
         changes.description = description(v, &mut problems);
     }
-    for (field, slot) in [
-        ("enabled", &mut changes.enabled),
-        ("rotateSecret", &mut None),
-    ] {
-        match body.get(field) {
-            None => {}
-            Some(Value::Bool(b)) => *slot = Some(*b),
-            Some(_) => problems.push(FieldProblem::new(field, "must be true or false")),
+    let mut switch = |field: &str| match body.get(field) {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            problems.push(FieldProblem::new(field, "must be true or false"));
+            None
         }
-    }
-    changes.rotate_secret = body.get("rotateSecret") == Some(&Value::Bool(true));
+    };
+    changes.enabled = switch("enabled");
+    changes.rotate_secret = switch("rotateSecret") == Some(true);
     if body.is_empty() {
         problems.push(FieldProblem::new(
             "body",
