@@ -598,11 +598,22 @@ pub async fn run(cfg: Config) -> Report {
             .collect();
         let ready_ids: HashSet<&&String> = ready.iter().collect();
         let failed_ids: HashSet<&&String> = failed.iter().collect();
-        let meta: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(format!("{prefix}:org:{org}:datasource:{datasource}:meta"))
+        // The metadata beside the snapshot (its key hash-tagged by organisation); only
+        // the text fields (the index beside them is binary).
+        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(format!(
+                "{prefix}:{{org:{org}}}:datasource:{datasource}:meta"
+            ))
+            .arg("version")
+            .arg("jobId")
             .query_async(&mut redis_conn)
             .await
             .unwrap_or_default();
+        let meta: HashMap<String, String> = ["version", "jobId"]
+            .into_iter()
+            .zip(fields)
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect();
         let writes: i64 = meta
             .get("version")
             .and_then(|v| v.parse().ok())

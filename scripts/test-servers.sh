@@ -229,6 +229,38 @@ if ! up 18123; then
     --exec "$(command -v clickhouse-server)" -- --config-file="$PWD/tests/servers/clickhouse/config.xml"
 fi
 
+# A Redis Cluster of three masters (Debian's redis-server) on 127.0.0.1:17101-17103, its
+# bus on 27101-27103; nothing kept on disk but each node's cluster state. A cluster that
+# is not whole (a node lost its state, a create was cut off) is made again from empty nodes.
+redis_cluster_dir=/var/lib/onramp-redis-cluster
+redis_cluster_ports="17101 17102 17103"
+for port in $redis_cluster_ports; do
+  if ! up "$port"; then
+    install -d "$redis_cluster_dir/$port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+      --cluster-config-file "$redis_cluster_dir/$port/nodes.conf" --dir "$redis_cluster_dir/$port" \
+      --save "" --appendonly no --logfile "$redis_cluster_dir/$port/redis.log"
+  fi
+  for _ in $(seq 1 30); do up "$port" && break; sleep 1; done
+done
+redis_cluster_ok() {
+  for port in $redis_cluster_ports; do
+    redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    [ "$(redis-cli -p "$port" cluster info | sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p')" = 3 ] || return 1
+  done
+}
+if ! redis_cluster_ok; then
+  for port in $redis_cluster_ports; do
+    redis-cli -p "$port" flushall >/dev/null
+    redis-cli -p "$port" cluster reset hard >/dev/null
+  done
+  # shellcheck disable=SC2046
+  redis-cli --cluster create $(for p in $redis_cluster_ports; do printf '127.0.0.1:%s ' "$p"; done) \
+    --cluster-replicas 0 --cluster-yes >/dev/null
+  for _ in $(seq 1 30); do redis_cluster_ok && break; sleep 1; done
+  redis_cluster_ok || { echo "the redis cluster on 17101-17103 did not form" >&2; exit 1; }
+fi
+
 for port in 5432 3306 6379 5672 5433 18123 15000 19200 18090 19050 17017 2222 5434 5435 5436 3307 18443; do
   for _ in $(seq 1 60); do up "$port" && break; sleep 1; done
   up "$port" || { echo "service on port $port did not come up" >&2; exit 1; }
@@ -245,3 +277,6 @@ rabbitmqctl -q list_queues name 2>/dev/null | { grep -E '^t[0-9a-f]{12}\.' || tr
   while read -r q; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
 curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT name FROM system.databases WHERE match(name, '^k[0-9a-f]{12}$')" |
   while read -r db; do curl -s 'http://127.0.0.1:18123/' --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; done
+for port in $redis_cluster_ports; do
+  redis-cli -p "$port" --scan --pattern 't[0-9a-f]*:*' | xargs -r -n 1 redis-cli -p "$port" del >/dev/null
+done

@@ -328,7 +328,7 @@ async fn discover(
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    serde_json::to_writer(&mut out, &snapshot)?;
+    serde_json::to_writer(&mut out, &*snapshot)?;
     writeln!(out)?;
     out.flush()?;
     eprintln!(

@@ -85,7 +85,12 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     pub database_url: Secret,
     pub amqp_url: Secret,
+    /// One Redis URL; with `redis_cluster`, the URLs of some of the cluster's nodes
+    /// separated by commas (the client finds the others from them).
     pub redis_url: Secret,
+    /// Talk to a Redis Cluster: every key of a datasource is hash-tagged by its
+    /// organisation, so a datasource's snapshot and metadata share a slot.
+    pub redis_cluster: bool,
     /// Base64 of 32 bytes; encrypts credentials at rest. Never logged.
     pub secret_key: Option<Secret>,
     /// Where a development key is kept when `secret_key` is not given.
@@ -229,6 +234,7 @@ impl Default for Settings {
             database_url: "postgres://postgres@localhost/onramp?host=/var/run/postgresql".into(),
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_cluster: false,
             secret_key: None,
             secret_key_file: PathBuf::from(".onramp/dev-secret.key"),
             prefix: "onramp".into(),
@@ -402,6 +408,16 @@ impl Settings {
         if !self.metrics_addr.is_empty() && self.metrics_addr.parse::<SocketAddr>().is_err() {
             return invalid(
                 "metrics_addr must be an IP address and port (such as 0.0.0.0:9090), or empty",
+            );
+        }
+        let redis_urls: Vec<&str> = self.redis_url.expose().split(',').collect();
+        if redis_urls
+            .iter()
+            .any(|u| redis::parse_redis_url(u.trim()).is_none())
+            || (redis_urls.len() > 1 && !self.redis_cluster)
+        {
+            return invalid(
+                "redis_url must be a redis://, rediss:// or unix URL, or with redis_cluster=true a comma-separated list of them",
             );
         }
         if self.job_delivery_limit < 2 {

@@ -80,11 +80,15 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 /// process reaches them. A Unix socket has no address a connector could name.
 pub async fn own_endpoints(settings: &Settings) -> Vec<SocketAddr> {
     let mut found = Vec::new();
-    let urls = [
+    let mut urls = vec![
         (settings.database_url.expose(), 5432),
         (settings.amqp_url.expose(), 5672),
-        (settings.redis_url.expose(), 6379),
     ];
+    // A cluster's nodes are listed one after the other; the nodes the client finds
+    // from them are not known here, which README's configuration notes say.
+    for redis in settings.redis_url.expose().split(',') {
+        urls.push((redis.trim(), 6379));
+    }
     for (text, default_port) in urls {
         let Ok(url) = url::Url::parse(text) else {
             continue;

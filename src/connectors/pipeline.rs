@@ -122,7 +122,8 @@ pub async fn connect<'a>(
 
 /// What discovery found.
 pub struct Discovered {
-    pub snapshot: Snapshot,
+    /// Shared, so that compressing it for Redis can happen off the async threads.
+    pub snapshot: std::sync::Arc<Snapshot>,
     /// The databases the credentials see, when the tenancy level is DATABASE.
     pub client_databases: Option<Vec<String>>,
     /// How often a busy server asked onramp to wait.
@@ -161,7 +162,7 @@ pub async fn discover(
         tenancy::check_against(t, &snapshot).map_err(Undiscovered::Tenancy)?;
     }
     Ok(Discovered {
-        snapshot,
+        snapshot: std::sync::Arc::new(snapshot),
         client_databases,
         waits,
     })

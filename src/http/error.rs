@@ -78,18 +78,28 @@ impl From<StoreError> for ApiError {
             )
             .with_hint("retry shortly")
         } else {
-            let error_id = uuid::Uuid::now_v7();
-            tracing::error!(error_id = %error_id, error = %e, "storage error");
-            ApiError::new(
-                ErrorCode::InternalServerError,
-                format!("internal error (error id {error_id})"),
-            )
+            ApiError::internal(format_args!("storage: {e}"))
         }
+    }
+}
+
+impl ApiError {
+    /// A fault of onramp's own: logged with an id the answer carries, nothing more.
+    pub fn internal(why: impl std::fmt::Display) -> ApiError {
+        let error_id = uuid::Uuid::now_v7();
+        tracing::error!(error_id = %error_id, error = %why, "internal error");
+        ApiError::new(
+            ErrorCode::InternalServerError,
+            format!("internal error (error id {error_id})"),
+        )
     }
 }
 
 impl From<CacheError> for ApiError {
     fn from(e: CacheError) -> ApiError {
+        if let CacheError::Framing(e) = e {
+            return ApiError::internal(format_args!("stored snapshot: {e}"));
+        }
         tracing::warn!(error = %e, "redis unavailable");
         ApiError::new(
             ErrorCode::ServiceUnavailable,

@@ -70,7 +70,10 @@ pub fn router(state: AppState) -> Router {
             post(datasources::test_run::test).get(datasources::get_literal),
         )
         .route("/datasource/{name}", get(datasources::get))
-        .route("/datasource/{name}/schema", get(datasources::schema))
+        .route(
+            "/datasource/{name}/schema",
+            get(datasources::snapshot_read::schema),
+        )
         .route(
             "/datasource/{name}/schema/changes",
             get(datasources::schema_changes::list),

@@ -26,7 +26,7 @@ use crate::schemas;
         datasources::test_run::test,
         datasources::schema_changes::list,
         datasources::get,
-        datasources::schema,
+        datasources::snapshot_read::schema,
         jobs::get,
         jobs::events,
         super::events::stream,

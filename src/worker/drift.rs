@@ -7,20 +7,29 @@ use crate::domain::events::{CloudEvent, DATASOURCE_SCHEMA_CHANGED};
 use crate::domain::schema_diff::{self, SchemaDiff};
 use crate::domain::snapshot::Snapshot;
 use crate::storage::jobs::JobRow;
+use crate::storage::snapshots::Body;
 
 /// The most changes an event carries; the whole diff is behind its link.
 const EVENT_MAX_CHANGES: usize = 50;
 
-/// What changed, given the raw snapshot the write replaced (Redis hands it back only
+/// The most a replaced snapshot may inflate to (ten times the 45 MB of the 20,000-table
+/// reference workload).
+const OLD_SNAPSHOT_LIMIT: usize = 512 << 20;
+
+/// What changed, given the snapshot the write replaced (Redis hands it back only
 /// when its hash differed). `None` when nothing did, or the old one cannot be read
 /// (written by a version of onramp whose format this one does not know).
-pub async fn changes(replaced: Option<Vec<u8>>, snapshot: &Snapshot) -> Option<SchemaDiff> {
-    let bytes = replaced?;
-    // Parsing a wide schema's megabytes is CPU work: off the async threads.
-    let old = tokio::task::spawn_blocking(move || serde_json::from_slice::<Snapshot>(&bytes))
-        .await
-        .ok()?
-        .ok()?;
+pub async fn changes(replaced: Option<Body>, snapshot: &Snapshot) -> Option<SchemaDiff> {
+    let body = replaced?;
+    // Inflating and parsing a wide schema's megabytes is CPU work: off the async
+    // threads. onramp wrote the old one, but what Redis returns is still bounded.
+    let limit = OLD_SNAPSHOT_LIMIT;
+    let old = tokio::task::spawn_blocking(move || {
+        let json = body.into_json(limit).ok()?;
+        serde_json::from_slice::<Snapshot>(&json).ok()
+    })
+    .await
+    .ok()??;
     let diff = schema_diff::diff(&old, snapshot);
     (!diff.changes.is_empty()).then_some(diff)
 }

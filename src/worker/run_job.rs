@@ -293,7 +293,7 @@ fn listed(names: &[String]) -> String {
 async fn cache(
     deps: &WorkerDeps,
     job: &JobRow,
-    snapshot: &Snapshot,
+    snapshot: &Arc<Snapshot>,
 ) -> StepResult<Option<SchemaDiff>> {
     let s = &deps.settings;
     // Only the lease holder writes the snapshot: a worker whose lease ran out (it was
@@ -312,7 +312,13 @@ async fn cache(
     let put = async {
         if latest {
             deps.store
-                .put(job.org_id, job.datasource_id, snapshot, job.seq, job.id)
+                .put(
+                    job.org_id,
+                    job.datasource_id,
+                    snapshot.clone(),
+                    job.seq,
+                    job.id,
+                )
                 .await
         } else {
             Ok((Put::NotLatest, None))

@@ -5,6 +5,7 @@
 mod idempotency;
 mod multipart;
 pub mod schema_changes;
+pub mod snapshot_read;
 pub mod test_run;
 mod wait;
 
@@ -13,7 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -240,12 +241,12 @@ pub async fn update(
 /// The name a lookup gives, if a datasource could bear it: names are validated at
 /// create, so a lookup by any other name is answered as unknown without a query
 /// (PostgreSQL refuses a NUL in text outright).
-fn could_exist(name: &str) -> Option<DatasourceName> {
+pub(super) fn could_exist(name: &str) -> Option<DatasourceName> {
     DatasourceName::parse(name).ok()
 }
 
 /// A name as echoed in an answer: no longer than any real name.
-fn shown(name: &str) -> String {
+pub(super) fn shown(name: &str) -> String {
     name.chars().take(DatasourceName::MAX_CHARS).collect()
 }
 
@@ -257,7 +258,7 @@ fn name_unknown(name: &str) -> ApiError {
     .with_hint("create it with POST first")
 }
 
-fn not_found(name: &str) -> ApiError {
+pub(super) fn not_found(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::DatasourceNotFound,
         format!("no datasource named {:?}", shown(name)),
@@ -541,52 +542,4 @@ async fn get_named(
         Some(r) => Ok(Json(DatasourceView::from(&r)).into_response()),
         None => Err(not_found(name)),
     }
-}
-
-#[utoipa::path(
-    get, path = "/api/v2/datasource/{name}/schema", operation_id = "getSchema",
-    summary = "the cached schema snapshot",
-    params(("name" = String, Path, min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$")),
-    responses(
-        (status = 200, description = "the snapshot, with an ETag", content_type = "application/json"),
-        (status = 304, description = "unchanged since If-None-Match"),
-        (status = 404, description = "unknown datasource or nothing cached yet", body = ErrorBody),
-    )
-)]
-pub async fn schema(
-    State(state): State<AppState>,
-    Org(org): Org,
-    ApiPath(name): ApiPath,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let Some(named) = could_exist(&name) else {
-        return Err(not_found(&name));
-    };
-    let Some(record) = datasources::get(&state.pool, org, &named).await? else {
-        return Err(not_found(&name));
-    };
-    let Some((body, meta)) = state.store.get(org, record.id).await? else {
-        return Err(ApiError::new(
-            ErrorCode::DatasourceNotFound,
-            format!("datasource {name:?} has no cached schema yet"),
-        )
-        .with_hint("wait for its job to succeed, or run a sync"));
-    };
-    let etag = format!("\"{}\"", meta.hash);
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if matches {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-    };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    response
-        .headers_mut()
-        .insert("x-schema-version", HeaderValue::from(meta.version));
-    Ok(response)
 }
