@@ -19,6 +19,12 @@ pub const ONRAMP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/on
 pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 pub fn psql(db: &str, sql: &str) -> String {
+    psql_at(5432, db, sql)
+}
+
+/// `psql` against the PostgreSQL on loopback port `port`.
+pub fn psql_at(port: u16, db: &str, sql: &str) -> String {
+    let port = port.to_string();
     let out = std::process::Command::new("psql")
         .args([
             "-X",
@@ -26,6 +32,8 @@ pub fn psql(db: &str, sql: &str) -> String {
             "-At",
             "-h",
             "127.0.0.1",
+            "-p",
+            &port,
             "-U",
             "postgres",
             "-d",
@@ -47,6 +55,12 @@ pub fn psql(db: &str, sql: &str) -> String {
 
 /// A database of `tables` small tables (a key, four columns, a foreign key chain).
 pub fn target_database(name: &str, tables: usize) {
+    target_database_at(5432, name, tables)
+}
+
+/// The same, in the PostgreSQL on loopback port `port`.
+pub fn target_database_at(port: u16, name: &str, tables: usize) {
+    let psql = |db: &str, sql: &str| psql_at(port, db, sql);
     if psql(
         "postgres",
         &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),

@@ -4,8 +4,11 @@
 //! configured concurrency) beside one `onramp api`, N jobs are created and the clock
 //! runs to the last `datasource.ready` event. The ideal is total concurrency ÷ one
 //! job's time (measured alone, through the same proxy); each worker's RSS is sampled.
+//! The target lives in a PostgreSQL cluster of the benchmark's own (port 5439,
+//! `max_connections` 400, made once with pg_createcluster), so that 8 workers' 80
+//! target connections fit beside the machine's own server.
 //!
-//!     cargo run --release --example scaleout -- [jobs] [round-trip-ms]
+//!     cargo run --release --example scaleout -- [jobs] [round-trip-ms] [workers,...]
 
 #[path = "common.rs"]
 mod common;
@@ -19,10 +22,66 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const TARGET_DB: &str = "bench_bulk10";
-/// Jobs per worker process (ONRAMP_WORKER_CONCURRENCY): 4 × 10 target connections
-/// plus onramp's own pools stay under PostgreSQL's default max_connections of 100.
+/// Jobs per worker process (ONRAMP_WORKER_CONCURRENCY): 8 × 10 target connections go
+/// to the benchmark's own cluster; onramp's own pools (8 × 4 + 4) stay on the
+/// machine's server, under its default max_connections of 100.
 const CONCURRENCY: usize = 10;
 const API: &str = "127.0.0.1:18481";
+/// The benchmark's own PostgreSQL cluster, for the target only.
+const TARGET_PORT: u16 = 5439;
+const TARGET_CLUSTER: &str = "onramp_bench";
+
+/// Makes (once) and starts the target's cluster: trust on loopback, 400 connections.
+fn target_cluster() {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("Debian's PostgreSQL")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|v| v.parse::<u32>().ok()))
+        .max()
+        .expect("a PostgreSQL version")
+        .to_string();
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .expect("runs");
+        assert!(status.success(), "{args:?}");
+    };
+    let listed = std::process::Command::new("pg_lsclusters")
+        .arg("-h")
+        .output()
+        .expect("pg_lsclusters");
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    let line = listed
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(TARGET_CLUSTER));
+    if line.is_none() {
+        let port = TARGET_PORT.to_string();
+        run(&[
+            "pg_createcluster",
+            &version,
+            TARGET_CLUSTER,
+            "--port",
+            &port,
+            "-o",
+            "max_connections=400",
+            "-o",
+            "shared_buffers=256MB",
+            "--",
+            "--auth-host=trust",
+            "--auth-local=trust",
+        ]);
+    }
+    if !line.is_some_and(|l| l.contains("online")) {
+        run(&[
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            &version,
+            TARGET_CLUSTER,
+            "start",
+        ]);
+    }
+}
 
 /// Copies one direction, delivering each chunk `delay` after it was read; chunks
 /// queue rather than wait for each other, so the delay adds latency, not a rate limit.
@@ -67,7 +126,7 @@ async fn latency_proxy(round_trip: Duration) -> u16 {
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect("127.0.0.1:5432").await else {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", TARGET_PORT)).await else {
                     return;
                 };
                 let _ = (client.set_nodelay(true), server.set_nodelay(true));
@@ -211,16 +270,20 @@ async fn run(workers: usize, jobs: usize, proxy_port: u16) -> (Run, f64) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let jobs = args.first().copied().unwrap_or(1000) as usize;
-    let round_trip = Duration::from_millis(args.get(1).copied().unwrap_or(200));
-    common::target_database(TARGET_DB, 10);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number =
+        |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let jobs = number(0, 1000) as usize;
+    let round_trip = Duration::from_millis(number(1, 200));
+    let worker_counts: Vec<usize> = args
+        .get(2)
+        .map(|w| w.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 4, 8]);
+    target_cluster();
+    common::target_database_at(TARGET_PORT, TARGET_DB, 10);
     let proxy_port = latency_proxy(round_trip).await;
     let mut runs = Vec::new();
-    for workers in [1, 2, 4] {
+    for workers in worker_counts {
         let (r, single) = run(workers, jobs, proxy_port).await;
         eprintln!(
             "{workers} worker(s): {:.1} jobs/s (one job alone {single:.2} s)",
