@@ -130,6 +130,20 @@ async fn main() {
         .map(|((name, pids), before)| (name.to_string(), cpu_of(pids) - before))
         .collect();
     let _ = server.kill().await;
+    // What onramp's own PostgreSQL keeps per datasource (records, jobs and their steps,
+    // events for replay, indexes), for the sizing note.
+    let own_db = format!("onramp_{}", instance.prefix);
+    let own_bytes: f64 = common::psql(&own_db, "SELECT pg_database_size(current_database())")
+        .parse()
+        .unwrap_or(0.0);
+    let empty_bytes: f64 = common::psql("postgres", "SELECT pg_database_size('template1')")
+        .parse()
+        .unwrap_or(0.0);
+    let largest = common::psql(
+        &own_db,
+        "SELECT string_agg(relname || ' ' || pg_total_relation_size(c.oid), ', ' ORDER BY pg_total_relation_size(c.oid) DESC) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'",
+    );
     instance.cleanup();
 
     let mut sorted = latencies.clone();
@@ -188,6 +202,10 @@ async fn main() {
             c * 1000.0 / requests as f64
         );
     }
+    println!(
+        "  onramp's own database: {:.0} bytes per datasource above an empty one ({largest})",
+        (own_bytes - empty_bytes) / requests as f64
+    );
     let rest = machine_cpu - named;
     println!(
         "    {:<32}{:>10.1}{:>10.1} ms/datasource",
@@ -200,6 +218,7 @@ async fn main() {
         json!({"benchmark": "bulk", "cpu_seconds": {"machine": machine_cpu, "onramp": onramp_cpu,
                "others": other_cpu.iter().map(|(n, c)| (n.clone(), json!(c))).collect::<serde_json::Map<_, _>>()}, "requests": requests, "in_flight": in_flight, "seconds": elapsed.as_secs_f64(),
                "datasources_per_s": rate, "floor_tps": floor_tps, "ratio": rate / floor_tps,
-               "accept_p50_ms": p50, "accept_p99_ms": p99})
+               "accept_p50_ms": p50, "accept_p99_ms": p99,
+               "own_database_bytes_per_datasource": (own_bytes - empty_bytes) / requests as f64})
     );
 }
