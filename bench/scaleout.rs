@@ -1,6 +1,6 @@
 //! Benchmark 3: scale-out against a slow target. A TCP proxy on loopback adds a
 //! fixed delay each way between onramp's workers and the target PostgreSQL (200 ms
-//! per round trip). For 1, 2 and 4 `onramp worker` processes (each with its
+//! per round trip). For 1, 2, 4 and 8 (by default) `onramp worker` processes (each with its
 //! configured concurrency) beside one `onramp api`, N jobs are created and the clock
 //! runs to the last `datasource.ready` event. The ideal is total concurrency ÷ one
 //! job's time (measured alone, through the same proxy); each worker's RSS is sampled.

@@ -411,13 +411,22 @@ impl Settings {
             );
         }
         let redis_urls: Vec<&str> = self.redis_url.expose().split(',').collect();
+        // The Redis client is built without TLS: say so here, not at the first command.
+        if redis_urls
+            .iter()
+            .any(|u| u.trim().starts_with("rediss://") || u.trim().starts_with("valkeys://"))
+        {
+            return invalid(
+                "redis_url: rediss:// (TLS) is not supported by this build; reach Redis over a private network or through a TLS tunnel (stunnel) with redis://",
+            );
+        }
         if redis_urls
             .iter()
             .any(|u| redis::parse_redis_url(u.trim()).is_none())
             || (redis_urls.len() > 1 && !self.redis_cluster)
         {
             return invalid(
-                "redis_url must be a redis://, rediss:// or unix URL, or with redis_cluster=true a comma-separated list of them",
+                "redis_url must be a redis:// or unix URL, or with redis_cluster=true a comma-separated list of them",
             );
         }
         if self.job_delivery_limit < 2 {
@@ -603,6 +612,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("http_addr \"api:8080\""), "{e}");
+    }
+
+    #[test]
+    fn redis_urls_are_one_url_or_a_cluster_list_and_never_tls() {
+        let load = |pairs: &[(&str, &str)]| Settings::load_from(None, &env(pairs));
+        let nodes = "redis://:pw-1@10.0.0.5:6379/,redis://:pw-1@10.0.0.6:6379/";
+        let e = load(&[("ONRAMP_REDIS_URL", nodes)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("redis_cluster=true") && !e.contains("pw-1"),
+            "{e}"
+        );
+        let s = load(&[
+            ("ONRAMP_REDIS_URL", nodes),
+            ("ONRAMP_REDIS_CLUSTER", "true"),
+        ])
+        .unwrap();
+        assert!(s.redis_cluster);
+        let e = load(&[("ONRAMP_REDIS_URL", "rediss://:pw-2@cache:6380/")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TLS") && !e.contains("pw-2"), "{e}");
+        let e = load(&[("ONRAMP_REDIS_URL", "http://cache/")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("redis_url"), "{e}");
     }
 
     #[test]

@@ -63,7 +63,8 @@ impl Broker {
             // delivery limit): the broker refuses the new declaration and closes the
             // channel. The queue works as it is; say how to add the limit.
             Err(QueueError::Amqp(e)) if e.to_string().contains("PRECONDITION_FAILED") => {
-                tracing::warn!(queue = %settings.jobs_queue(), error = %e, "the jobs queue exists with other arguments; add the delivery limit with a policy: rabbitmqctl set_policy onramp-jobs '^<prefix>\\.jobs$' '{{\"delivery-limit\":7}}' --apply-to queues");
+                let delivery_limit = settings.job_delivery_limit * 4;
+                tracing::warn!(queue = %settings.jobs_queue(), delivery_limit, error = %e, "the jobs queue exists with other arguments; add the delivery limit with a policy: rabbitmqctl set_policy onramp-jobs '^<prefix>\\.jobs$' '{{\"delivery-limit\":<delivery_limit>}}' --apply-to queues");
                 let channel = conn.create_channel().await?;
                 let passive = QueueDeclareOptions {
                     passive: true,

@@ -22,7 +22,7 @@ pub const FORMAT: &str = "zstd-frames-1";
 /// while a read of one table still inflates at most a quarter of a megabyte.
 const FRAME_BYTES: usize = 256 * 1024;
 /// zstd's default level: on the reference workload level 1 was as fast and 5% smaller,
-/// level 9 a quarter smaller and 9 times as slow, level 19 a third smaller and 1,500
+/// level 9 a quarter smaller and 9 times as slow, level 19 a third smaller and 1,600
 /// times as slow (BENCHMARKS.md, section 6).
 const LEVEL: i32 = 3;
 
