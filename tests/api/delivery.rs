@@ -377,14 +377,8 @@ async fn the_password_appears_in_no_job_row_or_cache_value_and_is_stored_only_se
         );
         assert!(public.get("password").is_none());
     }
-    let mut redis = redis::Client::open("redis://127.0.0.1:6379/")
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", served.settings.prefix))
-        .query_async(&mut redis)
+    let mut redis = crate::helpers::redis_at("redis://127.0.0.1:6379/").await;
+    let keys = crate::helpers::redis_keys(&mut redis, &served.settings.prefix)
         .await
         .unwrap();
     assert!(!keys.is_empty());

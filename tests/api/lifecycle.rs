@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::events::Subscriber;
 use crate::helpers::targets::*;
-use crate::helpers::{TestApp, body, spawn_app, unique};
+use crate::helpers::{TestApp, body, redis_at, redis_keys, spawn_app, unique};
 
 /// Runs `sql` in the database the fixture schemas live in.
 async fn run(sql: &str) {
@@ -157,16 +157,8 @@ async fn a_delete_removes_the_record_and_cached_schema_announces_it_and_cannot_b
         app.get("/api/v2/datasource/life/schema").await.status(),
         404
     );
-    let mut redis = redis::Client::open("redis://127.0.0.1:6379/")
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", app.settings.prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let mut redis = redis_at("redis://127.0.0.1:6379/").await;
+    let keys = redis_keys(&mut redis, &app.settings.prefix).await.unwrap();
     assert!(keys.is_empty(), "{keys:?}");
     assert!(
         events
@@ -329,16 +321,8 @@ async fn deleting_a_datasource_while_its_job_runs_leaves_nothing_cached() {
     // The job goes on to discover and cache, then finds its datasource gone.
     target.restore();
     app.wait_for_job(job_id, Duration::from_secs(20)).await;
-    let mut redis = redis::Client::open("redis://127.0.0.1:6379/")
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", app.settings.prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let mut redis = redis_at("redis://127.0.0.1:6379/").await;
+    let keys = redis_keys(&mut redis, &app.settings.prefix).await.unwrap();
     assert!(keys.is_empty(), "{keys:?}");
     app.stop().await;
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::helpers::targets::{drop_pg_schema, pg_admin, pg_credentials};
-use crate::helpers::{TestApp, body, spawn_app, spawn_with, unique};
+use crate::helpers::{TestApp, body, redis_at, redis_keys, spawn_app, spawn_with, unique};
 use crate::snapshot_store::CLUSTER_NODES;
 
 /// A schema of `tables` tables of 16 columns each.
@@ -181,17 +181,8 @@ async fn with_the_snapshots_in_a_redis_cluster_a_datasource_is_onboarded_read_an
     // Nothing of this test's prefix is left on any master.
     let mut left = Vec::new();
     for port in [17101, 17102, 17103] {
-        let mut node = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", app.settings.prefix))
-            .query_async(&mut node)
-            .await
-            .unwrap();
-        left.extend(keys);
+        let mut node = redis_at(&format!("redis://127.0.0.1:{port}/")).await;
+        left.extend(redis_keys(&mut node, &app.settings.prefix).await.unwrap());
     }
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(get(&app, path, &[]).await.status(), 404);

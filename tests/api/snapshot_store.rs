@@ -7,7 +7,7 @@ use onramp::domain::snapshot::{Column, Database, Schema, Snapshot, Table, TableK
 use onramp::domain::{DatasourceId, JobId, OrgId};
 use onramp::storage::snapshots::{Body, Part, Put, SnapshotStore};
 
-use crate::helpers::{test_settings, unique};
+use crate::helpers::{redis_at, test_settings, unique};
 
 pub const CLUSTER_NODES: &str = "redis://127.0.0.1:17101/,redis://127.0.0.1:17102/";
 
@@ -194,8 +194,7 @@ async fn snapshots_are_frames_read_whole_or_in_part_on_a_redis_cluster() {
     let (org, ds) = (OrgId::generate(), DatasourceId::generate());
     let s = std::sync::Arc::new(wide(5));
     store.put(org, ds, s, 1, JobId::generate()).await.unwrap();
-    let node = redis::Client::open("redis://127.0.0.1:17101/").unwrap();
-    let mut node = node.get_multiplexed_async_connection().await.unwrap();
+    let mut node = redis_at("redis://127.0.0.1:17101/").await;
     let base = format!("{}:{{org:{org}}}:datasource:{ds}", settings.prefix);
     let mut slots = Vec::new();
     for key in [
@@ -214,11 +213,7 @@ async fn snapshots_are_frames_read_whole_or_in_part_on_a_redis_cluster() {
     assert!(slots.iter().all(|s| *s == slots[0]), "{slots:?}");
     // The node that owns the slot holds both keys.
     let owner = cluster_node_of(&mut node, slots[0]).await;
-    let mut owner = redis::Client::open(format!("redis://127.0.0.1:{owner}/"))
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut owner = redis_at(&format!("redis://127.0.0.1:{owner}/")).await;
     let held: i64 = redis::cmd("EXISTS")
         .arg(format!("{base}:snapshot"))
         .query_async(&mut owner)
@@ -270,11 +265,7 @@ async fn a_snapshot_stored_as_plain_json_under_the_old_keys_is_read_and_replaced
     let old = wide(300);
     let json = serde_json::to_vec(&old).unwrap();
     let base = format!("{}:org:{org}:datasource:{ds}", settings.prefix);
-    let mut conn = redis::Client::open("redis://127.0.0.1:6379/")
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = redis_at("redis://127.0.0.1:6379/").await;
     let _: () = redis::pipe()
         .set(format!("{base}:snapshot"), &json)
         .hset_multiple(

@@ -265,7 +265,8 @@ impl Coding {
 async fn encode(read: Read, coding: Coding) -> Result<Vec<u8>, ApiError> {
     let limit = read.limit();
     let body = match (coding, read.body) {
-        (Coding::Zstd, Body::Zstd(z)) => return Ok(z),
+        // As stored: zstd to a client that takes it, plain JSON (an old snapshot) to any.
+        (Coding::Zstd, Body::Zstd(z)) | (_, Body::Json(z)) => return Ok(z),
         (_, body) => body,
     };
     tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {

@@ -158,15 +158,10 @@ impl SnapshotStore {
         // Compressing megabytes is CPU work: off the async threads.
         let framed = {
             let snapshot = snapshot.clone();
-            tokio::task::spawn_blocking(move || framing::frame(&snapshot))
-                .await
-                .map_err(|e| {
-                    redis::RedisError::from((
-                        redis::ErrorKind::Client,
-                        "framing the snapshot stopped",
-                        e.to_string(),
-                    ))
-                })??
+            off_the_async_threads("framing the snapshot", move || {
+                Ok(framing::frame(&snapshot)?)
+            })
+            .await?
         };
         let kind = snapshot.datasource_type.clone();
         metrics::histogram!("onramp_snapshot_bytes", "type" => kind.clone())
@@ -290,8 +285,12 @@ impl SnapshotStore {
             let Some(frames) = frames else {
                 continue;
             };
-            let limit = meta.bytes;
-            let body = plan.assemble(part, &index, frames, limit)?;
+            // A table's frames are inflated and parsed: CPU work, off the async threads.
+            let (limit, part) = (meta.bytes, part.clone());
+            let body = off_the_async_threads("assembling the part", move || {
+                plan.assemble(&part, &index, frames, limit)
+            })
+            .await?;
             return Ok(Some(Some(Read {
                 body: Body::Zstd(body),
                 meta,
@@ -318,6 +317,17 @@ impl SnapshotStore {
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
         Ok(())
     }
+}
+
+/// Runs CPU work (compressing, inflating, parsing megabytes) on tokio's blocking
+/// threads, so that the API and the other jobs keep theirs.
+pub(crate) async fn off_the_async_threads<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, CacheError> + Send + 'static,
+) -> Result<T, CacheError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        redis::RedisError::from((redis::ErrorKind::Client, what, format!("stopped: {e}")))
+    })?
 }
 
 /// The metadata from HMGET's hash, version, discoveredAt and bytes (the value's own

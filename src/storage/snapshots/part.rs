@@ -3,7 +3,7 @@
 //! and stats, then only the databases, schemas and tables asked for).
 
 use super::framing::{self, Index, IndexedSchema};
-use super::{Body, CacheError, Read};
+use super::{Body, CacheError, Read, off_the_async_threads};
 use crate::domain::snapshot::Snapshot;
 
 /// What to read: every filter given must match (names compare exactly).
@@ -198,7 +198,7 @@ pub async fn from_whole(whole: Read, part: &Part) -> Result<Option<Read>, CacheE
     let limit = whole.limit();
     let meta = whole.meta.clone();
     let part = part.clone();
-    let cut = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, CacheError> {
+    let cut = off_the_async_threads("cutting the snapshot", move || {
         let json = whole.body.into_json(limit)?;
         let mut snapshot: Snapshot =
             serde_json::from_slice(&json).map_err(framing::FramingError::from)?;
@@ -224,14 +224,7 @@ pub async fn from_whole(whole: Read, part: &Part) -> Result<Option<Read>, CacheE
             serde_json::to_vec(&snapshot).map_err(framing::FramingError::from)?,
         ))
     })
-    .await
-    .map_err(|e| {
-        redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "cutting the snapshot stopped",
-            e.to_string(),
-        ))
-    })??;
+    .await?;
     Ok(cut.map(|json| Read {
         body: Body::Json(json),
         meta,

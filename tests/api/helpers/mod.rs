@@ -385,15 +385,33 @@ pub async fn cleanup(id: &str, settings: &Settings) {
     if let Ok(client) = redis::Client::open("redis://127.0.0.1:6379/")
         && let Ok(mut conn) = client.get_multiplexed_async_connection().await
     {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", settings.prefix))
-            .query_async(&mut conn)
+        let keys = redis_keys(&mut conn, &settings.prefix)
             .await
             .unwrap_or_default();
         if !keys.is_empty() {
             let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
         }
     }
+}
+
+/// A connection to the Redis (or one cluster node) at `url`.
+pub async fn redis_at(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// The keys under a test's `prefix` (its own, so tests in parallel never see each other's).
+pub async fn redis_keys(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+) -> redis::RedisResult<Vec<String>> {
+    redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(conn)
+        .await
 }
 
 /// A create body for `type` with `credentials`.
